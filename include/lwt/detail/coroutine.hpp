@@ -1,0 +1,320 @@
+// Coroutines returning lwt::promise<T>: the frame embeds the promise cell.
+//
+// Reading guide
+// -------------
+// Life of a coroutine frame. `coro_state<T>` is the C++ promise_type *and* the lwt cell: one
+// allocation (from the thread's block pool) holds the cell, the key values the coroutine
+// sees, and what it is suspended on. `refs` starts at 1 for the running coroutine itself;
+// get_return_object adds the handle returned to the caller. At the final suspension the
+// coroutine settles the cell (running its waiters) and drops its own reference; the frame is
+// destroyed when the last handle goes, so a finished coroutine's value stays readable.
+//
+// Who resumes a coroutine. Nobody but a waiter: `co_await p` on a pending p links a
+// `coro_awaiter` (inside the frame) on p's cell; when p settles, `settle` fires it, which
+// makes the coroutine's keys current and calls resume() -- synchronously, inside the
+// resolution (rule 3). Awaiting a settled promise does not suspend (rule 2).
+//
+// Eager start and the trampoline. initial_suspend does not suspend: the body runs at once
+// (rule 2). The first coroutine called from plain code becomes the trampoline's owner: until
+// it suspends or finishes, work deferred because the stack ran low (coroutine starts, waiters)
+// is drained by it -- at each co_await and at its end -- so a million-deep chain of eager calls
+// completes without the stack growing past the reserve (rule 4). A start is deferred only
+// when the stack is low and someone below will drain.
+//
+// Cancellation. A suspended coroutine forwards cancel to what it awaits (`awaiting`): the
+// cell it waits on, or an I/O operation's awaiter.
+#pragma once
+
+#include <lwt/detail/keys.hpp>
+#include <lwt/detail/state.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <type_traits>
+#include <utility>
+
+namespace lwt {
+template <class T>
+class promise;
+}
+
+namespace lwt::detail {
+
+template <class T>
+state<T>* state_of(const promise<T>& p) noexcept;
+template <class T>
+promise<T> adopt(state<T>* s) noexcept;
+
+template <class P>
+struct is_promise : std::false_type {};
+template <class T>
+struct is_promise<promise<T>> : std::true_type {};
+template <class P>
+inline constexpr bool is_promise_v = is_promise<std::remove_cvref_t<P>>::value;
+
+template <class P>
+struct promise_value {};
+template <class T>
+struct promise_value<promise<T>> {
+    using type = T;
+};
+template <class P>
+using promise_value_t = typename promise_value<std::remove_cvref_t<P>>::type;
+
+// What a suspended lwt coroutine exposes to the awaiters it uses.
+struct coro_info {
+    key_frame* keys;                 // the key values current at the coroutine's creation
+    cancelable* awaiting = nullptr;  // what cancel forwards to while suspended
+    bool owner = false;              // owns the trampoline until its first suspension
+
+    // Called when the coroutine is about to suspend: the trampoline's owner hands it back,
+    // draining what was deferred (the drain may settle what we are about to wait on).
+    LWT_INLINE void suspending() noexcept {
+        if (LWT_UNLIKELY(owner)) {
+            owner = false;
+            release_trampoline();
+        }
+    }
+};
+
+// How co_await hands out the value of a settled cell.
+enum class take {
+    copy,  // lvalue operand: a copy (a const reference when T cannot be copied)
+    move,  // rvalue operand: moved out when T cannot be copied or this is the last handle
+    none,  // only wait for settlement (and rethrow a rejection): detail::settled(p)
+};
+
+template <class T, take Mode>
+LWT_INLINE decltype(auto) take_outcome(state<T>* s) {
+    s->rethrow_if_rejected();
+    if constexpr (std::is_void_v<T> || Mode == take::none) {
+        return;
+    } else if constexpr (!std::is_copy_constructible_v<T>) {
+        if constexpr (Mode == take::move) {
+            return T(std::move(s->value));
+        } else {
+            return static_cast<const T&>(s->value);
+        }
+    } else if constexpr (Mode == take::move) {
+        if (s->refs == 1) return T(std::move(s->value));
+        return T(s->value);
+    } else {
+        return T(s->value);
+    }
+}
+
+// `co_await settled(p)` waits for p and rethrows its rejection without copying its value.
+template <class T>
+struct settled_t {
+    const promise<T>& p;
+};
+template <class T>
+settled_t<T> settled(const promise<T>& p) noexcept {
+    return {p};
+}
+template <class A>
+struct is_settled_t : std::false_type {};
+template <class T>
+struct is_settled_t<settled_t<T>> : std::true_type {};
+
+// co_await of an lwt promise inside an lwt coroutine.
+template <class T, take Mode>
+struct coro_awaiter final : waiter {
+    state<T>* s;
+    coro_info* info;
+    std::coroutine_handle<> h;
+
+    coro_awaiter(state<T>* s_, coro_info* i) noexcept : s(s_), info(i) {}
+
+    LWT_INLINE bool await_ready() const noexcept { return !s->pending(); }
+    bool await_suspend(std::coroutine_handle<> handle) noexcept {
+        info->suspending();
+        if (LWT_UNLIKELY(!s->pending())) return false;  // settled by the drain
+        h = handle;
+        fire = &fire_fn;
+        info->awaiting = s;
+        s->link(this);
+        return true;
+    }
+    LWT_INLINE decltype(auto) await_resume() { return take_outcome<T, Mode>(s); }
+
+    static void fire_fn(waiter* w, state_base* settled) noexcept {
+        auto* a = static_cast<coro_awaiter*>(w);
+        if (settled == nullptr) return;  // unreachable: the awaited handle keeps the cell
+        a->info->awaiting = nullptr;
+        keys_scope k(a->info->keys);
+        a->h.resume();  // `a` may be gone after this
+    }
+};
+
+// co_await of an lwt promise inside any other coroutine type.
+template <class T, take Mode>
+struct plain_awaiter final : waiter {
+    state<T>* s;
+    std::coroutine_handle<> h;
+
+    explicit plain_awaiter(state<T>* s_) noexcept : s(s_) {}
+    bool await_ready() const noexcept { return !s->pending(); }
+    void await_suspend(std::coroutine_handle<> handle) noexcept {
+        h = handle;
+        fire = &fire_fn;
+        s->link(this);
+    }
+    decltype(auto) await_resume() { return take_outcome<T, Mode>(s); }
+
+    static void fire_fn(waiter* w, state_base* settled) noexcept {
+        auto* a = static_cast<plain_awaiter*>(w);
+        if (settled == nullptr) return;
+        keys_scope k(ctx.keys);  // whatever the foreign coroutine does, restore ours after
+        a->h.resume();
+    }
+};
+
+// Any other awaitable inside an lwt coroutine: hands the trampoline back before suspending
+// and makes the coroutine's keys current again when it resumes.
+template <class A>
+decltype(auto) get_awaiter(A&& a) {
+    if constexpr (requires { std::forward<A>(a).operator co_await(); })
+        return std::forward<A>(a).operator co_await();
+    else if constexpr (requires { operator co_await(std::forward<A>(a)); })
+        return operator co_await(std::forward<A>(a));
+    else
+        return std::forward<A>(a);
+}
+
+template <class Aw>
+struct foreign_awaiter {
+    Aw aw;
+    coro_info* info;
+    bool await_ready() { return aw.await_ready(); }
+    template <class P>
+    auto await_suspend(std::coroutine_handle<P> h) {
+        info->suspending();
+        return aw.await_suspend(h);
+    }
+    decltype(auto) await_resume() {
+        ctx.keys = info->keys;
+        return aw.await_resume();
+    }
+};
+
+// The parts of the promise_type that do not depend on T.
+struct coro_common : coro_info {
+    coro_common() noexcept : coro_info{retain_keys(ctx.keys)} {}
+    ~coro_common() { release_keys(keys); }
+
+    template <class U>
+    coro_awaiter<U, take::copy> await_transform(promise<U>& p) noexcept {
+        before_await();
+        return {state_of(p), this};
+    }
+    template <class U>
+    coro_awaiter<U, take::copy> await_transform(const promise<U>& p) noexcept {
+        before_await();
+        return {state_of(p), this};
+    }
+    template <class U>
+    coro_awaiter<U, take::move> await_transform(promise<U>&& p) noexcept {
+        before_await();
+        return {state_of(p), this};
+    }
+    template <class U>
+    coro_awaiter<U, take::none> await_transform(settled_t<U> p) noexcept {
+        before_await();
+        return {state_of(p.p), this};
+    }
+    template <class A>
+        requires(!is_promise_v<A> && !is_settled_t<std::remove_cvref_t<A>>::value)
+    auto await_transform(A&& a) {
+        before_await();
+        using Aw = decltype(get_awaiter(std::forward<A>(a)));
+        return foreign_awaiter<Aw>{get_awaiter(std::forward<A>(a)), this};
+    }
+
+private:
+    // The trampoline's owner runs deferred work before each await, so that what it awaits
+    // had its chance to settle (and the stack is shallowest here).
+    LWT_INLINE void before_await() noexcept {
+        if (LWT_UNLIKELY(owner) && !queue_empty()) drain_queue();
+    }
+};
+
+template <class T>
+struct coro_state;
+
+template <class T>
+struct coro_initial {
+    coro_state<T>* p;
+    LWT_INLINE bool await_ready() noexcept {
+        if (LWT_UNLIKELY(stack_low()) && (ctx.depth > 0 || ctx.trampoline)) return false;
+        p->owner = acquire_trampoline();
+        return true;
+    }
+    void await_suspend(std::coroutine_handle<> h) noexcept { defer(&start_job, h.address()); }
+    void await_resume() noexcept {}
+
+    static void start_job(void* addr) noexcept {
+        auto h = std::coroutine_handle<coro_state<T>>::from_address(addr);
+        keys_scope k(h.promise().keys);
+        h.resume();
+    }
+};
+
+template <class T>
+struct coro_final {
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<coro_state<T>> h) noexcept {
+        coro_state<T>& p = h.promise();
+        settle(&p, false);  // we hold the running reference: p stays valid
+        if (p.owner) {
+            p.owner = false;
+            release_trampoline();
+        }
+        release(&p);  // the running reference: may destroy this frame (we are suspended)
+    }
+    void await_resume() const noexcept {}
+};
+
+template <class T>
+struct coro_state_base : state<T>, coro_common {
+    coro_state_base() noexcept {
+        this->cancel_fn = &cancel_forward;
+        this->destroy_fn = &destroy;
+    }
+
+    static void* operator new(std::size_t n) { return pool_alloc(n); }
+    static void operator delete(void* ptr, std::size_t n) noexcept { pool_free(ptr, n); }
+
+    promise<T> get_return_object() noexcept {
+        retain(this);
+        return adopt<T>(this);
+    }
+    coro_initial<T> initial_suspend() noexcept { return {static_cast<coro_state<T>*>(this)}; }
+    coro_final<T> final_suspend() noexcept { return {}; }
+    void unhandled_exception() noexcept { this->set_rejected(std::current_exception()); }
+
+private:
+    static void cancel_forward(cancelable* self, cancel_walk& w, state_base*) {
+        auto* p = static_cast<coro_state<T>*>(static_cast<state_base*>(self));
+        if (p->pending() && p->awaiting != nullptr) w.visit(p->awaiting, p);
+    }
+    static void destroy(state_base* s) noexcept {
+        std::coroutine_handle<coro_state<T>>::from_promise(*static_cast<coro_state<T>*>(s)).destroy();
+    }
+};
+
+template <class T>
+struct coro_state final : coro_state_base<T> {
+    template <class U = T>
+        requires std::is_constructible_v<T, U&&>
+    void return_value(U&& v) {
+        this->set_value(std::forward<U>(v));
+    }
+};
+
+template <>
+struct coro_state<void> final : coro_state_base<void> {
+    void return_void() noexcept { this->set_value(); }
+};
+
+}  // namespace lwt::detail

@@ -1,0 +1,252 @@
+// The shared cell behind every promise: its states, its waiters, how it settles, how it is
+// released and how cancellation walks through it.
+//
+// Reading guide
+// -------------
+// States. A `state_base` is pending, fulfilled or rejected (rule 1) and never goes back.
+// `refs` counts the handles (promise<T>, resolver<T>), the running coroutine that owns the
+// cell (until it reaches its final suspension) and every waiter-owning object that needs the
+// cell to stay valid (combinator slots, the operand of a co_await). Single-threaded: plain
+// integers, no atomics (rule 13).
+//
+// Waiters. A `waiter` is an intrusive node on the cell's circular, doubly linked list: a
+// suspended coroutine's awaiter (inside its frame), a callback node, a combinator slot. When
+// the cell settles, `settle` pops and fires them one at a time (so a waiter may unlink another
+// while they run) -- inside the resolving call, or deferred to the trampoline's queue when the
+// resolution is nested and asked for `wakeup_later`, or when the stack runs low (rules 3, 4).
+// `fire(w, nullptr)` disposes of a waiter whose cell is destroyed while it is still linked
+// (only callback nodes can be: every other waiter's owner holds a reference).
+//
+// Release. The last `release` destroys the cell through `destroy_fn` (delete, or destroying
+// the coroutine frame that embeds it). Destruction runs user destructors that may release
+// further cells; those are queued on `ctx.release_list` and destroyed by the outermost
+// release in a loop, so dropping a million-long chain does not recurse (rule 4).
+//
+// Cancellation (rule 6). `cancel(s)` first walks backwards without running any user code:
+// each `cancelable` forwards to what it waits on (a coroutine to the cell or operation it is
+// suspended on, a combinator to its pending inputs) or records itself as a leaf. Then each
+// leaf is cancelled in order (a task is rejected with lwt::canceled, an I/O operation asks the
+// kernel to cancel), holding a reference so the graph may change freely meanwhile. The walk
+// uses an explicit work list, so its depth is not bounded by the C++ stack.
+#pragma once
+
+#include <lwt/detail/context.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace lwt {
+
+// The promise states of rule 1. Named `state` as in the API; inside classes that have a
+// member `state()`, spell it `lwt::state`.
+enum class state : std::uint8_t { pending, fulfilled, rejected };
+
+// Lwt.Canceled. A type derived from it counts as cancellation too.
+struct LWT_EXPORT canceled : std::exception {
+    const char* what() const noexcept override;
+};
+
+}  // namespace lwt
+
+namespace lwt::detail {
+
+struct state_base;
+struct cancel_walk;
+
+// Something `cancel` can walk through or stop at. `cancel_fn` null: cancellation stops here.
+struct cancelable {
+    // Called during the walk: add targets with w.visit(...) or record a leaf with w.leaf(...).
+    // `owner` is a cell that keeps `this` alive when `this` is not itself a cell (an I/O
+    // operation inside a coroutine frame).
+    void (*cancel_fn)(cancelable* self, cancel_walk& w, state_base* owner) = nullptr;
+};
+
+struct waiter {
+    waiter* next = nullptr;
+    waiter* prev = nullptr;
+    // Fired once when the cell settles (s is the cell) or disposed (s == nullptr) when the cell
+    // is destroyed with the waiter still linked. Never throws.
+    void (*fire)(waiter* self, state_base* s) noexcept = nullptr;
+    bool on_cancel = false;  // an on_cancel callback: fired before the others
+};
+
+LWT_EXPORT bool is_canceled_exception(const std::exception_ptr& e) noexcept;
+// Hands an exception from fire-and-forget code to lwt::async_exception_hook (rule 5).
+LWT_EXPORT void call_async_exception_hook(std::exception_ptr e) noexcept;
+[[noreturn]] LWT_EXPORT void throw_resolved_twice();
+[[noreturn]] LWT_EXPORT void throw_not_settled();
+
+struct state_base : cancelable {
+    void (*destroy_fn)(state_base*) noexcept = nullptr;
+    union {
+        waiter* head;               // while the cell lives: its waiters (null: none)
+        state_base* next_release;  // while queued for destruction
+    };
+    std::uint32_t refs = 1;
+    lwt::state st = lwt::state::pending;
+    bool canceled = false;         // rejected with lwt::canceled (or a derived type)
+    bool has_on_cancel = false;    // an on_cancel waiter was linked
+    std::exception_ptr exc;        // set when rejected
+
+    state_base() noexcept : head(nullptr) {}
+    state_base(const state_base&) = delete;
+    state_base& operator=(const state_base&) = delete;
+
+    bool pending() const noexcept { return st == lwt::state::pending; }
+
+    void link(waiter* w) noexcept {  // FIFO: new waiters go last
+        if (head == nullptr) {
+            w->next = w->prev = w;
+            head = w;
+        } else {
+            w->next = head;
+            w->prev = head->prev;
+            head->prev->next = w;
+            head->prev = w;
+        }
+        if (w->on_cancel) has_on_cancel = true;
+    }
+    void unlink(waiter* w) noexcept {
+        if (w->next == w) {
+            head = nullptr;
+        } else {
+            w->prev->next = w->next;
+            w->next->prev = w->prev;
+            if (head == w) head = w->next;
+        }
+        w->next = w->prev = nullptr;
+    }
+    bool linked(const waiter* w) const noexcept { return w->next != nullptr; }
+
+    // Rejection bookkeeping shared by every way of rejecting. Returns false when the cell was
+    // already rejected with lwt::canceled (later resolutions are ignored, rule 1).
+    bool begin_resolve() const {
+        if (LWT_LIKELY(st == lwt::state::pending)) return true;
+        if (canceled) return false;
+        throw_resolved_twice();
+    }
+    void set_rejected(std::exception_ptr e, bool is_cancel) noexcept {
+        exc = std::move(e);
+        canceled = is_cancel;
+        st = lwt::state::rejected;
+    }
+    void set_rejected(std::exception_ptr e) noexcept {
+        bool c = is_canceled_exception(e);
+        set_rejected(std::move(e), c);
+    }
+    void rethrow_if_rejected() const {
+        if (st == lwt::state::rejected) std::rethrow_exception(exc);
+    }
+    void check_settled() const {
+        if (st == lwt::state::pending) throw_not_settled();
+    }
+};
+
+// The cell of a promise<T>. The value lives in a union so that a pending or rejected cell
+// constructs no T (T need not be default-constructible).
+template <class T>
+struct state : state_base {
+    union {
+        T value;
+    };
+    state() noexcept {}
+    ~state() {
+        if (st == lwt::state::fulfilled) value.~T();
+    }
+    template <class... A>
+    void set_value(A&&... a) {
+        ::new (static_cast<void*>(std::addressof(value))) T(std::forward<A>(a)...);
+        st = lwt::state::fulfilled;
+    }
+};
+
+template <>
+struct state<void> : state_base {
+    void set_value() noexcept { st = lwt::state::fulfilled; }
+};
+
+// ---------------------------------------------------------------------------------------
+// Release.
+
+LWT_EXPORT void destroy_state(state_base* s) noexcept;
+
+LWT_INLINE void retain(state_base* s) noexcept { ++s->refs; }
+LWT_INLINE void release(state_base* s) noexcept {
+    if (--s->refs == 0) destroy_state(s);
+}
+
+// ---------------------------------------------------------------------------------------
+// Settling: running the waiters.
+
+LWT_EXPORT void run_waiters(state_base* s) noexcept;   // caller holds a reference
+LWT_EXPORT void settle_slow(state_base* s, bool later) noexcept;
+
+// Runs (or defers) the waiters of a cell that has just settled. `later`: Lwt's
+// wakeup_later (deferred when nested); otherwise Lwt's wakeup (immediate unless the stack
+// is low).
+LWT_INLINE void settle(state_base* s, bool later) noexcept {
+    if (s->head != nullptr) settle_slow(s, later);
+}
+
+// Rejects a pending cell with lwt::canceled and runs its waiters at once (the leaf action of
+// a cancellation).
+LWT_EXPORT void reject_canceled(state_base* s) noexcept;
+
+// ---------------------------------------------------------------------------------------
+// Cancellation walk.
+
+struct cancel_walk {
+    struct leaf_t {
+        cancelable* c;
+        state_base* keep;  // retained until the leaf has been cancelled
+        void (*act)(cancelable*) noexcept;
+    };
+    static constexpr std::size_t inline_n = 8;
+
+    cancel_walk() = default;
+    cancel_walk(const cancel_walk&) = delete;
+    cancel_walk& operator=(const cancel_walk&) = delete;
+    ~cancel_walk();
+
+    void visit(cancelable* c, state_base* owner) { push(todo_, todo_n_, todo_cap_, todo_in_, {c, owner, nullptr}); }
+    void leaf(cancelable* c, state_base* keep, void (*act)(cancelable*) noexcept) {
+        retain(keep);
+        push(leaves_, leaves_n_, leaves_cap_, leaves_in_, {c, keep, act});
+    }
+    LWT_EXPORT void run(cancelable* root, state_base* owner);
+
+private:
+    LWT_EXPORT static void grow(leaf_t*& v, std::size_t n, std::size_t& cap, leaf_t* in);
+    static void push(leaf_t*& v, std::size_t& n, std::size_t& cap, leaf_t* in, leaf_t x) {
+        if (n == cap) grow(v, n, cap, in);
+        v[n++] = x;
+    }
+    leaf_t todo_in_[inline_n];
+    leaf_t leaves_in_[inline_n];
+    leaf_t* todo_ = todo_in_;
+    leaf_t* leaves_ = leaves_in_;
+    std::size_t todo_n_ = 0, todo_cap_ = inline_n;
+    std::size_t leaves_n_ = 0, leaves_cap_ = inline_n;
+};
+
+LWT_EXPORT void cancel(state_base* s);
+
+// The cancel behaviour of a task-like cell: a leaf rejected with lwt::canceled.
+LWT_EXPORT void cancel_as_leaf(cancelable* self, cancel_walk& w, state_base* owner);
+
+// ---------------------------------------------------------------------------------------
+// Free-standing cells (wait, task, return_, fail, combinator results).
+
+template <class T>
+struct heap_state final : state<T>, pooled {
+    explicit heap_state(bool cancelable_leaf) noexcept {
+        this->destroy_fn = [](state_base* s) noexcept { delete static_cast<heap_state*>(s); };
+        if (cancelable_leaf) this->cancel_fn = &cancel_as_leaf;
+    }
+};
+
+}  // namespace lwt::detail

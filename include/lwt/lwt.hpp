@@ -1,0 +1,7 @@
+// The umbrella header: every lwt++ module.
+#pragma once
+
+#include <lwt/bind.hpp>
+#include <lwt/direct.hpp>
+#include <lwt/main.hpp>
+#include <lwt/promise.hpp>

@@ -1,0 +1,183 @@
+// Settling, releasing and cancelling promise cells (see the reading guide in state.hpp).
+#include <lwt/detail/state.hpp>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace lwt {
+
+const char* canceled::what() const noexcept { return "lwt::canceled"; }
+
+}  // namespace lwt
+
+namespace lwt::detail {
+
+bool is_canceled_exception(const std::exception_ptr& e) noexcept {
+    if (!e) return false;
+    try {
+        std::rethrow_exception(e);
+    } catch (const canceled&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+void throw_resolved_twice() {
+    throw std::invalid_argument("lwt: resolving a promise that is already resolved");
+}
+
+void throw_not_settled() {
+    throw std::logic_error("lwt: promise::value() on a pending promise");
+}
+
+namespace {
+
+// One shared exception object for every cancellation: rejecting with lwt::canceled is then
+// a reference-count increment instead of an allocation and a throw.
+const std::exception_ptr& canceled_exception() {
+    static const std::exception_ptr e = std::make_exception_ptr(canceled{});
+    return e;
+}
+
+void dispose_waiters(state_base* s) noexcept {
+    while (waiter* w = s->head) {
+        s->unlink(w);
+        w->fire(w, nullptr);
+    }
+}
+
+void run_waiters_job(void* arg) noexcept {
+    auto* s = static_cast<state_base*>(arg);
+    run_waiters(s);
+    release(s);
+}
+
+}  // namespace
+
+void destroy_state(state_base* s) noexcept {
+    if (s->head != nullptr) dispose_waiters(s);
+    if (ctx.destroying) {
+        s->next_release = ctx.release_list;
+        ctx.release_list = s;
+        return;
+    }
+    ctx.destroying = true;
+    s->destroy_fn(s);
+    while (state_base* n = ctx.release_list) {
+        ctx.release_list = n->next_release;
+        n->destroy_fn(n);
+    }
+    ctx.destroying = false;
+}
+
+void run_waiters(state_base* s) noexcept {
+    if (s->canceled && s->has_on_cancel) {
+        // on_cancel callbacks run before the other waiters (rule 6). Rescan from the head
+        // after each: a callback may unlink other waiters.
+        for (;;) {
+            waiter* first = s->head;
+            if (first == nullptr) break;
+            waiter* found = nullptr;
+            waiter* it = first;
+            do {
+                if (it->on_cancel) {
+                    found = it;
+                    break;
+                }
+                it = it->next;
+            } while (it != first);
+            if (found == nullptr) break;
+            s->unlink(found);
+            found->fire(found, s);
+        }
+    }
+    while (waiter* w = s->head) {
+        s->unlink(w);
+        w->fire(w, s);
+    }
+}
+
+void settle_slow(state_base* s, bool later) noexcept {
+    // Deferred: a wakeup_later nested in a running resolution, or any resolution when the
+    // stack is low and someone below will drain the queue. Otherwise the waiters run now,
+    // and the outermost resolution drains what they deferred before returning.
+    if ((later && ctx.depth > 0) || (stack_low() && (ctx.depth > 0 || ctx.trampoline))) {
+        retain(s);
+        defer(&run_waiters_job, s);
+        return;
+    }
+    retain(s);
+    unsigned outer = ctx.depth++;
+    bool own = acquire_trampoline();
+    run_waiters(s);
+    if (outer == 0 && !queue_empty()) drain_queue();
+    if (own) ctx.trampoline = false;
+    --ctx.depth;
+    release(s);
+}
+
+void reject_canceled(state_base* s) noexcept {
+    if (!s->pending()) return;
+    s->set_rejected(canceled_exception(), true);
+    settle(s, false);
+}
+
+// ---------------------------------------------------------------------------------------
+// Cancellation.
+
+cancel_walk::~cancel_walk() {
+    for (std::size_t i = 0; i < leaves_n_; ++i) release(leaves_[i].keep);
+    if (todo_ != todo_in_) std::free(todo_);
+    if (leaves_ != leaves_in_) std::free(leaves_);
+}
+
+void cancel_walk::grow(leaf_t*& v, std::size_t n, std::size_t& cap, leaf_t* in) {
+    std::size_t ncap = cap * 2;
+    auto* nv = static_cast<leaf_t*>(std::malloc(ncap * sizeof(leaf_t)));
+    if (nv == nullptr) throw std::bad_alloc();
+    std::memcpy(static_cast<void*>(nv), v, n * sizeof(leaf_t));
+    if (v != in) std::free(v);
+    v = nv;
+    cap = ncap;
+}
+
+void cancel_walk::run(cancelable* root, state_base* owner) {
+    // Phase 0: walk backwards breadth-first; no user code runs, the graph cannot change.
+    visit(root, owner);
+    for (std::size_t i = 0; i < todo_n_; ++i) {
+        leaf_t x = todo_[i];
+        if (x.c->cancel_fn != nullptr) x.c->cancel_fn(x.c, *this, x.keep);
+    }
+    // Phase 1: every cancelable cell found becomes rejected with lwt::canceled at once, as in
+    // Lwt, before any of their waiters runs.
+    for (std::size_t i = 0; i < leaves_n_; ++i) {
+        leaf_t& l = leaves_[i];
+        if (l.act == nullptr) {
+            auto* s = static_cast<state_base*>(l.c);
+            if (s->pending()) s->set_rejected(canceled_exception(), true);
+        }
+    }
+    // Phase 2: the rejections flow forward (waiters run, on_cancel first); operations that
+    // are not cells (I/O in flight) are asked to cancel.
+    for (std::size_t i = 0; i < leaves_n_; ++i) {
+        leaf_t& l = leaves_[i];
+        if (l.act == nullptr)
+            settle(static_cast<state_base*>(l.c), false);
+        else
+            l.act(l.c);
+    }
+}
+
+void cancel_as_leaf(cancelable* self, cancel_walk& w, state_base*) {
+    auto* s = static_cast<state_base*>(self);
+    if (s->pending()) w.leaf(self, s, nullptr);
+}
+
+void cancel(state_base* s) {
+    if (!s->pending() || s->cancel_fn == nullptr) return;
+    cancel_walk w;
+    w.run(s, nullptr);
+}
+
+}  // namespace lwt::detail

@@ -1,0 +1,102 @@
+// The non-template parts of the core: resolution by rejection, the async exception hook,
+// pause, keys.
+#include <lwt/detail/loop.hpp>
+#include <lwt/promise.hpp>
+
+#include <fmt/core.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+
+namespace lwt {
+
+std::function<void(std::exception_ptr)> async_exception_hook;
+
+promise<void> return_() {
+    auto* s = detail::new_heap_state<void>(false);
+    s->set_value();
+    return detail::adopt<void>(s);
+}
+
+promise<void> pause() {
+    auto* n = new detail::pause_node();
+    n->cancel_fn = &detail::cancel_as_leaf;
+    n->destroy_fn = [](detail::state_base* s) noexcept { delete static_cast<detail::pause_node*>(s); };
+    // The queue holds one reference until the node is woken (or found cancelled).
+    detail::retain(n);
+    if (detail::ctx.pause_tail != nullptr)
+        detail::ctx.pause_tail->next = n;
+    else
+        detail::ctx.pause_head = n;
+    detail::ctx.pause_tail = n;
+    ++detail::ctx.paused;
+    return detail::adopt<void>(n);
+}
+
+std::size_t paused_count() noexcept { return detail::ctx.paused; }
+
+}  // namespace lwt
+
+namespace lwt::detail {
+
+void reject_cell(state_base* s, bool later, std::exception_ptr e) {
+    if (!e) throw std::invalid_argument("lwt: rejecting a promise with a null exception_ptr");
+    if (!s->begin_resolve()) return;
+    s->set_rejected(std::move(e));
+    settle(s, later);
+}
+
+void call_async_exception_hook(std::exception_ptr e) noexcept {
+    // noexcept: a hook that throws terminates the program (rule 5).
+    if (async_exception_hook) {
+        async_exception_hook(std::move(e));
+        return;
+    }
+    std::string what = "unknown exception";
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        what = x.what();
+    } catch (...) {
+    }
+    fmt::print(stderr, "lwt: unhandled exception in asynchronous code: {}\n", what);
+    std::fflush(stderr);
+    std::exit(2);
+}
+
+void throw_empty_list(const char* name) {
+    throw std::invalid_argument(fmt::format("lwt::{}: empty list of promises", name));
+}
+
+void wake_paused() noexcept {
+    pause_node* n = ctx.pause_head;
+    ctx.pause_head = ctx.pause_tail = nullptr;
+    ctx.paused = 0;
+    while (n != nullptr) {
+        pause_node* next = n->next;
+        if (n->pending()) {
+            n->set_value();
+            settle(n, false);
+        }
+        release(n);
+        n = next;
+    }
+}
+
+std::uint64_t new_key_id() noexcept {
+    static std::atomic<std::uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+void release_keys_slow(key_frame* k) noexcept {
+    // k's count has reached zero; free it and walk up while parents reach zero too.
+    while (k != nullptr) {
+        key_frame* parent = k->parent;
+        k->destroy(k);
+        if (parent == nullptr || --parent->refs != 0) break;
+        k = parent;
+    }
+}
+
+}  // namespace lwt::detail

@@ -254,18 +254,25 @@ void when_settled(state<T>* s, F&& on_settled) {
     struct bound {
         std::decay_t<F> f;
         key_frame* keys;  // Lwt restores the key values current at registration
+        bound(F&& g, key_frame* k) : f(std::forward<F>(g)), keys(retain_keys(k)) {}
+        bound(const bound&) = delete;
+        bound& operator=(const bound&) = delete;
         ~bound() { release_keys(keys); }
     };
-    using node = callback_node<bound>;
-    auto* n = new node(bound{std::forward<F>(on_settled), retain_keys(ctx.keys)},
-                       [](waiter* w, state_base* settled) noexcept {
-                           auto* self = static_cast<node*>(w);
-                           if (settled != nullptr) {
-                               keys_scope k(self->f.keys);
-                               guarded(self->f.f, static_cast<const state<T>&>(*settled));
-                           }
-                           delete self;
-                       });
+    struct node final : waiter, pooled {
+        bound b;
+        node(F&& g, key_frame* k) : b(std::forward<F>(g), k) {
+            fire = [](waiter* w, state_base* settled) noexcept {
+                auto* self = static_cast<node*>(w);
+                if (settled != nullptr) {
+                    keys_scope ks(self->b.keys);
+                    guarded(self->b.f, static_cast<const state<T>&>(*settled));
+                }
+                delete self;
+            };
+        }
+    };
+    auto* n = new node(std::forward<F>(on_settled), ctx.keys);
     s->link(n);
 }
 

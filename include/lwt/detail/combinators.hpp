@@ -290,7 +290,7 @@ struct race_result<T, race_kind::nchoose_split> {
 template <class T, race_kind K>
 using race_result_t = typename race_result<T, K>::type;
 
-LWT_EXPORT [[noreturn]] void throw_empty_list(const char* name);
+[[noreturn]] LWT_EXPORT void throw_empty_list(const char* name);
 
 template <class T, race_kind K>
 constexpr bool race_cancels = K == race_kind::pick || K == race_kind::npick;

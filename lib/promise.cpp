@@ -19,21 +19,6 @@ promise<void> return_() {
     return detail::adopt<void>(s);
 }
 
-promise<void> pause() {
-    auto* n = new detail::pause_node();
-    n->cancel_fn = &detail::cancel_as_leaf;
-    n->destroy_fn = [](detail::state_base* s) noexcept { delete static_cast<detail::pause_node*>(s); };
-    // The queue holds one reference until the node is woken (or found cancelled).
-    detail::retain(n);
-    if (detail::ctx.pause_tail != nullptr)
-        detail::ctx.pause_tail->next = n;
-    else
-        detail::ctx.pause_head = n;
-    detail::ctx.pause_tail = n;
-    ++detail::ctx.paused;
-    return detail::adopt<void>(n);
-}
-
 std::size_t paused_count() noexcept { return detail::ctx.paused; }
 
 }  // namespace lwt
@@ -70,18 +55,19 @@ void throw_empty_list(const char* name) {
 }
 
 void wake_paused() noexcept {
-    pause_node* n = ctx.pause_head;
+    pause_link* n = ctx.pause_head;
     ctx.pause_head = ctx.pause_tail = nullptr;
     ctx.paused = 0;
+    ++ctx.depth;
+    bool own = acquire_trampoline();
     while (n != nullptr) {
-        pause_node* next = n->next;
-        if (n->pending()) {
-            n->set_value();
-            settle(n, false);
-        }
-        release(n);
+        pause_link* next = n->next;
+        n->wake(n);
+        if (!queue_empty()) drain_queue();
         n = next;
     }
+    if (own) ctx.trampoline = false;
+    --ctx.depth;
 }
 
 std::uint64_t new_key_id() noexcept {

@@ -6,18 +6,79 @@
 #include <type_traits>
 #include <utility>
 
-namespace lwt::direct {
+namespace lwt::detail {
 
-namespace detail {
-template <class U, class F>
-lwt::promise<U> spawn_impl(F f) {
-    // Started on the next loop iteration, FIFO with the other pauses; cancelling the task
-    // before then cancels this pause, so f never runs and the task is rejected with
-    // lwt::canceled at once (rule 11). The frame keeps f alive until the task ends.
-    co_await lwt::pause();
-    co_return co_await f();
-}
-}  // namespace detail
+// The cell of a spawned task. It waits in the next-iteration queue (FIFO with pauses), then
+// calls f under the key values current at the spawn call and follows f()'s promise. It owns
+// f: while f()'s promise is pending the cell retains itself, so f and its captures live until
+// the task ends even if nobody holds the task's promise. Cancelled before it starts, the cell
+// is rejected with lwt::canceled at once and f never runs; once started, cancel forwards to
+// f()'s promise (rule 11).
+template <class T, class F>
+struct spawn_cell final : state<T>, pause_link, waiter, pooled {
+    F f;
+    key_frame* keys;
+    state<T>* inner = nullptr;  // f()'s promise once started (retained)
+
+    template <class G>
+    explicit spawn_cell(G&& g) : waiter(&follow), f(std::forward<G>(g)), keys(retain_keys(ctx.keys)) {
+        this->cancel_fn = &cancel_task;
+        this->destroy_fn = &destroy;
+        this->wake = &start;
+        this->refs = 2;  // the promise returned and the queue
+        enqueue_pause(this);
+    }
+    ~spawn_cell() {
+        if (inner != nullptr) release(inner);
+        release_keys(keys);
+    }
+
+    static void start(pause_link* l) noexcept {
+        auto* c = static_cast<spawn_cell*>(l);
+        if (c->pending()) {
+            try {
+                keys_scope k(c->keys);
+                auto p = c->f();
+                c->inner = state_of(p);
+                retain(c->inner);
+            } catch (...) {
+                c->set_rejected(std::current_exception());
+            }
+            if (c->inner == nullptr) {
+                run_waiters(c);
+            } else if (c->inner->pending()) {
+                retain(c);  // released by `follow`: f lives as long as its promise is pending
+                c->inner->link(static_cast<waiter*>(c));
+            } else {
+                transfer_outcome(c->inner, static_cast<state<T>*>(c));
+                run_waiters(c);
+            }
+        }
+        release(c);  // the queue's reference
+    }
+    static void follow(waiter* w, state_base* settled) noexcept {
+        auto* c = static_cast<spawn_cell*>(w);
+        if (settled == nullptr) return;  // unreachable: `inner` is retained
+        if (c->pending()) {
+            transfer_outcome(c->inner, static_cast<state<T>*>(c));
+            settle(c, false);
+        }
+        release(c);
+    }
+    static void cancel_task(cancelable* self, cancel_walk& w, state_base*) {
+        auto* c = static_cast<spawn_cell*>(static_cast<state_base*>(self));
+        if (!c->pending()) return;
+        if (c->inner == nullptr)
+            w.leaf(self, c, nullptr);  // not started: rejected at once, f never runs
+        else
+            w.visit(c->inner, nullptr);
+    }
+    static void destroy(state_base* s) noexcept { delete static_cast<spawn_cell*>(s); }
+};
+
+}  // namespace lwt::detail
+
+namespace lwt::direct {
 
 // Lwt_direct.spawn: runs f() as a task on the next loop iteration, seeing the key values
 // current now. Cancelling the returned promise reaches the task.
@@ -25,7 +86,9 @@ template <class F>
 auto spawn(F&& f) {
     using R = std::invoke_result_t<std::decay_t<F>&>;
     static_assert(lwt::detail::is_promise_v<R>, "lwt::direct::spawn: f must return an lwt::promise");
-    return detail::spawn_impl<lwt::detail::promise_value_t<R>>(std::decay_t<F>(std::forward<F>(f)));
+    using T = lwt::detail::promise_value_t<R>;
+    using cell = lwt::detail::spawn_cell<T, std::decay_t<F>>;
+    return lwt::detail::adopt<T>(static_cast<lwt::detail::state<T>*>(new cell(std::forward<F>(f))));
 }
 
 // Lwt_direct.spawn_in_the_background: like spawn, for a task nobody awaits; its failure goes

@@ -7,6 +7,7 @@
 
 #include <lwt/detail/coroutine.hpp>
 #include <lwt/detail/keys.hpp>
+#include <lwt/detail/loop.hpp>
 #include <lwt/detail/state.hpp>
 
 #include <coroutine>
@@ -225,10 +226,7 @@ struct callback_node final : waiter, pooled {
     F f;
     template <class G>
     explicit callback_node(G&& g, void (*fn)(waiter*, state_base*) noexcept, bool cancel_only = false)
-        : f(std::forward<G>(g)) {
-        fire = fn;
-        on_cancel = cancel_only;
-    }
+        : waiter(fn, cancel_only), f(std::forward<G>(g)) {}
 };
 
 // Runs f (which may throw) as a fire-and-forget callback: exceptions go to the hook (rule 5).
@@ -261,15 +259,14 @@ void when_settled(state<T>* s, F&& on_settled) {
     };
     struct node final : waiter, pooled {
         bound b;
-        node(F&& g, key_frame* k) : b(std::forward<F>(g), k) {
-            fire = [](waiter* w, state_base* settled) noexcept {
-                auto* self = static_cast<node*>(w);
-                if (settled != nullptr) {
-                    keys_scope ks(self->b.keys);
-                    guarded(self->b.f, static_cast<const state<T>&>(*settled));
-                }
-                delete self;
-            };
+        node(F&& g, key_frame* k) : waiter(&fire_node), b(std::forward<F>(g), k) {}
+        static void fire_node(waiter* w, state_base* settled) noexcept {
+            auto* self = static_cast<node*>(w);
+            if (settled != nullptr) {
+                keys_scope ks(self->b.keys);
+                guarded(self->b.f, static_cast<const state<T>&>(*settled));
+            }
+            delete self;
         }
     };
     auto* n = new node(std::forward<F>(on_settled), ctx.keys);
@@ -282,9 +279,8 @@ template <class F>
 struct keep_box final : waiter, pooled {
     F f;
     template <class G>
-    explicit keep_box(G&& g) : f(std::forward<G>(g)) {
-        fire = [](waiter* w, state_base*) noexcept { delete static_cast<keep_box*>(w); };
-    }
+    explicit keep_box(G&& g)
+        : waiter([](waiter* w, state_base*) noexcept { delete static_cast<keep_box*>(w); }), f(std::forward<G>(g)) {}
 };
 
 template <class F>
@@ -438,8 +434,10 @@ void dont_wait(F&& f, H&& handler) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Combinators (rule 8). Inputs: a braced list, a std::vector, or (join, pick, choose)
-// variadic arguments.
+// Combinators (rule 8). Inputs: a braced list, a std::vector, or variadic arguments.
+// nchoose_split gives the values fulfilled when the first input settles and the inputs
+// still pending then (their order is unspecified).
+#define LWT_SPLIT_RESULT(T) promise<std::pair<std::vector<T>, std::vector<promise<T>>>>
 
 template <class T>
 promise<std::vector<T>> all(std::vector<promise<T>> ps) {
@@ -462,46 +460,37 @@ promise<void> join(Ps&&... ps) {
 
 #define LWT_DEFINE_RACE(name, result_t, kind)                                                          \
     template <class T>                                                                                 \
-    result_t name(std::vector<promise<T>> ps) {                                                        \
-        return detail::make_race<T, detail::race_kind::kind>(std::move(ps), #name);                    \
+    result_t name(const std::vector<promise<T>>& ps) {                                                 \
+        const promise<T>* a = ps.data();                                                               \
+        return detail::make_race<T, detail::race_kind::kind>(                                          \
+            ps.size(), [a](std::size_t i) { return detail::state_of(a[i]); }, #name);                  \
     }                                                                                                  \
     template <class T>                                                                                 \
     result_t name(std::initializer_list<promise<T>> ps) {                                              \
-        return name(std::vector<promise<T>>(ps));                                                      \
+        const promise<T>* a = ps.begin();                                                              \
+        return detail::make_race<T, detail::race_kind::kind>(                                          \
+            ps.size(), [a](std::size_t i) { return detail::state_of(a[i]); }, #name);                  \
+    }                                                                                                  \
+    template <class T, class... Ps>                                                                    \
+        requires(std::is_same_v<std::remove_cvref_t<Ps>, promise<T>> && ...)                           \
+    result_t name(const promise<T>& first, const Ps&... rest) {                                        \
+        const promise<T>* a[] = {&first, &rest...};                                                    \
+        return detail::make_race<T, detail::race_kind::kind>(                                          \
+            sizeof...(Ps) + 1, [&a](std::size_t i) { return detail::state_of(*a[i]); }, #name);        \
     }
 
 LWT_DEFINE_RACE(pick, promise<T>, pick)
 LWT_DEFINE_RACE(choose, promise<T>, choose)
 LWT_DEFINE_RACE(npick, promise<std::vector<T>>, npick)
 LWT_DEFINE_RACE(nchoose, promise<std::vector<T>>, nchoose)
+LWT_DEFINE_RACE(nchoose_split, LWT_SPLIT_RESULT(T), nchoose_split)
 #undef LWT_DEFINE_RACE
-
-// The values fulfilled when the first input settles, and the inputs still pending then
-// (their order is unspecified).
-template <class T>
-promise<std::pair<std::vector<T>, std::vector<promise<T>>>> nchoose_split(std::vector<promise<T>> ps) {
-    return detail::make_race<T, detail::race_kind::nchoose_split>(std::move(ps), "nchoose_split");
-}
-template <class T>
-promise<std::pair<std::vector<T>, std::vector<promise<T>>>> nchoose_split(std::initializer_list<promise<T>> ps) {
-    return nchoose_split(std::vector<promise<T>>(ps));
-}
-
-template <class T, class... Ps>
-    requires(std::is_same_v<std::remove_cvref_t<Ps>, promise<T>> && ...)
-promise<T> pick(const promise<T>& first, Ps&&... rest) {
-    return pick(std::vector<promise<T>>{first, std::forward<Ps>(rest)...});
-}
-template <class T, class... Ps>
-    requires(std::is_same_v<std::remove_cvref_t<Ps>, promise<T>> && ...)
-promise<T> choose(const promise<T>& first, Ps&&... rest) {
-    return choose(std::vector<promise<T>>{first, std::forward<Ps>(rest)...});
-}
+#undef LWT_SPLIT_RESULT
 
 // ---------------------------------------------------------------------------------------
 // pause (rule 9): resolved on the next main-loop iteration; cancelable.
 
-LWT_EXPORT promise<void> pause();
+inline promise<void> pause() { return detail::adopt<void>(new detail::pause_node()); }
 // Number of pause() promises waiting for the next iteration (Lwt.paused_count).
 LWT_EXPORT std::size_t paused_count() noexcept;
 

@@ -24,7 +24,7 @@ struct context_guard {
             void* p = ctx.pool[c];
             while (p != nullptr) {
                 void* next = *static_cast<void**>(p);
-                ::operator delete(p);
+                std::free(p);
                 p = next;
             }
             ctx.pool[c] = nullptr;
@@ -102,10 +102,13 @@ void init_stack_guard() noexcept {
 }
 
 void* pool_alloc_slow(std::size_t n) {
-    // Blocks of one class all have the class's size, whichever request created them.
+    // Blocks of one class all have the class's size, whichever request created them. malloc,
+    // not operator new: a program counting its operator new calls sees pool blocks only once,
+    // through ctx.allocations.
     std::size_t c = (n + pool_granule - 1) / pool_granule;
-    if (c < pool_classes) return ::operator new(c * pool_granule);
-    return ::operator new(n);
+    void* p = std::malloc(c < pool_classes ? c * pool_granule : n);
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
 }
 
 void pool_free_slow(void* p, std::size_t n) noexcept {
@@ -119,7 +122,7 @@ void pool_free_slow(void* p, std::size_t n) noexcept {
     }
 #endif
     (void)n;
-    ::operator delete(p);
+    std::free(p);
 }
 
 }  // namespace lwt::detail

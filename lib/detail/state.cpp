@@ -55,7 +55,16 @@ void run_waiters_job(void* arg) noexcept {
 
 }  // namespace
 
-void destroy_state(state_base* s) noexcept {
+void destroy_released() noexcept {
+    ctx.destroying = true;
+    while (state_base* n = ctx.release_list) {
+        ctx.release_list = n->next_release;
+        n->destroy_fn(n);
+    }
+    ctx.destroying = false;
+}
+
+void destroy_state_slow(state_base* s) noexcept {
     if (s->head != nullptr) dispose_waiters(s);
     if (ctx.destroying) {
         s->next_release = ctx.release_list;
@@ -64,11 +73,8 @@ void destroy_state(state_base* s) noexcept {
     }
     ctx.destroying = true;
     s->destroy_fn(s);
-    while (state_base* n = ctx.release_list) {
-        ctx.release_list = n->next_release;
-        n->destroy_fn(n);
-    }
     ctx.destroying = false;
+    destroy_released();
 }
 
 void run_waiters(state_base* s) noexcept {
@@ -102,7 +108,7 @@ void settle_slow(state_base* s, bool later) noexcept {
     // Deferred: a wakeup_later nested in a running resolution, or any resolution when the
     // stack is low and someone below will drain the queue. Otherwise the waiters run now,
     // and the outermost resolution drains what they deferred before returning.
-    if ((later && ctx.depth > 0) || (stack_low() && (ctx.depth > 0 || ctx.trampoline))) {
+    if ((later && ctx.depth > 0) || ((ctx.depth > 0 || ctx.trampoline) && stack_low())) {
         retain(s);
         defer(&run_waiters_job, s);
         return;

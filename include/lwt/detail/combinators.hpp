@@ -295,26 +295,34 @@ using race_result_t = typename race_result<T, K>::type;
 template <class T, race_kind K>
 constexpr bool race_cancels = K == race_kind::pick || K == race_kind::npick;
 
+// The inputs of a race, as the cells they designate. `at(i)` is the i-th cell.
+template <class T, class Get>
+struct inputs_view {
+    std::size_t n;
+    Get at;
+};
+
 // For the n* races: the first rejected input in list order, if any.
-template <class T>
-state<T>* first_rejected(const std::vector<state<T>*>& in) noexcept {
-    for (state<T>* s : in)
-        if (s->st == lwt::state::rejected) return s;
+template <class T, class V>
+state<T>* first_rejected(const V& in) noexcept {
+    for (std::size_t i = 0; i < in.n; ++i)
+        if (in.at(i)->st == lwt::state::rejected) return in.at(i);
     return nullptr;
 }
 
 // Fills `out` (pending) from the inputs' states as n*-races do: rejection wins; otherwise
 // all fulfilled values in list order (and, for nchoose_split, the pending inputs).
-template <class T, race_kind K>
-void fill_n_result(state<race_result_t<T, K>>* out, const std::vector<state<T>*>& in) {
-    if (state<T>* r = first_rejected(in)) {
+template <class T, race_kind K, class V>
+void fill_n_result(state<race_result_t<T, K>>* out, const V& in) {
+    if (state<T>* r = first_rejected<T>(in)) {
         out->set_rejected(r->exc, r->canceled);
         return;
     }
     try {
         std::vector<T> values;
         std::vector<promise<T>> rest;
-        for (state<T>* s : in) {
+        for (std::size_t i = 0; i < in.n; ++i) {
+            state<T>* s = in.at(i);
             if (s->st == lwt::state::fulfilled)
                 values.push_back(value_for_collection(s));
             else if constexpr (K == race_kind::nchoose_split) {
@@ -342,14 +350,8 @@ struct race final : nary<race_result_t<T, K>, race<T, K>> {
         if constexpr (K == race_kind::pick || K == race_kind::choose) {
             transfer_outcome(static_cast<state<T>*>(winner->in), static_cast<state<R>*>(this));
         } else {
-            std::vector<state<T>*> in;
-            try {
-                in.reserve(this->n);
-                for (std::uint32_t i = 0; i < this->n; ++i) in.push_back(static_cast<state<T>*>(sl[i].in));
-                fill_n_result<T, K>(static_cast<state<R>*>(this), in);
-            } catch (...) {
-                this->set_rejected(std::current_exception());
-            }
+            auto at = [sl](std::size_t i) { return static_cast<state<T>*>(sl[i].in); };
+            fill_n_result<T, K>(static_cast<state<R>*>(this), inputs_view<T, decltype(at)>{this->n, at});
         }
         if constexpr (race_cancels<T, K>) {
             // The losers are cancelled before the result's waiters run (rule 8).
@@ -366,28 +368,21 @@ struct race final : nary<race_result_t<T, K>, race<T, K>> {
     }
 };
 
-template <class T, race_kind K>
-promise<race_result_t<T, K>> make_race(std::vector<promise<T>> ps, const char* name) {
+// `at(i)` gives the i-th input's cell.
+template <class T, race_kind K, class Get>
+promise<race_result_t<T, K>> make_race(std::size_t count, Get at, const char* name) {
     using R = race_result_t<T, K>;
-    if (ps.empty()) throw_empty_list(name);
-    // Already settled inputs decide at once: a rejected one is preferred (rule 8).
-    std::vector<state<T>*> in;
-    in.reserve(ps.size());
+    if (count == 0) throw_empty_list(name);
+    inputs_view<T, Get> in{count, at};
     bool any_settled = false;
-    for (auto& p : ps) {
-        in.push_back(state_of(p));
-        any_settled |= !state_of(p)->pending();
-    }
+    for (std::size_t i = 0; i < count; ++i) any_settled |= !in.at(i)->pending();
     if (any_settled) {
+        // Already settled inputs decide at once: a rejected one is preferred (rule 8).
         promise<R> result = [&] {
             if constexpr (K == race_kind::pick || K == race_kind::choose) {
-                state<T>* w = first_rejected(in);
-                if (w == nullptr)
-                    for (state<T>* s : in)
-                        if (!s->pending()) {
-                            w = s;
-                            break;
-                        }
+                state<T>* w = first_rejected<T>(in);
+                for (std::size_t i = 0; w == nullptr; ++i)
+                    if (!in.at(i)->pending()) w = in.at(i);
                 retain(w);
                 return adopt<T>(w);
             } else {
@@ -398,14 +393,14 @@ promise<race_result_t<T, K>> make_race(std::vector<promise<T>> ps, const char* n
             }
         }();
         if constexpr (race_cancels<T, K>)
-            for (state<T>* s : in)
-                if (s->pending()) cancel(s);
+            for (std::size_t i = 0; i < count; ++i)
+                if (in.at(i)->pending()) cancel(in.at(i));
         return result;
     }
     using X = race<T, K>;
-    X* x = X::create(ps.size());
+    X* x = X::create(count);
     promise<R> result = adopt<R>(static_cast<state<R>*>(x));
-    for (std::size_t i = 0; i < ps.size(); ++i) x->watch(i, in[i]);
+    for (std::size_t i = 0; i < count; ++i) x->watch(i, in.at(i));
     return result;
 }
 

@@ -28,7 +28,7 @@ namespace lwt::detail {
 
 struct key_frame;
 struct state_base;
-struct pause_node;
+struct pause_link;
 
 // A deferred unit of work. `fn` never throws (callbacks route their exceptions to the async
 // exception hook before they get here).
@@ -54,8 +54,8 @@ struct thread_context {
     // ---- iterative release (rule 4) ----
     state_base* release_list;
     // ---- pause() promises waiting for the next loop iteration ----
-    pause_node* pause_head;
-    pause_node* pause_tail;
+    pause_link* pause_head;
+    pause_link* pause_tail;
     std::size_t paused;
     // ---- small-block pool ----
     void* pool[pool_classes];

@@ -117,21 +117,25 @@ struct is_settled_t : std::false_type {};
 template <class T>
 struct is_settled_t<settled_t<T>> : std::true_type {};
 
-// co_await of an lwt promise inside an lwt coroutine.
+// co_await of an lwt promise inside an lwt coroutine. Building it stores one pointer: awaiting
+// a settled promise (the common case) touches nothing else; the rest is set on suspension.
 template <class T, take Mode>
 struct coro_awaiter final : waiter {
     state<T>* s;
     coro_info* info;
-    std::coroutine_handle<> h;
+    void* frame;
 
-    coro_awaiter(state<T>* s_, coro_info* i) noexcept : s(s_), info(i) {}
+    explicit coro_awaiter(state<T>* s_) noexcept : s(s_) {}
 
     LWT_INLINE bool await_ready() const noexcept { return !s->pending(); }
-    bool await_suspend(std::coroutine_handle<> handle) noexcept {
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> handle) noexcept {
+        info = &handle.promise();
         info->suspending();
         if (LWT_UNLIKELY(!s->pending())) return false;  // settled by the drain
-        h = handle;
+        frame = handle.address();
         fire = &fire_fn;
+        on_cancel = false;
         info->awaiting = s;
         s->link(this);
         return true;
@@ -143,7 +147,7 @@ struct coro_awaiter final : waiter {
         if (settled == nullptr) return;  // unreachable: the awaited handle keeps the cell
         a->info->awaiting = nullptr;
         keys_scope k(a->info->keys);
-        a->h.resume();  // `a` may be gone after this
+        std::coroutine_handle<>::from_address(a->frame).resume();  // `a` may be gone after this
     }
 };
 
@@ -153,11 +157,12 @@ struct plain_awaiter final : waiter {
     state<T>* s;
     std::coroutine_handle<> h;
 
-    explicit plain_awaiter(state<T>* s_) noexcept : s(s_) {}
+    explicit plain_awaiter(state<T>* s_) noexcept : s(s_), h(nullptr) {}
     bool await_ready() const noexcept { return !s->pending(); }
     void await_suspend(std::coroutine_handle<> handle) noexcept {
         h = handle;
         fire = &fire_fn;
+        on_cancel = false;
         s->link(this);
     }
     decltype(auto) await_resume() { return take_outcome<T, Mode>(s); }
@@ -205,37 +210,25 @@ struct coro_common : coro_info {
 
     template <class U>
     coro_awaiter<U, take::copy> await_transform(promise<U>& p) noexcept {
-        before_await();
-        return {state_of(p), this};
+        return coro_awaiter<U, take::copy>(state_of(p));
     }
     template <class U>
     coro_awaiter<U, take::copy> await_transform(const promise<U>& p) noexcept {
-        before_await();
-        return {state_of(p), this};
+        return coro_awaiter<U, take::copy>(state_of(p));
     }
     template <class U>
     coro_awaiter<U, take::move> await_transform(promise<U>&& p) noexcept {
-        before_await();
-        return {state_of(p), this};
+        return coro_awaiter<U, take::move>(state_of(p));
     }
     template <class U>
     coro_awaiter<U, take::none> await_transform(settled_t<U> p) noexcept {
-        before_await();
-        return {state_of(p.p), this};
+        return coro_awaiter<U, take::none>(state_of(p.p));
     }
     template <class A>
         requires(!is_promise_v<A> && !is_settled_t<std::remove_cvref_t<A>>::value)
     auto await_transform(A&& a) {
-        before_await();
         using Aw = decltype(get_awaiter(std::forward<A>(a)));
         return foreign_awaiter<Aw>{get_awaiter(std::forward<A>(a)), this};
-    }
-
-private:
-    // The trampoline's owner runs deferred work before each await, so that what it awaits
-    // had its chance to settle (and the stack is shallowest here).
-    LWT_INLINE void before_await() noexcept {
-        if (LWT_UNLIKELY(owner) && !queue_empty()) drain_queue();
     }
 };
 

@@ -65,13 +65,21 @@ struct cancelable {
     void (*cancel_fn)(cancelable* self, cancel_walk& w, state_base* owner) = nullptr;
 };
 
+// The fields are left uninitialised by the default constructor: an awaiter is built on every
+// co_await, usually of a settled promise, and only links itself (setting every field) when
+// it suspends. `next` is null exactly while the waiter is not linked, once it was linked or
+// value-initialised.
 struct waiter {
-    waiter* next = nullptr;
-    waiter* prev = nullptr;
+    waiter* next;
+    waiter* prev;
     // Fired once when the cell settles (s is the cell) or disposed (s == nullptr) when the cell
     // is destroyed with the waiter still linked. Never throws.
-    void (*fire)(waiter* self, state_base* s) noexcept = nullptr;
-    bool on_cancel = false;  // an on_cancel callback: fired before the others
+    void (*fire)(waiter* self, state_base* s) noexcept;
+    bool on_cancel;  // an on_cancel callback: fired before the others
+
+    waiter() noexcept = default;
+    explicit waiter(void (*f)(waiter*, state_base*) noexcept, bool cancel_only = false) noexcept
+        : next(nullptr), prev(nullptr), fire(f), on_cancel(cancel_only) {}
 };
 
 LWT_EXPORT bool is_canceled_exception(const std::exception_ptr& e) noexcept;
@@ -172,7 +180,19 @@ struct state<void> : state_base {
 // ---------------------------------------------------------------------------------------
 // Release.
 
-LWT_EXPORT void destroy_state(state_base* s) noexcept;
+LWT_EXPORT void destroy_state_slow(state_base* s) noexcept;
+LWT_EXPORT void destroy_released() noexcept;
+
+LWT_INLINE void destroy_state(state_base* s) noexcept {
+    if (LWT_LIKELY(s->head == nullptr && !ctx.destroying)) {
+        ctx.destroying = true;
+        s->destroy_fn(s);
+        ctx.destroying = false;
+        if (LWT_UNLIKELY(ctx.release_list != nullptr)) destroy_released();
+        return;
+    }
+    destroy_state_slow(s);
+}
 
 LWT_INLINE void retain(state_base* s) noexcept { ++s->refs; }
 LWT_INLINE void release(state_base* s) noexcept {

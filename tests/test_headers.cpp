@@ -1,0 +1,14 @@
+// The `headers` suite: every public header was compiled on its own, in its own translation
+// unit, with -std=gnu++20 (where `unix` is a predefined macro) -- linking is the proof.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
+
+#define LWT_HEADER(name) int header_tu_##name();
+#include "headers.def"
+#undef LWT_HEADER
+
+TEST_CASE("every public header compiles on its own") {
+#define LWT_HEADER(name) REQUIRE(header_tu_##name() == 0);
+#include "headers.def"
+#undef LWT_HEADER
+}

@@ -1,10 +1,16 @@
 // The main loop of a thread (Lwt_main).
+#include <lwt/detail/engine.hpp>
 #include <lwt/detail/loop.hpp>
 #include <lwt/main.hpp>
 
+#include <fmt/core.h>
+
+#include <algorithm>
 #include <stdexcept>
 
-namespace lwt::main::detail {
+namespace lwt::main {
+
+namespace detail {
 
 namespace {
 constinit LWT_TLS bool running = false;
@@ -16,17 +22,74 @@ run_scope::run_scope() {
 }
 run_scope::~run_scope() { running = false; }
 
+// One iteration (rule 9): I/O and timer completions, then the pauses created before the
+// iteration's wake-up, between the enter and leave hooks. `p` is checked between iterations.
 void run_until(lwt::detail::state_base* s) {
     using namespace lwt::detail;
     if (!queue_empty()) drain_queue();
     while (s->pending()) {
-        if (has_paused()) {
-            wake_paused();
-        } else {
-            throw std::logic_error("lwt::main::run: the promise can never settle (nothing is pending)");
-        }
+        engine* e = engine::current_if_any();
+        bool paused = has_paused();
+        if (!paused && (e == nullptr || !e->has_pending_work()))
+            throw std::logic_error(
+                "lwt::main::run: the promise can never settle (no pending I/O, timer, pause, task, "
+                "signal handler or notification)");
+        enter_iter_hooks().run();
+        if (e != nullptr) e->iterate(paused ? 0 : -1);
+        wake_paused();
+        leave_iter_hooks().run();
         if (!queue_empty()) drain_queue();
     }
 }
 
-}  // namespace lwt::main::detail
+}  // namespace detail
+
+hooks::id hooks::add_first(std::function<void()> f) {
+    list_.insert(list_.begin(), entry{next_, std::move(f)});
+    return next_++;
+}
+
+hooks::id hooks::add_last(std::function<void()> f) {
+    list_.push_back(entry{next_, std::move(f)});
+    return next_++;
+}
+
+void hooks::remove(id h) noexcept {
+    list_.erase(std::remove_if(list_.begin(), list_.end(), [h](const entry& e) { return e.key == h; }), list_.end());
+}
+
+void hooks::run() {
+    if (list_.empty()) return;
+    // A hook may add or remove hooks: run a snapshot of the keys, skipping removed ones.
+    std::vector<id> keys;
+    keys.reserve(list_.size());
+    for (const entry& e : list_) keys.push_back(e.key);
+    for (id k : keys) {
+        auto it = std::find_if(list_.begin(), list_.end(), [k](const entry& e) { return e.key == k; });
+        if (it == list_.end()) continue;
+        auto f = it->f;  // the hook may remove itself while running
+        f();
+    }
+}
+
+hooks& enter_iter_hooks() {
+    static thread_local hooks h;
+    return h;
+}
+
+hooks& leave_iter_hooks() {
+    static thread_local hooks h;
+    return h;
+}
+
+void at_exit(std::function<promise<void>()> f) {
+    lwt::detail::register_exit_hook([f = std::move(f)] {
+        try {
+            run(f);
+        } catch (const std::exception& e) {
+            fmt::print(stderr, "lwt: an at_exit hook failed: {}\n", e.what());
+        }
+    });
+}
+
+}  // namespace lwt::main

@@ -58,16 +58,12 @@ void wake_paused() noexcept {
     pause_link* n = ctx.pause_head;
     ctx.pause_head = ctx.pause_tail = nullptr;
     ctx.paused = 0;
-    ++ctx.depth;
-    bool own = acquire_trampoline();
     while (n != nullptr) {
         pause_link* next = n->next;
+        resolution_scope scope;
         n->wake(n);
-        if (!queue_empty()) drain_queue();
         n = next;
     }
-    if (own) ctx.trampoline = false;
-    --ctx.depth;
 }
 
 std::uint64_t new_key_id() noexcept {

@@ -3,8 +3,10 @@
 
 #include <lwt/promise.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
+#include <vector>
 #include <type_traits>
 #include <utility>
 
@@ -68,5 +70,30 @@ auto run(F&& f) {
 
 // Lwt_main.yield: resumes on the next loop iteration (lwt::pause()).
 inline promise<void> yield() { return lwt::pause(); }
+
+// Lwt_main.at_exit: f() is run (with run) when this thread exits -- for the main thread, when
+// the program exits -- after the hooks registered later (LIFO). f is kept until then.
+LWT_EXPORT void at_exit(std::function<promise<void>()> f);
+
+// Lwt_main.Enter_iter_hooks / Leave_iter_hooks: functions called at the start and at the end
+// of every loop iteration of this thread.
+class LWT_EXPORT hooks {
+public:
+    using id = std::uint64_t;
+    id add_first(std::function<void()> f);
+    id add_last(std::function<void()> f);
+    void remove(id h) noexcept;
+    void run();  // calls each, in order (a hook may remove hooks meanwhile)
+
+private:
+    struct entry {
+        id key;
+        std::function<void()> f;
+    };
+    std::vector<entry> list_;
+    id next_ = 1;
+};
+LWT_EXPORT hooks& enter_iter_hooks();
+LWT_EXPORT hooks& leave_iter_hooks();
 
 }  // namespace lwt::main

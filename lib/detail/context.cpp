@@ -47,6 +47,8 @@ bool ensure_guard() {
 
 }  // namespace
 
+void ensure_context_guard() { ensure_guard(); }
+
 void grow_queue() {
     ensure_guard();
     std::size_t cap = ctx.queue == nullptr ? 64 : (ctx.q_mask + 1) * 2;

@@ -114,12 +114,10 @@ void settle_slow(state_base* s, bool later) noexcept {
         return;
     }
     retain(s);
-    unsigned outer = ctx.depth++;
-    bool own = acquire_trampoline();
-    run_waiters(s);
-    if (outer == 0 && !queue_empty()) drain_queue();
-    if (own) ctx.trampoline = false;
-    --ctx.depth;
+    {
+        resolution_scope scope;
+        run_waiters(s);
+    }
     release(s);
 }
 

@@ -73,6 +73,8 @@ LWT_EXPORT extern constinit LWT_TLS thread_context ctx;
 LWT_EXPORT void grow_queue();
 LWT_EXPORT void drain_queue() noexcept;
 LWT_EXPORT void init_stack_guard() noexcept;
+// Registers the thread-exit guard that frees the queue and the pool (idempotent).
+LWT_EXPORT void ensure_context_guard();
 
 LWT_INLINE bool queue_empty() noexcept { return ctx.q_head == ctx.q_tail; }
 
@@ -100,6 +102,22 @@ LWT_INLINE void release_trampoline() noexcept {
     if (LWT_UNLIKELY(!queue_empty())) drain_queue();
     ctx.trampoline = false;
 }
+
+// The scope of one resolution: waiters run inside it see depth > 0 (so a wakeup_later is
+// queued), coroutines started inside it do not own the trampoline, and the outermost one
+// drains the queue before it ends (rule 3).
+struct resolution_scope {
+    unsigned outer;
+    bool own;
+    LWT_INLINE resolution_scope() noexcept : outer(ctx.depth++), own(acquire_trampoline()) {}
+    resolution_scope(const resolution_scope&) = delete;
+    resolution_scope& operator=(const resolution_scope&) = delete;
+    LWT_INLINE ~resolution_scope() {
+        if (outer == 0 && !queue_empty()) drain_queue();
+        if (own) ctx.trampoline = false;
+        --ctx.depth;
+    }
+};
 
 // ---- small-block pool ----
 // Coroutine frames and promise states are allocated here: a freed block is kept on a

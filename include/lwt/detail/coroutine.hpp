@@ -112,6 +112,10 @@ template <class T>
 settled_t<T> settled(const promise<T>& p) noexcept {
     return {p};
 }
+// Awaiters of the runtime that manage the trampoline and keys themselves.
+template <class A>
+concept native_awaiter = requires { typename std::remove_cvref_t<A>::lwt_native_awaiter; };
+
 template <class A>
 struct is_settled_t : std::false_type {};
 template <class T>
@@ -225,7 +229,12 @@ struct coro_common : coro_info {
         return coro_awaiter<U, take::none>(state_of(p.p));
     }
     template <class A>
-        requires(!is_promise_v<A> && !is_settled_t<std::remove_cvref_t<A>>::value)
+        requires native_awaiter<A>
+    A&& await_transform(A&& a) noexcept {
+        return std::forward<A>(a);
+    }
+    template <class A>
+        requires(!is_promise_v<A> && !is_settled_t<std::remove_cvref_t<A>>::value && !native_awaiter<A>)
     auto await_transform(A&& a) {
         using Aw = decltype(get_awaiter(std::forward<A>(a)));
         return foreign_awaiter<Aw>{get_awaiter(std::forward<A>(a)), this};

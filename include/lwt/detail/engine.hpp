@@ -1,0 +1,251 @@
+// The engine: one per thread, it completes I/O, fires timers and receives wake-ups from other
+// threads. Two implementations share this interface: a proactor over io_uring
+// (uring_engine.hpp) and a reactor over epoll (epoll_engine.hpp).
+//
+// Reading guide
+// -------------
+// Operations. An `io_op` describes one system call (kind, fd, buffers, flags) and carries its
+// result. It lives inside `io_awaiter`, inside the frame of the coroutine that awaits it: no
+// allocation per operation. Phases: idle -> pending (owned by the engine: an SQE in flight, or
+// parked on an fd's wait list) -> done. While pending, the kernel or the engine may write the
+// result and the operation's buffers; the awaiting frame is suspended and cannot go away.
+//
+// Who resumes a coroutine. Only `io_op::complete`, called by the engine on the loop thread
+// when the result is known: it clears the coroutine's `awaiting`, makes the coroutine's keys
+// current and resumes it. The engine calls it from `iterate` (a kernel completion or a
+// readiness event), or from `cancel`.
+//
+// From kernel completion to resumption (io_uring): the loop calls iterate(); one
+// io_uring_submit_and_wait_timeout submits the iteration's SQEs and waits; each CQE's
+// user_data is the io_op; the engine stores cqe->res and calls complete(op), which resumes the
+// frame; what the frame does next (more SQEs) goes into the next submission. epoll: the fd's
+// readiness event retries the parked operations' system calls, then completes them.
+//
+// Cancellation (DESIGN rule 7). `lwt::cancel` reaches a pending op through the coroutine's
+// `awaiting` pointer. cancel() is synchronous: when it returns, the operation has completed
+// and the kernel no longer touches its buffers (io_uring: flush, synchronous cancel, reap the
+// op's CQE; epoll: unpark). If the kernel finished first, its result wins and is delivered;
+// a result that must not leak (an accepted or opened fd) is closed by the awaiter.
+//
+// Teardown. Destroying an engine cancels every pending operation (each completes with
+// ECANCELED and its coroutine resumes), rejects pending sleeps with lwt::canceled, waits for
+// the kernel's last completions and only then unmaps the ring.
+#pragma once
+
+#include <lwt/detail/coroutine.hpp>
+#include <lwt/detail/state.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+struct iovec;
+struct msghdr;
+struct sockaddr;
+
+namespace lwt::detail {
+
+enum class io_kind : std::uint8_t {
+    read,      // fd, addr=buf, len, off (-1: current position)
+    write,     // fd, addr=buf, len, off
+    readv,     // fd, addr=iovec*, len=count, off
+    writev,    // fd, addr=iovec*, len=count, off
+    recv,      // fd, addr=buf, len, flags
+    send,      // fd, addr=buf, len, flags (MSG_NOSIGNAL added)
+    recvmsg,   // fd, addr=msghdr*, flags
+    sendmsg,   // fd, addr=msghdr*, flags (MSG_NOSIGNAL added)
+    accept,    // fd, addr=sockaddr*, addr2=socklen_t*, flags (SOCK_CLOEXEC added)
+    connect,   // fd, addr=sockaddr*, len=socklen
+    shutdown,  // fd, flags=how
+    close,     // fd
+    fsync,     // fd, flags (IORING_FSYNC_DATASYNC: fdatasync)
+    poll,      // fd, flags=poll mask: resolves with the ready mask
+    openat,    // fd=dirfd, addr=path, flags, len=mode (O_CLOEXEC added)
+    statx,     // fd=dirfd, addr=path, addr2=struct statx*, flags, len=mask
+    unlinkat,  // fd=dirfd, addr=path, flags
+    renameat,  // fd=olddirfd, addr=oldpath, off=newdirfd, addr2=newpath, flags
+    mkdirat,   // fd=dirfd, addr=path, len=mode
+    symlinkat, // addr=target, fd=newdirfd, addr2=linkpath
+    linkat,    // fd=olddirfd, addr=oldpath, off=newdirfd, addr2=newpath, flags
+    count_
+};
+
+enum class io_phase : std::uint8_t { idle, pending, done };
+
+struct io_op : cancelable {
+    // ---- request ----
+    io_kind kind{};
+    io_phase phase = io_phase::idle;
+    bool cancel_requested = false;  // lwt::cancel reached this operation
+    bool polling = false;            // io_uring: waiting for readiness before a retry (EAGAIN)
+    int fd = -1;
+    int flags = 0;
+    std::uint32_t len = 0;
+    std::uint64_t off = 0;
+    void* addr = nullptr;
+    void* addr2 = nullptr;
+    // ---- result ----
+    std::int32_t res = 0;            // >= 0, or -errno
+    std::uint32_t cqe_flags = 0;
+    // ---- continuation ----
+    void (*complete)(io_op*) noexcept = nullptr;
+    void* frame = nullptr;           // the awaiting coroutine
+    key_frame* keys = nullptr;       // its key values
+    cancelable** awaiting = nullptr; // its cancel forwarding slot (null for foreign coroutines)
+    // ---- engine bookkeeping: the engine's list of pending operations ----
+    io_op* next = nullptr;
+    io_op* prev = nullptr;
+
+    io_op() noexcept;
+};
+
+// The cancel behaviour of a pending operation: a leaf whose action asks its engine.
+LWT_EXPORT void cancel_io_op(cancelable* self, cancel_walk& w, state_base* owner);
+inline io_op::io_op() noexcept { cancel_fn = &cancel_io_op; }
+
+// A timer: the cell of a sleep() promise, in the engine's heap until it fires or is
+// cancelled (then removed at once).
+struct timer_node final : state<void>, pooled {
+    std::int64_t deadline = 0;  // CLOCK_MONOTONIC, nanoseconds
+    std::uint32_t index = 0;    // position in the heap, or npos when not in it
+    void* engine = nullptr;
+    static constexpr std::uint32_t npos = ~std::uint32_t{0};
+};
+
+// Work handed to the loop from another thread (a finished worker job, a notification, a
+// request from run_in_main). `run` is called on the loop thread.
+struct inbox_item {
+    inbox_item* next = nullptr;
+    void (*run)(inbox_item*) noexcept = nullptr;
+};
+
+LWT_EXPORT std::int64_t monotonic_ns() noexcept;
+
+// Runs f when this thread exits, before its engine is destroyed; hooks run LIFO.
+LWT_EXPORT void register_exit_hook(std::function<void()> f);
+
+class LWT_EXPORT engine {
+public:
+    virtual ~engine();
+
+    // The engine of this thread, created on first use (LWT_ENGINE=uring|epoll selects one;
+    // otherwise io_uring, falling back to epoll when it cannot be set up).
+    static engine& current();
+    static engine* current_if_any() noexcept { return static_cast<engine*>(ctx.engine); }
+
+    virtual const char* id() const noexcept = 0;
+    // Whether descriptors created for this engine should be O_NONBLOCK (epoll: yes).
+    virtual bool wants_nonblocking() const noexcept = 0;
+
+    // Tries to complete `op` without waiting (epoll: a non-blocking attempt). True: op.res
+    // holds the result and op is done.
+    virtual bool try_now(io_op& op) noexcept = 0;
+    // Starts `op`; complete(op) will be called from iterate() or cancel().
+    virtual void submit(io_op& op) noexcept = 0;
+    // Cancels a pending op synchronously: complete(op) has run when this returns.
+    virtual void cancel(io_op& op) noexcept = 0;
+    // Forgets everything about `fd` before it is closed; pending operations on it fail with
+    // EBADF (they complete before this returns).
+    virtual void forget_fd(int fd) noexcept = 0;
+
+    // One loop iteration's I/O: submits what is queued, waits until something completes or
+    // `timeout_ns` passes (-1: no limit, 0: do not block), runs the completions and the
+    // expired timers. Returns after one wait.
+    void iterate(std::int64_t timeout_ns);
+
+    // Whether something could still complete: operations in flight, timers, jobs on worker
+    // threads, signal handlers, notifications (rule 16).
+    bool has_pending_work() const noexcept;
+
+    // ---- timers (user space: one kernel timeout per iteration) ----
+    void add_timer(timer_node* t);
+    void remove_timer(timer_node* t) noexcept;
+    std::size_t timer_count() const noexcept { return timers_.size(); }
+
+    // ---- wake-ups from other threads (thread-safe) ----
+    void post(inbox_item* item) noexcept;
+
+    // Counters.
+    std::size_t live_operations() const noexcept { return live_ops_; }
+    std::size_t external_sources = 0;    // signal handlers and notifications that keep the loop alive
+    std::atomic<std::size_t> jobs_outstanding{0};  // worker jobs that will post back here
+
+protected:
+    engine();
+    // Waits for completions; returns after running them. `timeout_ns` as for iterate.
+    virtual void wait(std::int64_t timeout_ns) = 0;
+    // Wakes a wait() in progress on the loop thread (called from any thread).
+    virtual void wake() noexcept = 0;
+    // Cancels everything still pending; called from the derived destructor.
+    void shutdown() noexcept;
+    virtual void cancel_all() noexcept = 0;
+
+    // Runs a completion as an outermost resolution (what it defers is drained before the
+    // next completion).
+    void finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags = 0) noexcept;
+    void run_inbox() noexcept;
+    void fire_timers() noexcept;
+    std::int64_t next_timer_deadline() const noexcept { return timers_.empty() ? -1 : timers_[0]->deadline; }
+
+    std::size_t live_ops_ = 0;
+    int wake_fd_ = -1;  // eventfd: other threads' wake-ups
+
+private:
+    void sift_up(std::uint32_t i) noexcept;
+    void sift_down(std::uint32_t i) noexcept;
+
+    std::vector<timer_node*> timers_;  // 4-ary min-heap on deadline
+    std::atomic<inbox_item*> inbox_{nullptr};
+};
+
+// Performs `op` synchronously with the plain system call (no waiting beyond what the call
+// itself does); returns the result as io_uring would (-errno on failure).
+LWT_EXPORT std::int32_t perform_now(io_op& op) noexcept;
+
+// The completion of an op awaited by a coroutine: resume it.
+LWT_EXPORT void resume_awaiter(io_op* op) noexcept;
+
+// What co_await of an io_awaiter gives: the raw result (>= 0 or -errno), whether lwt::cancel
+// reached the operation, and io_uring's completion flags.
+struct io_result {
+    std::int32_t res;
+    bool canceled;
+    std::uint32_t flags;
+};
+
+// co_await io_awaiter{...}: submits the operation, suspends until it completes, gives its
+// io_result. Inside lwt coroutines only (the operation is cancelable through the coroutine).
+// Read the outcome from the io_result, not from the awaiter: g++ 12 awaits a copy of an
+// lvalue awaiter.
+struct io_awaiter {
+    using lwt_native_awaiter = void;  // passed through await_transform unchanged
+    io_op op;
+
+    bool await_ready() noexcept { return engine::current().try_now(op); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        auto& p = h.promise();
+        op.frame = h.address();
+        op.complete = &resume_awaiter;
+        op.keys = p.keys;
+        op.awaiting = &p.awaiting;
+        p.awaiting = &op;
+        p.suspending();
+        if (LWT_UNLIKELY(op.cancel_requested)) {  // cancelled by the drain: never submitted
+            p.awaiting = nullptr;
+            op.res = -ECANCELED;
+            return false;
+        }
+        engine::current().submit(op);
+        return true;
+    }
+    io_result await_resume() noexcept { return {op.res, op.cancel_requested, op.cqe_flags}; }
+};
+
+}  // namespace lwt::detail

@@ -1,0 +1,61 @@
+// The epoll reactor (private to the library), used where io_uring cannot be set up or with
+// LWT_ENGINE=epoll. See the reading guide in engine.hpp.
+//
+// An operation is first attempted at once without blocking (sockets are switched to
+// O_NONBLOCK; a blocking pipe or tty is only read or written once poll(2) says it is ready,
+// and then at most one page at a time); if it would block it is parked, FIFO, on its fd's
+// reader or writer list, and retried when epoll reports the fd ready (edge-triggered,
+// registered once per fd). Operations that are not about readiness (regular files, paths,
+// close, fsync) are performed at once. Cancelling a parked operation unparks it.
+#pragma once
+
+#include <lwt/detail/engine.hpp>
+
+#include <vector>
+
+namespace lwt::detail {
+
+class epoll_engine final : public engine {
+public:
+    epoll_engine();
+    ~epoll_engine() override;
+
+    const char* id() const noexcept override { return "epoll"; }
+    bool wants_nonblocking() const noexcept override { return true; }
+    bool try_now(io_op& op) noexcept override;
+    void submit(io_op& op) noexcept override;
+    void cancel(io_op& op) noexcept override;
+    void forget_fd(int fd) noexcept override;
+
+protected:
+    void wait(std::int64_t timeout_ns) override;
+    void wake() noexcept override;
+    void cancel_all() noexcept override;
+
+private:
+    enum class fd_type : std::uint8_t { unknown, socket, stream, file };
+    struct waitlist {
+        io_op* head = nullptr;
+        io_op* tail = nullptr;
+    };
+    struct fd_entry {
+        waitlist readers, writers;
+        fd_type type = fd_type::unknown;
+        bool nonblocking = false;
+        bool registered = false;
+    };
+
+    fd_entry& entry(int fd);
+    std::int32_t attempt(io_op& op, const fd_entry& e, bool known_ready) noexcept;
+    void serve(int fd, std::uint32_t events) noexcept;
+    void serve_list(int fd, bool writers, std::uint32_t events) noexcept;
+    static void push(waitlist& l, io_op& op) noexcept;
+    static void remove(waitlist& l, io_op& op) noexcept;
+
+    int epfd_ = -1;
+    bool pwait2_ = true;  // epoll_pwait2 (5.11), else epoll_wait with milliseconds
+    std::vector<fd_entry> fds_;
+    std::vector<int> ready_;  // fds epoll refuses (always ready): served next iteration
+};
+
+}  // namespace lwt::detail

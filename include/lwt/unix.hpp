@@ -1,0 +1,358 @@
+// Lwt_unix: system calls as promises, on this thread's engine (io_uring, or epoll).
+//
+// Every operation that can wait is a promise: it is submitted at once and completes on the
+// loop. Cancelling it (lwt::cancel, pick, with_timeout) reaches the operation in flight
+// (DESIGN rule 7): when the cancel returns, the kernel no longer touches the buffer; if the
+// kernel had finished first, its result is delivered (bytes read), except an accepted or
+// opened descriptor, which is closed and the operation reports lwt::canceled.
+//
+// Buffers passed to an operation must stay valid until its promise settles -- as with any
+// asynchronous I/O. Every descriptor the runtime creates is close-on-exec; sends never raise
+// SIGPIPE. Failures are lwt::unix_::unix_error (errno, the call, its argument); misuse is
+// std::invalid_argument, thrown at the call.
+#pragma once
+
+#include <lwt/promise.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+namespace lwt::unix_ {
+
+// ---------------------------------------------------------------------------------------
+// Errors.
+
+// Unix.Unix_error: errno (as code()), the failed call's name and its argument.
+class LWT_EXPORT unix_error : public std::system_error {
+public:
+    unix_error() : unix_error(0, "", "") {}
+    unix_error(int err, std::string call, std::string argument);
+    int error() const noexcept { return code().value(); }  // the errno value
+    const std::string& call() const noexcept { return call_; }
+    const std::string& argument() const noexcept { return arg_; }
+
+private:
+    std::string call_;
+    std::string arg_;
+};
+
+// Lwt_unix.Timeout.
+struct LWT_EXPORT timeout_error : std::exception {
+    const char* what() const noexcept override;
+};
+
+// ---------------------------------------------------------------------------------------
+// Durations: seconds as a double (Lwt style) or any std::chrono::duration.
+
+namespace detail {
+LWT_EXPORT std::int64_t seconds_to_ns(double s, const char* who);
+template <class D>
+std::int64_t to_ns(D d, const char* who) {
+    if constexpr (std::is_arithmetic_v<D>) {
+        return seconds_to_ns(static_cast<double>(d), who);
+    } else {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+        if (ns < 0) return seconds_to_ns(-1.0, who);
+        return ns;
+    }
+}
+LWT_EXPORT promise<void> sleep_ns(std::int64_t ns);
+LWT_EXPORT promise<void> timeout_ns(std::int64_t ns);
+template <class T>
+promise<T> timeout_as(promise<void> p) {
+    co_await std::move(p);  // always rejected with timeout_error (or cancelled)
+    throw timeout_error();
+}
+}  // namespace detail
+
+template <class D>
+concept duration_like = std::is_arithmetic_v<D> || requires(D d) { std::chrono::duration_cast<std::chrono::nanoseconds>(d); };
+
+// Lwt_unix.sleep: resolves no earlier than d after the call (CLOCK_MONOTONIC); cancelable.
+// A negative or NaN duration throws std::invalid_argument.
+template <duration_like D>
+promise<void> sleep(D d) {
+    return detail::sleep_ns(detail::to_ns(d, "sleep"));
+}
+
+// Lwt_unix.timeout: rejected with timeout_error after d.
+template <class T = void, duration_like D>
+promise<T> timeout(D d) {
+    auto ns = detail::to_ns(d, "timeout");
+    if constexpr (std::is_void_v<T>)
+        return detail::timeout_ns(ns);
+    else
+        return detail::timeout_as<T>(detail::timeout_ns(ns));
+}
+
+// Lwt_unix.with_timeout: pick({timeout<T>(d), f()}); f's synchronous throw becomes the
+// rejection, and f is kept alive until its promise settles.
+template <duration_like D, class F>
+auto with_timeout(D d, F&& f) {
+    using R = std::invoke_result_t<std::decay_t<F>&>;
+    static_assert(lwt::detail::is_promise_v<R>, "lwt::unix_::with_timeout: f must return an lwt::promise");
+    using T = lwt::detail::promise_value_t<R>;
+    auto t = timeout<T>(d);
+    auto p = lwt::detail::invoke_to_promise(std::forward<F>(f));
+    return lwt::pick(t, p);
+}
+
+// ---------------------------------------------------------------------------------------
+// File descriptors.
+
+// An owning descriptor: closed when destroyed (synchronously), or by close() (a promise).
+// Move-only. Operations take it by reference and read the number at the call.
+class LWT_EXPORT file_descr {
+public:
+    file_descr() noexcept = default;
+    // Takes ownership of an open descriptor (Lwt_unix.of_unix_file_descr).
+    explicit file_descr(int fd) noexcept : fd_(fd) {}
+    file_descr(file_descr&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    file_descr& operator=(file_descr&& o) noexcept;
+    file_descr(const file_descr&) = delete;
+    file_descr& operator=(const file_descr&) = delete;
+    ~file_descr();
+
+    int fd() const noexcept { return fd_; }  // -1 once closed
+    bool is_open() const noexcept { return fd_ >= 0; }
+    explicit operator bool() const noexcept { return is_open(); }
+    // Gives up ownership: the caller closes the returned descriptor.
+    int release() noexcept { return std::exchange(fd_, -1); }
+    // Lwt_unix.close: operations still pending on the descriptor fail with EBADF; closing a
+    // closed descriptor is a fulfilled promise.
+    promise<void> close();
+
+private:
+    int fd_ = -1;
+};
+
+// Lwt_unix.stdin / stdout / stderr, not owned (never closed by the runtime).
+LWT_EXPORT int stdin_fd() noexcept;
+
+// ---------------------------------------------------------------------------------------
+// Files.
+
+// Lwt_unix.openfile: flags are the O_* constants (O_CLOEXEC is always added).
+LWT_EXPORT promise<file_descr> openfile(std::string path, int flags, mode_t perm = 0644);
+
+LWT_EXPORT promise<std::size_t> read(const file_descr& fd, void* buf, std::size_t len);
+LWT_EXPORT promise<std::size_t> write(const file_descr& fd, const void* buf, std::size_t len);
+LWT_EXPORT promise<std::size_t> pread(const file_descr& fd, void* buf, std::size_t len, off_t offset);
+LWT_EXPORT promise<std::size_t> pwrite(const file_descr& fd, const void* buf, std::size_t len, off_t offset);
+// Scatter/gather: the iovec array must stay valid until the promise settles.
+LWT_EXPORT promise<std::size_t> readv(const file_descr& fd, std::span<const struct iovec> iov);
+LWT_EXPORT promise<std::size_t> writev(const file_descr& fd, std::span<const struct iovec> iov);
+
+// Span overloads for byte-like buffers (char, unsigned char, std::byte).
+template <class B>
+concept byte_like = sizeof(B) == 1 && std::is_trivially_copyable_v<B>;
+template <byte_like B>
+promise<std::size_t> read(const file_descr& fd, std::span<B> buf) {
+    return read(fd, buf.data(), buf.size());
+}
+template <byte_like B>
+promise<std::size_t> write(const file_descr& fd, std::span<const B> buf) {
+    return write(fd, buf.data(), buf.size());
+}
+inline promise<std::size_t> write(const file_descr& fd, std::string_view s) { return write(fd, s.data(), s.size()); }
+
+LWT_EXPORT promise<void> close(file_descr& fd);
+LWT_EXPORT promise<void> fsync(const file_descr& fd);
+LWT_EXPORT promise<void> fdatasync(const file_descr& fd);
+
+enum class seek_command { set = SEEK_SET, cur = SEEK_CUR, end = SEEK_END };
+LWT_EXPORT promise<off_t> lseek(const file_descr& fd, off_t offset, seek_command whence);
+LWT_EXPORT promise<void> ftruncate(const file_descr& fd, off_t length);
+LWT_EXPORT promise<void> truncate(std::string path, off_t length);
+
+enum class file_kind { regular, directory, character, block, link, fifo, socket, unknown };
+
+// Unix.stats.
+struct stats {
+    std::uint64_t dev = 0;
+    std::uint64_t ino = 0;
+    file_kind kind = file_kind::unknown;
+    unsigned perm = 0;
+    std::uint64_t nlink = 0;
+    unsigned uid = 0;
+    unsigned gid = 0;
+    std::uint64_t rdev = 0;
+    std::int64_t size = 0;
+    double atime = 0, mtime = 0, ctime = 0;  // seconds since the epoch
+};
+
+LWT_EXPORT promise<stats> stat(std::string path);
+LWT_EXPORT promise<stats> lstat(std::string path);
+LWT_EXPORT promise<stats> fstat(const file_descr& fd);
+LWT_EXPORT promise<bool> file_exists(std::string path);
+LWT_EXPORT promise<void> unlink(std::string path);
+LWT_EXPORT promise<void> rename(std::string from, std::string to);
+LWT_EXPORT promise<void> link(std::string target, std::string path);
+LWT_EXPORT promise<void> symlink(std::string target, std::string path);
+LWT_EXPORT promise<std::string> readlink(std::string path);
+LWT_EXPORT promise<void> mkdir(std::string path, mode_t perm = 0755);
+LWT_EXPORT promise<void> rmdir(std::string path);
+
+// Directories: opendir/readdir/closedir (each on the worker pool) and the whole listing.
+class LWT_EXPORT dir_handle {
+public:
+    dir_handle() noexcept = default;
+    explicit dir_handle(void* d) noexcept : d_(d) {}
+    dir_handle(dir_handle&& o) noexcept : d_(std::exchange(o.d_, nullptr)) {}
+    dir_handle& operator=(dir_handle&& o) noexcept;
+    ~dir_handle();
+    void* get() const noexcept { return d_; }
+
+private:
+    void* d_ = nullptr;
+};
+LWT_EXPORT promise<dir_handle> opendir(std::string path);
+// The next entry's name (including "." and ".."), or std::nullopt at the end.
+LWT_EXPORT promise<std::optional<std::string>> readdir(dir_handle& d);
+LWT_EXPORT promise<void> closedir(dir_handle& d);
+// Every entry of the directory but "." and "..", in directory order.
+LWT_EXPORT promise<std::vector<std::string>> files_of_directory(std::string path);
+
+// Lwt_unix.pipe: (read end, write end), both close-on-exec (and non-blocking where the
+// engine wants it).
+LWT_EXPORT std::pair<file_descr, file_descr> pipe();
+
+// ---------------------------------------------------------------------------------------
+// Sockets.
+
+// Unix.sockaddr: an IPv4, IPv6 or Unix-domain address.
+class LWT_EXPORT sockaddr {
+public:
+    sockaddr() noexcept;
+    // Numeric addresses only (no name resolution: see getaddrinfo); invalid_argument otherwise.
+    static sockaddr inet(std::string_view host, std::uint16_t port);
+    static sockaddr inet6(std::string_view host, std::uint16_t port);
+    // A path; a leading '@' names an abstract socket (Linux).
+    static sockaddr unix_(std::string_view path);
+    static sockaddr from_raw(const struct ::sockaddr* sa, socklen_t len);
+
+    int family() const noexcept;  // AF_INET, AF_INET6, AF_UNIX
+    std::uint16_t port() const noexcept;  // 0 for Unix-domain addresses
+    std::string host() const;            // the numeric address, or the path
+    std::string to_string() const;       // "1.2.3.4:80", "[::1]:80", "unix:/path"
+    const struct ::sockaddr* raw() const noexcept;
+    struct ::sockaddr* raw() noexcept;
+    socklen_t size() const noexcept { return len_; }
+    void set_size(socklen_t n) noexcept { len_ = n; }
+    static constexpr socklen_t capacity = 128;
+    friend bool operator==(const sockaddr& a, const sockaddr& b) noexcept;
+
+private:
+    alignas(8) unsigned char storage_[capacity];
+    socklen_t len_ = 0;
+};
+
+enum class socket_domain { unix_ = AF_UNIX, inet = AF_INET, inet6 = AF_INET6 };
+enum class socket_type { stream = SOCK_STREAM, dgram = SOCK_DGRAM, seqpacket = SOCK_SEQPACKET, raw = SOCK_RAW };
+enum class shutdown_command { receive = SHUT_RD, send = SHUT_WR, all = SHUT_RDWR };
+
+LWT_EXPORT file_descr socket(socket_domain domain, socket_type type, int protocol = 0);
+LWT_EXPORT std::pair<file_descr, file_descr> socketpair(socket_domain domain, socket_type type, int protocol = 0);
+LWT_EXPORT void bind(const file_descr& fd, const sockaddr& addr);
+LWT_EXPORT void listen(const file_descr& fd, int backlog = 1024);
+LWT_EXPORT promise<std::pair<file_descr, sockaddr>> accept(const file_descr& fd);
+// Lwt_unix.accept_n: at least one and at most n connections (io_uring: multishot accept);
+// the error that stopped the batch, if any, is reported with the connections accepted.
+LWT_EXPORT promise<std::pair<std::vector<std::pair<file_descr, sockaddr>>, std::exception_ptr>> accept_n(
+    const file_descr& fd, std::size_t n);
+LWT_EXPORT promise<void> connect(const file_descr& fd, const sockaddr& addr);
+LWT_EXPORT void shutdown(const file_descr& fd, shutdown_command how);
+LWT_EXPORT sockaddr getsockname(const file_descr& fd);
+LWT_EXPORT sockaddr getpeername(const file_descr& fd);
+
+LWT_EXPORT promise<std::size_t> recv(const file_descr& fd, void* buf, std::size_t len, int flags = 0);
+LWT_EXPORT promise<std::size_t> send(const file_descr& fd, const void* buf, std::size_t len, int flags = 0);
+LWT_EXPORT promise<std::pair<std::size_t, sockaddr>> recvfrom(const file_descr& fd, void* buf, std::size_t len,
+                                                             int flags = 0);
+LWT_EXPORT promise<std::size_t> sendto(const file_descr& fd, const void* buf, std::size_t len, const sockaddr& to,
+                                       int flags = 0);
+
+// Unix.socket_bool_option / socket_int_option / socket_optint_option / socket_float_option.
+enum class socket_bool_option { so_debug, so_broadcast, so_reuseaddr, so_reuseport, so_keepalive, so_dontroute,
+                                so_oobinline, so_acceptconn, tcp_nodelay, ipv6_only };
+enum class socket_int_option { so_sndbuf, so_rcvbuf, so_error, so_type, so_rcvlowat, so_sndlowat };
+enum class socket_optint_option { so_linger };
+enum class socket_float_option { so_rcvtimeo, so_sndtimeo };
+
+LWT_EXPORT void setsockopt(const file_descr& fd, socket_bool_option opt, bool v);
+LWT_EXPORT bool getsockopt(const file_descr& fd, socket_bool_option opt);
+LWT_EXPORT void setsockopt_int(const file_descr& fd, socket_int_option opt, int v);
+LWT_EXPORT int getsockopt_int(const file_descr& fd, socket_int_option opt);
+LWT_EXPORT void setsockopt_optint(const file_descr& fd, socket_optint_option opt, std::optional<int> v);
+LWT_EXPORT std::optional<int> getsockopt_optint(const file_descr& fd, socket_optint_option opt);
+LWT_EXPORT void setsockopt_float(const file_descr& fd, socket_float_option opt, double v);
+LWT_EXPORT double getsockopt_float(const file_descr& fd, socket_float_option opt);
+
+// ---------------------------------------------------------------------------------------
+// Name resolution (on the worker pool: never blocks the loop).
+
+struct addr_info {
+    socket_domain domain = socket_domain::inet;
+    socket_type type = socket_type::stream;
+    int protocol = 0;
+    sockaddr addr;
+    std::string canonname;
+};
+struct getaddrinfo_options {
+    std::optional<socket_domain> family;
+    std::optional<socket_type> socktype;
+    int protocol = 0;
+    bool passive = false;       // AI_PASSIVE
+    bool numeric_host = false;  // AI_NUMERICHOST
+    bool canonname = false;     // AI_CANONNAME
+};
+// Unix.getaddrinfo: resolution failures give an empty list (as Unix does); a bad argument
+// throws invalid_argument.
+LWT_EXPORT promise<std::vector<addr_info>> getaddrinfo(std::string host, std::string service,
+                                                        getaddrinfo_options opts = {});
+struct name_info {
+    std::string hostname;
+    std::string service;
+};
+// Unix.getnameinfo: failures are unix_error (with the gai message in what()).
+LWT_EXPORT promise<name_info> getnameinfo(const sockaddr& addr, bool numeric_host = false,
+                                          bool numeric_service = false);
+
+// ---------------------------------------------------------------------------------------
+// Signals, processes, notifications.
+
+// Lwt_unix.on_signal: f(signum) is called on this thread's loop each time the signal
+// arrives, until the handler is disabled. While a handler exists, run() keeps waiting.
+struct signal_handler_id {
+    std::uint64_t id = 0;
+};
+LWT_EXPORT signal_handler_id on_signal(int signum, std::function<void(int)> f);
+LWT_EXPORT void disable_signal_handler(signal_handler_id id);
+
+// Lwt_unix.waitpid: waits for the child (through a pidfd) and reaps it. Returns the pid and
+// the raw status (WIFEXITED / WEXITSTATUS / WIFSIGNALED / WTERMSIG apply).
+LWT_EXPORT promise<std::pair<pid_t, int>> waitpid(pid_t pid);
+
+// Lwt_unix.make_notification: an id that any thread may send; f runs on this thread's loop
+// (once per sending, or only once if `once`). While registered, run() keeps waiting.
+LWT_EXPORT int make_notification(std::function<void()> f, bool once = false);
+// Thread-safe and async-signal-unsafe; unknown ids are ignored.
+LWT_EXPORT void send_notification(int id);
+LWT_EXPORT void stop_notification(int id);
+
+}  // namespace lwt::unix_

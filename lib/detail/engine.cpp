@@ -1,0 +1,341 @@
+// The engine base: selection, timers, wake-ups from other threads, completions, teardown.
+// See the reading guide in include/lwt/detail/engine.hpp.
+#include <lwt/detail/engine.hpp>
+#include <lwt/detail/epoll_engine.hpp>
+#if LWT_HAVE_URING
+#include <lwt/detail/uring_engine.hpp>
+#endif
+
+#include <fmt/core.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/stat.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace lwt::detail {
+
+std::int64_t monotonic_ns() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// ---------------------------------------------------------------------------------------
+// Operations.
+
+namespace {
+
+void cancel_op_action(cancelable* c) noexcept {
+    auto* op = static_cast<io_op*>(c);
+    op->cancel_requested = true;
+    if (op->phase == io_phase::pending)
+        if (engine* e = engine::current_if_any()) e->cancel(*op);
+}
+
+}  // namespace
+
+void cancel_io_op(cancelable* self, cancel_walk& w, state_base* owner) {
+    auto* op = static_cast<io_op*>(self);
+    if (op->phase != io_phase::done && owner != nullptr) w.leaf(self, owner, &cancel_op_action);
+}
+
+void resume_awaiter(io_op* op) noexcept {
+    if (op->awaiting != nullptr) *op->awaiting = nullptr;
+    keys_scope k(op->keys);
+    std::coroutine_handle<>::from_address(op->frame).resume();  // `op` may be gone after this
+}
+
+std::int32_t perform_now(io_op& op) noexcept {
+    long r = -1;
+    auto off = static_cast<off_t>(op.off);
+    bool at_pos = op.off == ~std::uint64_t{0};
+    switch (op.kind) {
+        case io_kind::read:
+            r = at_pos ? ::read(op.fd, op.addr, op.len) : ::pread(op.fd, op.addr, op.len, off);
+            break;
+        case io_kind::write:
+            r = at_pos ? ::write(op.fd, op.addr, op.len) : ::pwrite(op.fd, op.addr, op.len, off);
+            break;
+        case io_kind::readv:
+            r = at_pos ? ::readv(op.fd, static_cast<const iovec*>(op.addr), static_cast<int>(op.len))
+                       : ::preadv(op.fd, static_cast<const iovec*>(op.addr), static_cast<int>(op.len), off);
+            break;
+        case io_kind::writev:
+            r = at_pos ? ::writev(op.fd, static_cast<const iovec*>(op.addr), static_cast<int>(op.len))
+                       : ::pwritev(op.fd, static_cast<const iovec*>(op.addr), static_cast<int>(op.len), off);
+            break;
+        case io_kind::recv: r = ::recv(op.fd, op.addr, op.len, op.flags); break;
+        case io_kind::send: r = ::send(op.fd, op.addr, op.len, op.flags | MSG_NOSIGNAL); break;
+        case io_kind::recvmsg: r = ::recvmsg(op.fd, static_cast<msghdr*>(op.addr), op.flags); break;
+        case io_kind::sendmsg: r = ::sendmsg(op.fd, static_cast<const msghdr*>(op.addr), op.flags | MSG_NOSIGNAL); break;
+        case io_kind::accept:
+            r = ::accept4(op.fd, static_cast<sockaddr*>(op.addr), static_cast<socklen_t*>(op.addr2),
+                          op.flags | SOCK_CLOEXEC);
+            break;
+        case io_kind::connect:
+            r = ::connect(op.fd, static_cast<const sockaddr*>(op.addr), static_cast<socklen_t>(op.len));
+            break;
+        case io_kind::shutdown: r = ::shutdown(op.fd, op.flags); break;
+        case io_kind::close: r = ::close(op.fd); break;
+        case io_kind::fsync: r = (op.flags & 1) ? ::fdatasync(op.fd) : ::fsync(op.fd); break;
+        case io_kind::poll: {
+            pollfd p{op.fd, static_cast<short>(op.flags), 0};
+            r = ::poll(&p, 1, 0);
+            if (r > 0) r = p.revents;
+            else if (r == 0) return -EAGAIN;
+            break;
+        }
+        case io_kind::openat:
+            r = ::openat(op.fd, static_cast<const char*>(op.addr), op.flags | O_CLOEXEC, static_cast<mode_t>(op.len));
+            break;
+        case io_kind::statx:
+            r = ::statx(op.fd, static_cast<const char*>(op.addr), op.flags, op.len,
+                        static_cast<struct statx*>(op.addr2));
+            break;
+        case io_kind::unlinkat: r = ::unlinkat(op.fd, static_cast<const char*>(op.addr), op.flags); break;
+        case io_kind::renameat:
+            r = ::renameat(op.fd, static_cast<const char*>(op.addr), static_cast<int>(op.off),
+                           static_cast<const char*>(op.addr2));
+            break;
+        case io_kind::mkdirat: r = ::mkdirat(op.fd, static_cast<const char*>(op.addr), static_cast<mode_t>(op.len)); break;
+        case io_kind::symlinkat:
+            r = ::symlinkat(static_cast<const char*>(op.addr), op.fd, static_cast<const char*>(op.addr2));
+            break;
+        case io_kind::linkat:
+            r = ::linkat(op.fd, static_cast<const char*>(op.addr), static_cast<int>(op.off),
+                         static_cast<const char*>(op.addr2), op.flags);
+            break;
+        case io_kind::count_: return -EINVAL;
+    }
+    return r < 0 ? -errno : static_cast<std::int32_t>(r);
+}
+
+// ---------------------------------------------------------------------------------------
+// The engine of this thread.
+
+namespace {
+
+// Owns the thread's engine and its exit hooks; destroyed at thread exit (for the main
+// thread: at exit()). Created after the context's own guard, so destroyed before it.
+struct engine_holder {
+    std::unique_ptr<engine> e;
+    std::vector<std::function<void()>> exit_hooks;
+    engine_holder() { ensure_context_guard(); }
+    ~engine_holder() {
+        while (!exit_hooks.empty()) {  // LIFO; a hook may register more
+            auto f = std::move(exit_hooks.back());
+            exit_hooks.pop_back();
+            f();
+        }
+        e.reset();
+        ctx.engine = nullptr;
+    }
+};
+
+thread_local engine_holder holder;
+
+std::atomic<bool> fallback_logged{false};
+
+void log_fallback(const std::string& why) {
+    if (!fallback_logged.exchange(true, std::memory_order_relaxed)) {
+        fmt::print(stderr, "lwt: io_uring unavailable ({}); using the epoll engine\n", why);
+        std::fflush(stderr);
+    }
+}
+
+std::unique_ptr<engine> make_engine() {
+    const char* want = std::getenv("LWT_ENGINE");
+    std::string w = want != nullptr ? want : "";
+    if (w == "epoll") return std::make_unique<epoll_engine>();
+    if (!w.empty() && w != "uring" && w != "io_uring" && w != "auto")
+        fmt::print(stderr, "lwt: unknown LWT_ENGINE={} (expected uring or epoll); choosing automatically\n", w);
+    std::string why = "lwt++ was built without liburing";
+#if LWT_HAVE_URING
+    if (auto e = uring_engine::create(why)) {
+        if (std::getenv("LWT_VERBOSE") != nullptr) fmt::print(stderr, "lwt: using the io_uring engine\n");
+        return e;
+    }
+#endif
+    log_fallback(why);
+    return std::make_unique<epoll_engine>();
+}
+
+}  // namespace
+
+void register_exit_hook(std::function<void()> f) { holder.exit_hooks.push_back(std::move(f)); }
+
+engine& engine::current() {
+    if (engine* e = current_if_any()) return *e;
+    holder.e = make_engine();
+    ctx.engine = holder.e.get();
+    return *holder.e;
+}
+
+engine::engine() {
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+}
+
+engine::~engine() {
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void engine::shutdown() noexcept {
+    // Derived destructors call this while their kernel interface still works. Everything
+    // pending completes (coroutines see ECANCELED or lwt::canceled and may react, even start
+    // more work); repeat until quiescent, then free what is left.
+    for (int round = 0; round < 64; ++round) {
+        cancel_all();
+        while (!timers_.empty()) {
+            timer_node* t = timers_[0];
+            remove_timer(t);
+            reject_canceled(t);
+            release(t);  // the heap's reference
+        }
+        while (jobs_outstanding.load(std::memory_order_acquire) > 0) wait(10'000'000);
+        run_inbox();
+        if (!queue_empty()) drain_queue();
+        if (live_ops_ == 0 && timers_.empty()) break;
+    }
+}
+
+void engine::iterate(std::int64_t timeout_ns) {
+    std::int64_t t = timeout_ns;
+    if (!timers_.empty() && t != 0) {
+        std::int64_t d = timers_[0]->deadline - monotonic_ns();
+        if (d < 0) d = 0;
+        if (t < 0 || d < t) t = d;
+    }
+    wait(t);
+    fire_timers();
+}
+
+bool engine::has_pending_work() const noexcept {
+    return live_ops_ > 0 || !timers_.empty() || external_sources > 0 ||
+           jobs_outstanding.load(std::memory_order_acquire) > 0 ||
+           inbox_.load(std::memory_order_acquire) != nullptr;
+}
+
+// Each completion is a resolution of its own when it runs from the loop: what it defers runs
+// before the next completion. From inside cancel() it nests in the caller's resolution.
+void engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noexcept {
+    op.res = res;
+    op.cqe_flags = cqe_flags;
+    op.phase = io_phase::done;
+    --live_ops_;
+    resolution_scope scope;
+    op.complete(&op);
+}
+
+// ---------------------------------------------------------------------------------------
+// Wake-ups from other threads: a lock-free LIFO of items (release on push, acquire on take,
+// so what the poster wrote into an item is visible to the loop), plus an eventfd write by
+// whoever finds the list empty -- later posters know a wake-up is already on its way.
+
+void engine::post(inbox_item* item) noexcept {
+    inbox_item* head = inbox_.load(std::memory_order_relaxed);
+    do {
+        item->next = head;
+    } while (!inbox_.compare_exchange_weak(head, item, std::memory_order_release, std::memory_order_relaxed));
+    if (head == nullptr) wake();
+}
+
+void engine::run_inbox() noexcept {
+    inbox_item* list = inbox_.exchange(nullptr, std::memory_order_acquire);
+    inbox_item* fifo = nullptr;
+    while (list != nullptr) {  // reverse into posting order
+        inbox_item* next = list->next;
+        list->next = fifo;
+        fifo = list;
+        list = next;
+    }
+    while (fifo != nullptr) {
+        inbox_item* next = fifo->next;
+        resolution_scope scope;
+        fifo->run(fifo);
+        fifo = next;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Timers: a 4-ary min-heap of nodes that know their index (O(log n) removal on cancel).
+
+void engine::add_timer(timer_node* t) {
+    t->index = static_cast<std::uint32_t>(timers_.size());
+    timers_.push_back(t);
+    sift_up(t->index);
+}
+
+void engine::remove_timer(timer_node* t) noexcept {
+    std::uint32_t i = t->index;
+    if (i == timer_node::npos) return;
+    t->index = timer_node::npos;
+    timer_node* last = timers_.back();
+    timers_.pop_back();
+    if (last == t) return;
+    timers_[i] = last;
+    last->index = i;
+    sift_down(i);
+    sift_up(last->index);
+}
+
+void engine::sift_up(std::uint32_t i) noexcept {
+    timer_node* t = timers_[i];
+    while (i > 0) {
+        std::uint32_t parent = (i - 1) / 4;
+        if (timers_[parent]->deadline <= t->deadline) break;
+        timers_[i] = timers_[parent];
+        timers_[i]->index = i;
+        i = parent;
+    }
+    timers_[i] = t;
+    t->index = i;
+}
+
+void engine::sift_down(std::uint32_t i) noexcept {
+    auto n = static_cast<std::uint32_t>(timers_.size());
+    timer_node* t = timers_[i];
+    for (;;) {
+        std::uint32_t first = 4 * i + 1;
+        if (first >= n) break;
+        std::uint32_t best = first;
+        std::uint32_t end = first + 4 < n ? first + 4 : n;
+        for (std::uint32_t c = first + 1; c < end; ++c)
+            if (timers_[c]->deadline < timers_[best]->deadline) best = c;
+        if (timers_[best]->deadline >= t->deadline) break;
+        timers_[i] = timers_[best];
+        timers_[i]->index = i;
+        i = best;
+    }
+    timers_[i] = t;
+    t->index = i;
+}
+
+void engine::fire_timers() noexcept {
+    if (timers_.empty()) return;
+    std::int64_t now = monotonic_ns();
+    while (!timers_.empty() && timers_[0]->deadline <= now) {
+        timer_node* t = timers_[0];
+        remove_timer(t);
+        if (t->pending()) {
+            t->set_value();
+            resolution_scope scope;
+            run_waiters(t);
+        }
+        release(t);  // the heap's reference
+    }
+}
+
+}  // namespace lwt::detail

@@ -1,0 +1,286 @@
+// The epoll reactor. See the overview in include/lwt/detail/epoll_engine.hpp.
+#include <lwt/detail/epoll_engine.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <system_error>
+
+namespace lwt::detail {
+
+namespace {
+
+constexpr std::size_t page = 4096;  // a blocking pipe or tty is written a page at a time
+
+// Which readiness an operation waits for: readers (0) or writers (1); -1: not readiness.
+int direction(const io_op& op) noexcept {
+    switch (op.kind) {
+        case io_kind::read:
+        case io_kind::readv:
+        case io_kind::recv:
+        case io_kind::recvmsg:
+        case io_kind::accept: return 0;
+        case io_kind::write:
+        case io_kind::writev:
+        case io_kind::send:
+        case io_kind::sendmsg:
+        case io_kind::connect: return 1;
+        case io_kind::poll: return (op.flags & (POLLIN | POLLPRI)) ? 0 : 1;
+        default: return -1;
+    }
+}
+
+bool ready_now(int fd, short events) noexcept {
+    pollfd p{fd, events, 0};
+    return ::poll(&p, 1, 0) > 0;
+}
+
+}  // namespace
+
+epoll_engine::epoll_engine() {
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd_;
+    ::epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+}
+
+epoll_engine::~epoll_engine() {
+    shutdown();
+    ::close(epfd_);
+}
+
+void epoll_engine::wake() noexcept { eventfd_write(wake_fd_, 1); }
+
+epoll_engine::fd_entry& epoll_engine::entry(int fd) {
+    auto i = static_cast<std::size_t>(fd);
+    if (i >= fds_.size()) fds_.resize(std::max(i + 1, fds_.size() * 2));
+    fd_entry& e = fds_[i];
+    if (e.type == fd_type::unknown) {
+        struct stat st;
+        if (::fstat(fd, &st) != 0) return e;  // a bad fd: the call itself will say EBADF
+        if (S_ISSOCK(st.st_mode))
+            e.type = fd_type::socket;
+        else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))
+            e.type = fd_type::stream;
+        else
+            e.type = fd_type::file;  // regular files, directories: never "not ready"
+        int fl = ::fcntl(fd, F_GETFL);
+        e.nonblocking = fl >= 0 && (fl & O_NONBLOCK);
+        if (e.type == fd_type::socket && !e.nonblocking && fl >= 0 && ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0)
+            e.nonblocking = true;  // sockets are ours to switch (Lwt does the same)
+    }
+    return e;
+}
+
+// Performs op without blocking; -EAGAIN when it would block. `known_ready`: epoll just said
+// the fd is ready (a blocking stream may then be used once).
+std::int32_t epoll_engine::attempt(io_op& op, const fd_entry& e, bool known_ready) noexcept {
+    if (op.kind == io_kind::connect) {
+        if (op.phase == io_phase::pending) {  // in progress: the outcome is in SO_ERROR
+            int err = 0;
+            socklen_t len = sizeof err;
+            if (::getsockopt(op.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -errno;
+            return err == 0 ? 0 : -err;
+        }
+        std::int32_t r = perform_now(op);
+        return r == -EINPROGRESS ? -EAGAIN : r;
+    }
+    if (op.kind == io_kind::poll) return perform_now(op);
+    if (e.type == fd_type::file || e.type == fd_type::unknown) return perform_now(op);
+    if (e.type == fd_type::stream && !e.nonblocking) {
+        // A blocking pipe or tty: only once it is ready, and writes of at most a page so that
+        // the call cannot block.
+        bool out = direction(op) == 1;
+        if (!known_ready && !ready_now(op.fd, out ? POLLOUT : POLLIN)) return -EAGAIN;
+        if (!out) return perform_now(op);
+        io_op w = op;
+        if (op.kind == io_kind::writev) {
+            auto* iov = static_cast<const iovec*>(op.addr);
+            w.kind = io_kind::write;
+            w.addr = op.len > 0 ? iov[0].iov_base : nullptr;
+            w.len = op.len > 0 ? static_cast<std::uint32_t>(iov[0].iov_len) : 0;
+        }
+        w.len = static_cast<std::uint32_t>(std::min<std::size_t>(w.len, page));
+        return perform_now(w);
+    }
+    if (e.type == fd_type::socket && !e.nonblocking) {
+        // Could not be switched to O_NONBLOCK: per-call non-blocking where the call allows.
+        io_op w = op;
+        if (op.kind == io_kind::read) w.kind = io_kind::recv, w.flags = 0;
+        if (op.kind == io_kind::write) w.kind = io_kind::send, w.flags = 0;
+        if (w.kind == io_kind::recv || w.kind == io_kind::send || w.kind == io_kind::recvmsg ||
+            w.kind == io_kind::sendmsg) {
+            w.flags |= MSG_DONTWAIT;
+            return perform_now(w);
+        }
+        if (!known_ready && !ready_now(op.fd, direction(op) == 1 ? POLLOUT : POLLIN)) return -EAGAIN;
+        return perform_now(op);
+    }
+    std::int32_t r = perform_now(op);
+    return r == -EWOULDBLOCK ? -EAGAIN : r;
+}
+
+bool epoll_engine::try_now(io_op& op) noexcept {
+    if (direction(op) < 0) {
+        op.res = perform_now(op);
+        op.phase = io_phase::done;
+        return true;
+    }
+    std::int32_t r;
+    try {
+        r = attempt(op, entry(op.fd), false);
+    } catch (...) {
+        r = -ENOMEM;
+    }
+    if (r == -EAGAIN) return false;
+    op.res = r;
+    op.phase = io_phase::done;
+    return true;
+}
+
+void epoll_engine::push(waitlist& l, io_op& op) noexcept {
+    op.next = nullptr;
+    op.prev = l.tail;
+    if (l.tail != nullptr)
+        l.tail->next = &op;
+    else
+        l.head = &op;
+    l.tail = &op;
+}
+
+void epoll_engine::remove(waitlist& l, io_op& op) noexcept {
+    if (op.prev != nullptr)
+        op.prev->next = op.next;
+    else
+        l.head = op.next;
+    if (op.next != nullptr)
+        op.next->prev = op.prev;
+    else
+        l.tail = op.prev;
+    op.next = op.prev = nullptr;
+}
+
+void epoll_engine::submit(io_op& op) noexcept {
+    fd_entry& e = fds_[static_cast<std::size_t>(op.fd)];  // try_now created it
+    if (!e.registered) {
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        ev.data.fd = op.fd;
+        if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, op.fd, &ev) == 0 || errno == EEXIST) e.registered = true;
+    }
+    op.phase = io_phase::pending;
+    ++live_ops_;
+    push(direction(op) == 1 ? e.writers : e.readers, op);
+    if (!e.registered) {
+        // epoll refuses this fd: it is always ready; complete on the next iteration.
+        ready_.push_back(op.fd);
+    }
+}
+
+void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events) noexcept {
+    for (;;) {
+        fd_entry& e = fds_[static_cast<std::size_t>(fd)];  // re-read: completions may grow fds_
+        waitlist& l = writers ? e.writers : e.readers;
+        io_op* op = l.head;
+        if (op == nullptr) return;
+        std::int32_t r;
+        if (op->kind == io_kind::poll) {
+            auto want = static_cast<std::uint32_t>(op->flags) | POLLERR | POLLHUP;
+            if (!(events & want)) return;
+            r = static_cast<std::int32_t>(events & want);
+        } else {
+            r = attempt(*op, e, true);
+        }
+        if (r == -EAGAIN) return;
+        remove(l, *op);
+        finish(*op, r);
+    }
+}
+
+void epoll_engine::serve(int fd, std::uint32_t events) noexcept {
+    if (static_cast<std::size_t>(fd) >= fds_.size()) return;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) serve_list(fd, false, events);
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) serve_list(fd, true, events);
+}
+
+void epoll_engine::wait(std::int64_t timeout_ns) {
+    if (!ready_.empty()) timeout_ns = 0;
+    epoll_event evs[256];
+    int n;
+    if (pwait2_) {
+        timespec ts;
+        timespec* tp = nullptr;
+        if (timeout_ns >= 0) {
+            ts.tv_sec = timeout_ns / 1'000'000'000;
+            ts.tv_nsec = timeout_ns % 1'000'000'000;
+            tp = &ts;
+        }
+        n = ::epoll_pwait2(epfd_, evs, 256, tp, nullptr);
+        if (n < 0 && errno == ENOSYS) pwait2_ = false;
+    }
+    if (!pwait2_) {
+        int ms = timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999'999) / 1'000'000);
+        n = ::epoll_wait(epfd_, evs, 256, ms);
+    }
+    for (int i = 0; i < n; ++i) {
+        if (evs[i].data.fd == wake_fd_) {
+            eventfd_t v;
+            eventfd_read(wake_fd_, &v);
+            run_inbox();
+        } else {
+            serve(evs[i].data.fd, evs[i].events);
+        }
+    }
+    if (!ready_.empty()) {
+        std::vector<int> fds;
+        fds.swap(ready_);
+        for (int fd : fds) serve(fd, EPOLLIN | EPOLLOUT);
+    }
+}
+
+void epoll_engine::cancel(io_op& op) noexcept {
+    if (op.phase != io_phase::pending) return;
+    op.cancel_requested = true;
+    fd_entry& e = fds_[static_cast<std::size_t>(op.fd)];
+    remove(direction(op) == 1 ? e.writers : e.readers, op);
+    finish(op, -ECANCELED);
+}
+
+void epoll_engine::forget_fd(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
+    for (;;) {
+        fd_entry& e = fds_[static_cast<std::size_t>(fd)];
+        io_op* op = e.readers.head != nullptr ? e.readers.head : e.writers.head;
+        if (op == nullptr) break;
+        remove(op == e.readers.head ? e.readers : e.writers, *op);
+        finish(*op, -EBADF);
+    }
+    fd_entry& e = fds_[static_cast<std::size_t>(fd)];
+    if (e.registered) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+    e = fd_entry{};
+}
+
+void epoll_engine::cancel_all() noexcept {
+    for (std::size_t fd = 0; fd < fds_.size(); ++fd) {
+        for (;;) {
+            fd_entry& e = fds_[fd];
+            io_op* op = e.readers.head != nullptr ? e.readers.head : e.writers.head;
+            if (op == nullptr) break;
+            op->cancel_requested = true;
+            remove(op == e.readers.head ? e.readers : e.writers, *op);
+            finish(*op, -ECANCELED);
+        }
+    }
+}
+
+}  // namespace lwt::detail

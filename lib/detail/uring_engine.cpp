@@ -1,0 +1,413 @@
+// The io_uring proactor. See the reading guide in include/lwt/detail/engine.hpp.
+//
+// user_data of an SQE: the io_op's address (operations are 8-aligned), with bit 0 set for the
+// readiness wait (POLL_ADD) that precedes a retry after -EAGAIN; 0 for SQEs whose completion
+// is ignored (async cancels); LIBURING_UDATA_TIMEOUT for liburing's own wait timeouts.
+#include <lwt/detail/uring_engine.hpp>
+
+#include <fmt/core.h>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace lwt::detail {
+
+namespace {
+
+int opcode_of(io_kind k) noexcept {
+    switch (k) {
+        case io_kind::read: return IORING_OP_READ;
+        case io_kind::write: return IORING_OP_WRITE;
+        case io_kind::readv: return IORING_OP_READV;
+        case io_kind::writev: return IORING_OP_WRITEV;
+        case io_kind::recv: return IORING_OP_RECV;
+        case io_kind::send: return IORING_OP_SEND;
+        case io_kind::recvmsg: return IORING_OP_RECVMSG;
+        case io_kind::sendmsg: return IORING_OP_SENDMSG;
+        case io_kind::accept: return IORING_OP_ACCEPT;
+        case io_kind::connect: return IORING_OP_CONNECT;
+        case io_kind::shutdown: return IORING_OP_SHUTDOWN;
+        case io_kind::close: return IORING_OP_CLOSE;
+        case io_kind::fsync: return IORING_OP_FSYNC;
+        case io_kind::poll: return IORING_OP_POLL_ADD;
+        case io_kind::openat: return IORING_OP_OPENAT;
+        case io_kind::statx: return IORING_OP_STATX;
+        case io_kind::unlinkat: return IORING_OP_UNLINKAT;
+        case io_kind::renameat: return IORING_OP_RENAMEAT;
+        case io_kind::mkdirat: return IORING_OP_MKDIRAT;
+        case io_kind::symlinkat: return IORING_OP_SYMLINKAT;
+        case io_kind::linkat: return IORING_OP_LINKAT;
+        case io_kind::count_: break;
+    }
+    return -1;
+}
+
+// Operations that an O_NONBLOCK file can fail with -EAGAIN, and the readiness to wait for.
+short retry_mask(io_kind k) noexcept {
+    switch (k) {
+        case io_kind::read:
+        case io_kind::readv:
+        case io_kind::recv:
+        case io_kind::recvmsg:
+        case io_kind::accept: return POLLIN;
+        case io_kind::write:
+        case io_kind::writev:
+        case io_kind::send:
+        case io_kind::sendmsg: return POLLOUT;
+        default: return 0;
+    }
+}
+
+constexpr std::uint64_t retry_tag = 1;
+
+std::uint64_t data_of(const io_op& op) noexcept {
+    return reinterpret_cast<std::uint64_t>(&op) | (op.polling ? retry_tag : 0);
+}
+
+}  // namespace
+
+std::unique_ptr<engine> uring_engine::create(std::string& why) {
+    std::unique_ptr<uring_engine> e(new uring_engine());
+    // Newest set-up first; an older kernel refuses flags it does not know with EINVAL.
+    const unsigned attempts[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE,
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE,
+        IORING_SETUP_CQSIZE,
+        0,
+    };
+    int r = -EINVAL;
+    io_uring_params p;
+    for (unsigned flags : attempts) {
+        std::memset(&p, 0, sizeof p);
+        p.flags = flags;
+        p.cq_entries = 8192;
+        r = io_uring_queue_init_params(2048, &e->ring_, &p);
+        if (r != -EINVAL) break;
+    }
+    if (r < 0) {
+        why = fmt::format("io_uring_setup: {}", std::strerror(-r));
+        return nullptr;
+    }
+    e->ring_ok_ = true;
+    const unsigned needed = IORING_FEAT_NODROP | IORING_FEAT_RW_CUR_POS | IORING_FEAT_FAST_POLL;
+    if ((p.features & needed) != needed) {
+        why = "the kernel's io_uring is too old (needs 5.7 or later)";
+        return nullptr;
+    }
+    io_uring_probe* probe = io_uring_get_probe_ring(&e->ring_);
+    if (probe == nullptr) {
+        why = "io_uring cannot be probed";
+        return nullptr;
+    }
+    for (std::size_t k = 0; k < static_cast<std::size_t>(io_kind::count_); ++k)
+        e->native_[k] = io_uring_opcode_supported(probe, opcode_of(static_cast<io_kind>(k))) != 0;
+    bool has_cancel = io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL) != 0;
+    io_uring_free_probe(probe);
+    for (io_kind k : {io_kind::read, io_kind::write, io_kind::readv, io_kind::writev, io_kind::recv, io_kind::send,
+                      io_kind::accept, io_kind::connect, io_kind::poll, io_kind::close}) {
+        if (!e->native_[static_cast<std::size_t>(k)] || !has_cancel) {
+            why = "the kernel's io_uring lacks basic operations";
+            return nullptr;
+        }
+    }
+    // Synchronous cancellation (6.0): a bogus target answers ENOENT where it exists.
+    if (std::getenv("LWT_URING_ASYNC_CANCEL") == nullptr) {
+        io_uring_sync_cancel_reg reg;
+        std::memset(&reg, 0, sizeof reg);
+        reg.addr = 2;
+        reg.fd = -1;
+        reg.timeout.tv_sec = -1;
+        reg.timeout.tv_nsec = -1;
+        e->sync_cancel_ = io_uring_register_sync_cancel(&e->ring_, &reg) == -ENOENT;
+    }
+    e->arm_wake();
+    return e;
+}
+
+uring_engine::~uring_engine() {
+    if (!ring_ok_) return;
+    shutdown();
+    io_uring_queue_exit(&ring_);
+}
+
+io_uring_sqe* uring_engine::get_sqe() noexcept {
+    io_uring_sqe* sqe;
+    while ((sqe = io_uring_get_sqe(&ring_)) == nullptr) {
+        // The submission queue is full: hand it to the kernel. EBUSY means the completion
+        // queue overflowed; take completions out of the way first.
+        if (io_uring_submit(&ring_) == -EBUSY) reap();
+    }
+    return sqe;
+}
+
+void uring_engine::prep(io_uring_sqe* sqe, io_op& op) noexcept {
+    const auto off = static_cast<__u64>(op.off);
+    switch (op.kind) {
+        case io_kind::read: io_uring_prep_read(sqe, op.fd, op.addr, op.len, off); break;
+        case io_kind::write: io_uring_prep_write(sqe, op.fd, op.addr, op.len, off); break;
+        case io_kind::readv: io_uring_prep_readv(sqe, op.fd, static_cast<const iovec*>(op.addr), op.len, off); break;
+        case io_kind::writev: io_uring_prep_writev(sqe, op.fd, static_cast<const iovec*>(op.addr), op.len, off); break;
+        case io_kind::recv: io_uring_prep_recv(sqe, op.fd, op.addr, op.len, op.flags); break;
+        case io_kind::send: io_uring_prep_send(sqe, op.fd, op.addr, op.len, op.flags | MSG_NOSIGNAL); break;
+        case io_kind::recvmsg: io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.addr), op.flags); break;
+        case io_kind::sendmsg:
+            io_uring_prep_sendmsg(sqe, op.fd, static_cast<const msghdr*>(op.addr), op.flags | MSG_NOSIGNAL);
+            break;
+        case io_kind::accept:
+            io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.addr), static_cast<socklen_t*>(op.addr2),
+                                 op.flags | SOCK_CLOEXEC);
+            break;
+        case io_kind::connect:
+            io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.addr), static_cast<socklen_t>(op.len));
+            break;
+        case io_kind::shutdown: io_uring_prep_shutdown(sqe, op.fd, op.flags); break;
+        case io_kind::close: io_uring_prep_close(sqe, op.fd); break;
+        case io_kind::fsync: io_uring_prep_fsync(sqe, op.fd, (op.flags & 1) ? IORING_FSYNC_DATASYNC : 0); break;
+        case io_kind::poll: io_uring_prep_poll_add(sqe, op.fd, static_cast<unsigned>(op.flags)); break;
+        case io_kind::openat:
+            io_uring_prep_openat(sqe, op.fd, static_cast<const char*>(op.addr), op.flags | O_CLOEXEC,
+                                 static_cast<mode_t>(op.len));
+            break;
+        case io_kind::statx:
+            io_uring_prep_statx(sqe, op.fd, static_cast<const char*>(op.addr), op.flags, op.len,
+                                static_cast<struct statx*>(op.addr2));
+            break;
+        case io_kind::unlinkat: io_uring_prep_unlinkat(sqe, op.fd, static_cast<const char*>(op.addr), op.flags); break;
+        case io_kind::renameat:
+            io_uring_prep_renameat(sqe, op.fd, static_cast<const char*>(op.addr), static_cast<int>(op.off),
+                                   static_cast<const char*>(op.addr2), static_cast<unsigned>(op.flags));
+            break;
+        case io_kind::mkdirat:
+            io_uring_prep_mkdirat(sqe, op.fd, static_cast<const char*>(op.addr), static_cast<mode_t>(op.len));
+            break;
+        case io_kind::symlinkat:
+            io_uring_prep_symlinkat(sqe, static_cast<const char*>(op.addr), op.fd, static_cast<const char*>(op.addr2));
+            break;
+        case io_kind::linkat:
+            io_uring_prep_linkat(sqe, op.fd, static_cast<const char*>(op.addr), static_cast<int>(op.off),
+                                 static_cast<const char*>(op.addr2), op.flags);
+            break;
+        case io_kind::count_: io_uring_prep_nop(sqe); break;
+    }
+}
+
+bool uring_engine::try_now(io_op& op) noexcept {
+    if (LWT_LIKELY(native_[static_cast<std::size_t>(op.kind)])) return false;
+    // The kernel lacks this opcode (path operations before 5.11/5.15): the plain call.
+    op.res = perform_now(op);
+    op.phase = io_phase::done;
+    return true;
+}
+
+void uring_engine::link(io_op& op) noexcept {
+    op.prev = nullptr;
+    op.next = pending_;
+    if (pending_ != nullptr) pending_->prev = &op;
+    pending_ = &op;
+}
+
+void uring_engine::unlink(io_op& op) noexcept {
+    if (op.prev != nullptr)
+        op.prev->next = op.next;
+    else
+        pending_ = op.next;
+    if (op.next != nullptr) op.next->prev = op.prev;
+    op.next = op.prev = nullptr;
+}
+
+void uring_engine::submit(io_op& op) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    prep(sqe, op);
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&op));
+    op.phase = io_phase::pending;
+    link(op);
+    ++live_ops_;
+}
+
+void uring_engine::arm_wake() noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, wake_fd_, POLLIN);
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&wake_op_));
+}
+
+void uring_engine::wake() noexcept { eventfd_write(wake_fd_, 1); }
+
+void uring_engine::reap() noexcept {
+    unsigned head;
+    unsigned n = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+        backlog_.push_back({cqe->user_data, cqe->res, cqe->flags});
+        ++n;
+    }
+    io_uring_cq_advance(&ring_, n);
+}
+
+bool uring_engine::take_from_backlog(std::uint64_t data, cqe_copy& out) noexcept {
+    for (std::size_t i = backlog_pos_; i < backlog_.size(); ++i) {
+        if (backlog_[i].data == data) {
+            out = backlog_[i];
+            backlog_[i].data = 0;  // consumed here; the dispatch loop skips it
+            return true;
+        }
+    }
+    return false;
+}
+
+void uring_engine::dispatch(const cqe_copy& c) noexcept {
+    if (c.data == 0 || c.data == LIBURING_UDATA_TIMEOUT) return;
+    if (c.data & retry_tag) {
+        // The readiness wait before a retry has ended.
+        auto* op = reinterpret_cast<io_op*>(c.data & ~retry_tag);
+        op->polling = false;
+        if (c.res < 0 || op->cancel_requested) {
+            unlink(*op);
+            finish(*op, op->cancel_requested ? -ECANCELED : c.res);
+            return;
+        }
+        io_uring_sqe* sqe = get_sqe();
+        prep(sqe, *op);
+        io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(op));
+        return;
+    }
+    auto* op = reinterpret_cast<io_op*>(c.data);
+    if (op == &wake_op_) {
+        eventfd_t v;
+        eventfd_read(wake_fd_, &v);
+        if (!tearing_down_) arm_wake();
+        run_inbox();
+        return;
+    }
+    if (c.res == -EAGAIN && !op->cancel_requested) {
+        // An O_NONBLOCK file: wait for readiness, then retry the operation.
+        if (short mask = retry_mask(op->kind)) {
+            op->polling = true;
+            io_uring_sqe* sqe = get_sqe();
+            io_uring_prep_poll_add(sqe, op->fd, static_cast<unsigned>(mask));
+            io_uring_sqe_set_data64(sqe, data_of(*op));
+            return;
+        }
+    }
+    if (tearing_down_ && c.res == -ECANCELED) op->cancel_requested = true;
+    unlink(*op);
+    finish(*op, c.res, c.flags);
+}
+
+void uring_engine::wait(std::int64_t timeout_ns) {
+    reap();
+    if (backlog_pos_ < backlog_.size()) timeout_ns = 0;  // completions are waiting already
+    if (timeout_ns == 0) {
+        io_uring_submit_and_get_events(&ring_);
+    } else if (timeout_ns < 0) {
+        io_uring_submit_and_wait(&ring_, 1);
+    } else {
+        __kernel_timespec ts;
+        ts.tv_sec = timeout_ns / 1'000'000'000;
+        ts.tv_nsec = timeout_ns % 1'000'000'000;
+        io_uring_cqe* cqe = nullptr;
+        io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    }
+    reap();
+    // Dispatch in order; a completion may cancel another operation, whose CQE is then taken
+    // out of this list (and new CQEs appended) by cancel().
+    while (backlog_pos_ < backlog_.size()) {
+        cqe_copy c = backlog_[backlog_pos_++];
+        dispatch(c);
+    }
+    backlog_.clear();
+    backlog_pos_ = 0;
+}
+
+void uring_engine::cancel_by_data(std::uint64_t data) noexcept {
+    if (sync_cancel_) {
+        io_uring_sync_cancel_reg reg;
+        std::memset(&reg, 0, sizeof reg);
+        reg.addr = data;
+        reg.fd = -1;
+        reg.timeout.tv_sec = -1;
+        reg.timeout.tv_nsec = -1;
+        io_uring_register_sync_cancel(&ring_, &reg);
+    } else {
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_cancel64(sqe, data, 0);
+        io_uring_sqe_set_data64(sqe, 0);
+        io_uring_submit(&ring_);
+    }
+}
+
+void uring_engine::cancel(io_op& op) noexcept {
+    if (op.phase != io_phase::pending) return;
+    op.cancel_requested = true;
+    std::uint64_t data = data_of(op);
+    cqe_copy c;
+    // Its completion may be reaped already (by the current dispatch loop or another cancel).
+    if (take_from_backlog(data, c)) {
+        dispatch(c);
+        return;
+    }
+    io_uring_submit(&ring_);  // the operation's SQE must have reached the kernel
+    cancel_by_data(data);
+    // Synchronous: wait until the kernel has posted the operation's completion (-ECANCELED,
+    // or its result if it won the race), so that it never touches the buffers again.
+    for (int spins = 0;; ++spins) {
+        io_uring_submit_and_get_events(&ring_);
+        reap();
+        if (take_from_backlog(data, c)) break;
+        if (spins > 0) io_uring_submit_and_wait(&ring_, 1);
+    }
+    dispatch(c);
+}
+
+void uring_engine::forget_fd(int fd) noexcept {
+    bool any = false;
+    for (io_op* op = pending_; op != nullptr; op = op->next)
+        if (op->fd == fd) any = true;
+    if (!any) return;
+    io_uring_submit(&ring_);
+    if (sync_cancel_) {
+        io_uring_sync_cancel_reg reg;
+        std::memset(&reg, 0, sizeof reg);
+        reg.fd = fd;
+        reg.flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
+        reg.timeout.tv_sec = -1;
+        reg.timeout.tv_nsec = -1;
+        io_uring_register_sync_cancel(&ring_, &reg);
+    } else {
+        for (io_op* op = pending_; op != nullptr; op = op->next)
+            if (op->fd == fd) cancel_by_data(data_of(*op));
+    }
+    // The cancelled operations complete with -ECANCELED at the next iteration; not asked
+    // for by lwt::cancel, they report EBADF.
+}
+
+void uring_engine::cancel_all() noexcept {
+    tearing_down_ = true;
+    io_uring_submit(&ring_);
+    if (sync_cancel_) {
+        io_uring_sync_cancel_reg reg;
+        std::memset(&reg, 0, sizeof reg);
+        reg.flags = IORING_ASYNC_CANCEL_ANY;
+        reg.timeout.tv_sec = -1;
+        reg.timeout.tv_nsec = -1;
+        io_uring_register_sync_cancel(&ring_, &reg);
+    } else {
+        for (io_op* op = pending_; op != nullptr; op = op->next) cancel_by_data(data_of(*op));
+        cancel_by_data(reinterpret_cast<std::uint64_t>(&wake_op_));
+    }
+    // Collect every completion (coroutines resume and may start more work: cancel it too).
+    for (int round = 0; round < 1000 && (live_ops_ > 0 || backlog_pos_ < backlog_.size()); ++round) {
+        wait(100'000'000);
+        if (live_ops_ > 0)
+            for (io_op* op = pending_; op != nullptr; op = op->next)
+                if (!op->cancel_requested) {
+                    op->cancel_requested = true;
+                    cancel_by_data(data_of(*op));
+                }
+    }
+}
+
+}  // namespace lwt::detail

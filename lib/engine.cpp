@@ -1,0 +1,19 @@
+// Lwt_engine.
+#include <lwt/detail/engine.hpp>
+#include <lwt/engine.hpp>
+
+namespace lwt::engine {
+
+std::string_view id() { return detail::engine::current().id(); }
+
+std::size_t live_operations() noexcept {
+    detail::engine* e = detail::engine::current_if_any();
+    return e == nullptr ? 0 : e->live_operations() + e->jobs_outstanding.load(std::memory_order_acquire);
+}
+
+std::size_t pending_timers() noexcept {
+    detail::engine* e = detail::engine::current_if_any();
+    return e == nullptr ? 0 : e->timer_count();
+}
+
+}  // namespace lwt::engine

@@ -1,0 +1,893 @@
+// Lwt_unix: system calls as promises. Each operation validates its arguments synchronously
+// (std::invalid_argument), then runs as a coroutine whose frame holds the io_op (see
+// detail/engine.hpp): one allocation per call, none per operation.
+#include <lwt/bind.hpp>
+#include <lwt/detail/engine.hpp>
+#include <lwt/preemptive.hpp>
+#include <lwt/unix.hpp>
+
+#include <fmt/core.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/stat.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace lwt::unix_ {
+
+using lwt::detail::engine;
+using lwt::detail::io_awaiter;
+using lwt::detail::io_kind;
+using lwt::detail::io_op;
+
+// ---------------------------------------------------------------------------------------
+// Errors.
+
+namespace {
+std::string describe(const std::string& call, const std::string& arg) { return fmt::format("{}({})", call, arg); }
+}  // namespace
+
+unix_error::unix_error(int err, std::string call, std::string argument)
+    : std::system_error(err, std::generic_category(), describe(call, argument)),
+      call_(std::move(call)),
+      arg_(std::move(argument)) {}
+
+const char* timeout_error::what() const noexcept { return "lwt::unix_::timeout_error"; }
+
+namespace {
+
+std::string quoted(const std::string& s) { return fmt::format("\"{}\"", s); }
+std::string fd_str(int fd) { return std::to_string(fd); }
+
+// The result of a finished operation: >= 0, or the failure thrown. `owns_result`: the result
+// is a descriptor that must not leak when the operation was cancelled after it succeeded.
+std::int32_t result(const lwt::detail::io_result& op, const char* call, const std::string& arg,
+                    bool owns_result = false) {
+    std::int32_t r = op.res;
+    if (op.canceled) {
+        if (r == -ECANCELED || r == -EINTR) throw lwt::canceled();
+        if (owns_result && r >= 0) {
+            ::close(r);
+            throw lwt::canceled();
+        }
+    }
+    if (r >= 0) return r;
+    if (r == -ECANCELED) r = -EBADF;  // its descriptor was closed under it
+    throw unix_error(-r, call, arg);
+}
+
+void check_path(const std::string& path, const char* call) {
+    if (path.find('\0') != std::string::npos)
+        throw std::invalid_argument(fmt::format("lwt::unix_::{}: path contains a NUL byte", call));
+}
+
+void check_buffer(const void* buf, std::size_t len, const char* call) {
+    if (buf == nullptr && len > 0)
+        throw std::invalid_argument(fmt::format("lwt::unix_::{}: null buffer of length {}", call, len));
+}
+
+// Linux transfers at most this much in one read or write.
+std::uint32_t clamp_len(std::size_t len) noexcept {
+    constexpr std::size_t max = 0x7ffff000;
+    return static_cast<std::uint32_t>(len < max ? len : max);
+}
+
+[[noreturn]] void throw_errno(const char* call, const std::string& arg) { throw unix_error(errno, call, arg); }
+
+int cloexec_flags(int base) {
+    return base | SOCK_CLOEXEC | (engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
+}
+
+io_awaiter fd_op(io_kind kind, int fd) {
+    io_awaiter a;
+    a.op.kind = kind;
+    a.op.fd = fd;
+    return a;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Time.
+
+namespace detail {
+
+std::int64_t seconds_to_ns(double s, const char* who) {
+    if (!(s >= 0) || std::isinf(s))
+        throw std::invalid_argument(fmt::format("lwt::unix_::{}: invalid duration {}", who, s));
+    double ns = s * 1e9;
+    return ns >= 9.2e18 ? INT64_MAX / 2 : static_cast<std::int64_t>(std::ceil(ns));
+}
+
+namespace {
+
+void cancel_timer(lwt::detail::cancelable* c) noexcept {
+    auto* t = static_cast<lwt::detail::timer_node*>(static_cast<lwt::detail::state_base*>(c));
+    if (t->index != lwt::detail::timer_node::npos) {
+        static_cast<engine*>(t->engine)->remove_timer(t);
+        lwt::detail::release(t);  // the heap's reference
+    }
+    lwt::detail::reject_canceled(t);
+}
+
+void timer_cancel_fn(lwt::detail::cancelable* self, lwt::detail::cancel_walk& w, lwt::detail::state_base*) {
+    auto* t = static_cast<lwt::detail::timer_node*>(static_cast<lwt::detail::state_base*>(self));
+    if (t->pending()) w.leaf(self, t, &cancel_timer);
+}
+
+}  // namespace
+
+promise<void> sleep_ns(std::int64_t ns) {
+    engine& e = engine::current();
+    auto* t = new lwt::detail::timer_node();
+    t->destroy_fn = [](lwt::detail::state_base* s) noexcept { delete static_cast<lwt::detail::timer_node*>(s); };
+    t->cancel_fn = &timer_cancel_fn;
+    t->engine = &e;
+    // Measured from the call, not from the loop's last wake-up (rule 15).
+    t->deadline = lwt::detail::monotonic_ns() + ns;
+    t->refs = 2;  // the promise and the heap
+    e.add_timer(t);
+    return lwt::detail::adopt<void>(t);
+}
+
+namespace {
+promise<void> timeout_impl(promise<void> s) {
+    co_await std::move(s);
+    throw timeout_error();
+}
+}  // namespace
+
+promise<void> timeout_ns(std::int64_t ns) { return timeout_impl(sleep_ns(ns)); }
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------
+// Descriptors.
+
+file_descr& file_descr::operator=(file_descr&& o) noexcept {
+    if (this != &o) {
+        file_descr old(std::move(*this));
+        fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+}
+
+file_descr::~file_descr() {
+    if (fd_ >= 0) {
+        if (engine* e = engine::current_if_any()) e->forget_fd(fd_);
+        ::close(fd_);
+    }
+}
+
+namespace {
+promise<void> close_impl(int fd) {
+    io_awaiter a = fd_op(io_kind::close, fd);
+    auto done = co_await a;
+    result(done, "close", fd_str(fd));
+}
+}  // namespace
+
+promise<void> file_descr::close() {
+    if (fd_ < 0) return lwt::return_();
+    int fd = std::exchange(fd_, -1);
+    engine::current().forget_fd(fd);
+    return close_impl(fd);
+}
+
+promise<void> close(file_descr& fd) { return fd.close(); }
+
+int stdin_fd() noexcept { return 0; }
+
+// ---------------------------------------------------------------------------------------
+// Reading and writing.
+
+namespace {
+
+promise<std::size_t> rw_impl(io_kind kind, int fd, void* buf, std::uint32_t len, std::uint64_t off, const char* call) {
+    io_awaiter a = fd_op(kind, fd);
+    a.op.addr = buf;
+    a.op.len = len;
+    a.op.off = off;
+    auto done = co_await a;
+    co_return static_cast<std::size_t>(result(done, call, fd_str(fd)));
+}
+
+promise<std::size_t> rw(io_kind kind, const file_descr& fd, const void* buf, std::size_t len, std::uint64_t off,
+                        const char* call) {
+    check_buffer(buf, len, call);
+    return rw_impl(kind, fd.fd(), const_cast<void*>(buf), clamp_len(len), off, call);
+}
+
+std::uint64_t offset_of(off_t off, const char* call) {
+    if (off < 0) throw std::invalid_argument(fmt::format("lwt::unix_::{}: negative offset {}", call, off));
+    return static_cast<std::uint64_t>(off);
+}
+
+constexpr std::uint64_t at_position = ~std::uint64_t{0};
+
+}  // namespace
+
+promise<std::size_t> read(const file_descr& fd, void* buf, std::size_t len) {
+    return rw(io_kind::read, fd, buf, len, at_position, "read");
+}
+promise<std::size_t> write(const file_descr& fd, const void* buf, std::size_t len) {
+    return rw(io_kind::write, fd, buf, len, at_position, "write");
+}
+promise<std::size_t> pread(const file_descr& fd, void* buf, std::size_t len, off_t offset) {
+    return rw(io_kind::read, fd, buf, len, offset_of(offset, "pread"), "pread");
+}
+promise<std::size_t> pwrite(const file_descr& fd, const void* buf, std::size_t len, off_t offset) {
+    return rw(io_kind::write, fd, buf, len, offset_of(offset, "pwrite"), "pwrite");
+}
+
+namespace {
+promise<std::size_t> rwv(io_kind kind, const file_descr& fd, std::span<const struct iovec> iov, const char* call) {
+    if (iov.size() > IOV_MAX)
+        throw std::invalid_argument(fmt::format("lwt::unix_::{}: {} buffers (at most {})", call, iov.size(), IOV_MAX));
+    for (const auto& v : iov) check_buffer(v.iov_base, v.iov_len, call);
+    return rw_impl(kind, fd.fd(), const_cast<struct iovec*>(iov.data()), static_cast<std::uint32_t>(iov.size()),
+                   at_position, call);
+}
+}  // namespace
+
+promise<std::size_t> readv(const file_descr& fd, std::span<const struct iovec> iov) {
+    return rwv(io_kind::readv, fd, iov, "readv");
+}
+promise<std::size_t> writev(const file_descr& fd, std::span<const struct iovec> iov) {
+    return rwv(io_kind::writev, fd, iov, "writev");
+}
+
+namespace {
+promise<void> fsync_impl(int fd, int datasync) {
+    io_awaiter a = fd_op(io_kind::fsync, fd);
+    a.op.flags = datasync;
+    auto done = co_await a;
+    result(done, datasync ? "fdatasync" : "fsync", fd_str(fd));
+}
+}  // namespace
+
+promise<void> fsync(const file_descr& fd) { return fsync_impl(fd.fd(), 0); }
+promise<void> fdatasync(const file_descr& fd) { return fsync_impl(fd.fd(), 1); }
+
+promise<off_t> lseek(const file_descr& fd, off_t offset, seek_command whence) {
+    off_t r = ::lseek(fd.fd(), offset, static_cast<int>(whence));
+    if (r < 0) return lwt::fail<off_t>(unix_error(errno, "lseek", fd_str(fd.fd())));
+    return lwt::return_(r);
+}
+
+promise<void> ftruncate(const file_descr& fd, off_t length) {
+    if (length < 0) throw std::invalid_argument("lwt::unix_::ftruncate: negative length");
+    if (::ftruncate(fd.fd(), length) != 0) return lwt::fail(unix_error(errno, "ftruncate", fd_str(fd.fd())));
+    return lwt::return_();
+}
+
+promise<void> truncate(std::string path, off_t length) {
+    check_path(path, "truncate");
+    if (length < 0) throw std::invalid_argument("lwt::unix_::truncate: negative length");
+    if (::truncate(path.c_str(), length) != 0) return lwt::fail(unix_error(errno, "truncate", quoted(path)));
+    return lwt::return_();
+}
+
+// ---------------------------------------------------------------------------------------
+// Paths.
+
+namespace {
+
+promise<file_descr> openfile_impl(std::string path, int flags, mode_t perm) {
+    io_awaiter a = fd_op(io_kind::openat, AT_FDCWD);
+    a.op.addr = path.data();
+    a.op.flags = flags;
+    a.op.len = perm;
+    auto done = co_await a;
+    co_return file_descr(result(done, "open", quoted(path), true));
+}
+
+file_kind kind_of(mode_t m) {
+    if (S_ISREG(m)) return file_kind::regular;
+    if (S_ISDIR(m)) return file_kind::directory;
+    if (S_ISCHR(m)) return file_kind::character;
+    if (S_ISBLK(m)) return file_kind::block;
+    if (S_ISLNK(m)) return file_kind::link;
+    if (S_ISFIFO(m)) return file_kind::fifo;
+    if (S_ISSOCK(m)) return file_kind::socket;
+    return file_kind::unknown;
+}
+
+double seconds(const struct statx_timestamp& t) { return static_cast<double>(t.tv_sec) + t.tv_nsec * 1e-9; }
+
+stats of_statx(const struct statx& x) {
+    stats s;
+    s.dev = makedev(x.stx_dev_major, x.stx_dev_minor);
+    s.ino = x.stx_ino;
+    s.kind = kind_of(x.stx_mode);
+    s.perm = x.stx_mode & 07777;
+    s.nlink = x.stx_nlink;
+    s.uid = x.stx_uid;
+    s.gid = x.stx_gid;
+    s.rdev = makedev(x.stx_rdev_major, x.stx_rdev_minor);
+    s.size = static_cast<std::int64_t>(x.stx_size);
+    s.atime = seconds(x.stx_atime);
+    s.mtime = seconds(x.stx_mtime);
+    s.ctime = seconds(x.stx_ctime);
+    return s;
+}
+
+promise<stats> statx_impl(int dirfd, std::string path, int flags, const char* call) {
+    struct statx x;
+    io_awaiter a = fd_op(io_kind::statx, dirfd);
+    a.op.addr = path.data();
+    a.op.addr2 = &x;
+    a.op.flags = flags;
+    a.op.len = STATX_BASIC_STATS;
+    auto done = co_await a;
+    result(done, call, dirfd == AT_FDCWD ? quoted(path) : fd_str(dirfd));
+    co_return of_statx(x);
+}
+
+promise<void> path_op(io_awaiter a, std::string p1, std::string p2, const char* call) {
+    a.op.addr = p1.data();
+    if (!p2.empty()) a.op.addr2 = p2.data();
+    auto done = co_await a;
+    result(done, call, p2.empty() ? quoted(p1) : quoted(p1) + ", " + quoted(p2));
+}
+
+}  // namespace
+
+promise<file_descr> openfile(std::string path, int flags, mode_t perm) {
+    check_path(path, "openfile");
+    return openfile_impl(std::move(path), flags, perm);
+}
+
+promise<stats> stat(std::string path) {
+    check_path(path, "stat");
+    return statx_impl(AT_FDCWD, std::move(path), 0, "stat");
+}
+promise<stats> lstat(std::string path) {
+    check_path(path, "lstat");
+    return statx_impl(AT_FDCWD, std::move(path), AT_SYMLINK_NOFOLLOW, "lstat");
+}
+promise<stats> fstat(const file_descr& fd) { return statx_impl(fd.fd(), "", AT_EMPTY_PATH, "fstat"); }
+
+promise<bool> file_exists(std::string path) {
+    check_path(path, "file_exists");
+    return [](promise<stats> st) -> promise<bool> {
+        try {
+            co_await std::move(st);
+            co_return true;
+        } catch (const unix_error& e) {
+            if (e.error() == ENOENT || e.error() == ENOTDIR) co_return false;
+            throw;
+        }
+    }(statx_impl(AT_FDCWD, std::move(path), 0, "file_exists"));
+}
+
+promise<void> unlink(std::string path) {
+    check_path(path, "unlink");
+    return path_op(fd_op(io_kind::unlinkat, AT_FDCWD), std::move(path), {}, "unlink");
+}
+promise<void> rmdir(std::string path) {
+    check_path(path, "rmdir");
+    io_awaiter a = fd_op(io_kind::unlinkat, AT_FDCWD);
+    a.op.flags = AT_REMOVEDIR;
+    return path_op(a, std::move(path), {}, "rmdir");
+}
+promise<void> mkdir(std::string path, mode_t perm) {
+    check_path(path, "mkdir");
+    io_awaiter a = fd_op(io_kind::mkdirat, AT_FDCWD);
+    a.op.len = perm;
+    return path_op(a, std::move(path), {}, "mkdir");
+}
+promise<void> rename(std::string from, std::string to) {
+    check_path(from, "rename");
+    check_path(to, "rename");
+    if (to.empty()) throw std::invalid_argument("lwt::unix_::rename: empty destination");
+    io_awaiter a = fd_op(io_kind::renameat, AT_FDCWD);
+    a.op.off = static_cast<std::uint64_t>(static_cast<std::int64_t>(AT_FDCWD));
+    return path_op(a, std::move(from), std::move(to), "rename");
+}
+promise<void> link(std::string target, std::string path) {
+    check_path(target, "link");
+    check_path(path, "link");
+    if (path.empty()) throw std::invalid_argument("lwt::unix_::link: empty path");
+    io_awaiter a = fd_op(io_kind::linkat, AT_FDCWD);
+    a.op.off = static_cast<std::uint64_t>(static_cast<std::int64_t>(AT_FDCWD));
+    return path_op(a, std::move(target), std::move(path), "link");
+}
+promise<void> symlink(std::string target, std::string path) {
+    check_path(target, "symlink");
+    check_path(path, "symlink");
+    if (path.empty()) throw std::invalid_argument("lwt::unix_::symlink: empty path");
+    return path_op(fd_op(io_kind::symlinkat, AT_FDCWD), std::move(target), std::move(path), "symlink");
+}
+
+promise<std::string> readlink(std::string path) {
+    check_path(path, "readlink");
+    std::string buf(256, '\0');
+    for (;;) {
+        ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
+        if (n < 0) return lwt::fail<std::string>(unix_error(errno, "readlink", quoted(path)));
+        if (static_cast<std::size_t>(n) < buf.size()) {
+            buf.resize(static_cast<std::size_t>(n));
+            return lwt::return_(std::move(buf));
+        }
+        buf.resize(buf.size() * 2);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Directories (the worker pool: readdir has no asynchronous form).
+
+dir_handle& dir_handle::operator=(dir_handle&& o) noexcept {
+    if (this != &o) {
+        if (d_ != nullptr) ::closedir(static_cast<DIR*>(d_));
+        d_ = std::exchange(o.d_, nullptr);
+    }
+    return *this;
+}
+
+dir_handle::~dir_handle() {
+    if (d_ != nullptr) ::closedir(static_cast<DIR*>(d_));
+}
+
+promise<dir_handle> opendir(std::string path) {
+    check_path(path, "opendir");
+    return lwt::map([](void* d) { return dir_handle(d); }, preemptive::detach([path]() -> void* {
+                        DIR* d = ::opendir(path.c_str());
+                        if (d == nullptr) throw unix_error(errno, "opendir", quoted(path));
+                        return d;
+                    }));
+}
+
+promise<std::optional<std::string>> readdir(dir_handle& d) {
+    if (d.get() == nullptr) throw std::invalid_argument("lwt::unix_::readdir: closed directory handle");
+    return preemptive::detach([dir = static_cast<DIR*>(d.get())]() -> std::optional<std::string> {
+        errno = 0;
+        dirent* e = ::readdir(dir);
+        if (e == nullptr) {
+            if (errno != 0) throw unix_error(errno, "readdir", "");
+            return std::nullopt;
+        }
+        return std::string(e->d_name);
+    });
+}
+
+promise<void> closedir(dir_handle& d) {
+    dir_handle taken(std::move(d));
+    return lwt::return_();  // `taken` closes the stream
+}
+
+promise<std::vector<std::string>> files_of_directory(std::string path) {
+    check_path(path, "files_of_directory");
+    return preemptive::detach([path]() {
+        DIR* d = ::opendir(path.c_str());
+        if (d == nullptr) throw unix_error(errno, "opendir", quoted(path));
+        std::vector<std::string> out;
+        errno = 0;
+        while (dirent* e = ::readdir(d)) {
+            if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) out.emplace_back(e->d_name);
+            errno = 0;
+        }
+        int err = errno;
+        ::closedir(d);
+        if (err != 0) throw unix_error(err, "readdir", quoted(path));
+        return out;
+    });
+}
+
+std::pair<file_descr, file_descr> pipe() {
+    int fds[2];
+    int flags = O_CLOEXEC | (engine::current().wants_nonblocking() ? O_NONBLOCK : 0);
+    if (::pipe2(fds, flags) != 0) throw_errno("pipe", "");
+    return {file_descr(fds[0]), file_descr(fds[1])};
+}
+
+// ---------------------------------------------------------------------------------------
+// Addresses.
+
+sockaddr::sockaddr() noexcept { std::memset(storage_, 0, sizeof storage_); }
+
+sockaddr sockaddr::inet(std::string_view host, std::uint16_t port) {
+    sockaddr a;
+    auto* sin = reinterpret_cast<sockaddr_in*>(a.storage_);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    std::string h(host);
+    if (::inet_pton(AF_INET, h.c_str(), &sin->sin_addr) != 1)
+        throw std::invalid_argument(fmt::format("lwt::unix_::sockaddr::inet: not an IPv4 address: \"{}\"", h));
+    a.len_ = sizeof(sockaddr_in);
+    return a;
+}
+
+sockaddr sockaddr::inet6(std::string_view host, std::uint16_t port) {
+    sockaddr a;
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(a.storage_);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    std::string h(host);
+    if (::inet_pton(AF_INET6, h.c_str(), &sin6->sin6_addr) != 1)
+        throw std::invalid_argument(fmt::format("lwt::unix_::sockaddr::inet6: not an IPv6 address: \"{}\"", h));
+    a.len_ = sizeof(sockaddr_in6);
+    return a;
+}
+
+sockaddr sockaddr::unix_(std::string_view path) {
+    sockaddr a;
+    auto* sun = reinterpret_cast<sockaddr_un*>(a.storage_);
+    sun->sun_family = AF_UNIX;
+    if (path.empty() || path.size() >= sizeof sun->sun_path || path.find('\0') != std::string_view::npos)
+        throw std::invalid_argument(
+            fmt::format("lwt::unix_::sockaddr::unix_: bad path \"{}\" (1 to {} bytes, no NUL)", path,
+                        sizeof sun->sun_path - 1));
+    std::memcpy(sun->sun_path, path.data(), path.size());
+    if (path[0] == '@') sun->sun_path[0] = '\0';  // abstract namespace
+    a.len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (path[0] == '@' ? 0 : 1));
+    return a;
+}
+
+sockaddr sockaddr::from_raw(const struct ::sockaddr* sa, socklen_t len) {
+    if (len > capacity) throw std::invalid_argument("lwt::unix_::sockaddr::from_raw: address too long");
+    sockaddr a;
+    std::memcpy(a.storage_, sa, len);
+    a.len_ = len;
+    return a;
+}
+
+int sockaddr::family() const noexcept { return reinterpret_cast<const struct ::sockaddr*>(storage_)->sa_family; }
+
+std::uint16_t sockaddr::port() const noexcept {
+    switch (family()) {
+        case AF_INET: return ntohs(reinterpret_cast<const sockaddr_in*>(storage_)->sin_port);
+        case AF_INET6: return ntohs(reinterpret_cast<const sockaddr_in6*>(storage_)->sin6_port);
+        default: return 0;
+    }
+}
+
+std::string sockaddr::host() const {
+    char buf[INET6_ADDRSTRLEN] = {};
+    switch (family()) {
+        case AF_INET: ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(storage_)->sin_addr, buf, sizeof buf); return buf;
+        case AF_INET6:
+            ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(storage_)->sin6_addr, buf, sizeof buf);
+            return buf;
+        case AF_UNIX: {
+            auto* sun = reinterpret_cast<const sockaddr_un*>(storage_);
+            std::size_t n = len_ > offsetof(sockaddr_un, sun_path) ? len_ - offsetof(sockaddr_un, sun_path) : 0;
+            if (n == 0) return "";
+            if (sun->sun_path[0] == '\0') return "@" + std::string(sun->sun_path + 1, n - 1);
+            return std::string(sun->sun_path, strnlen(sun->sun_path, n));
+        }
+        default: return "";
+    }
+}
+
+std::string sockaddr::to_string() const {
+    switch (family()) {
+        case AF_INET: return fmt::format("{}:{}", host(), port());
+        case AF_INET6: return fmt::format("[{}]:{}", host(), port());
+        case AF_UNIX: return "unix:" + host();
+        default: return "<unknown address>";
+    }
+}
+
+const struct ::sockaddr* sockaddr::raw() const noexcept { return reinterpret_cast<const struct ::sockaddr*>(storage_); }
+struct ::sockaddr* sockaddr::raw() noexcept { return reinterpret_cast<struct ::sockaddr*>(storage_); }
+
+bool operator==(const sockaddr& a, const sockaddr& b) noexcept {
+    return a.len_ == b.len_ && std::memcmp(a.storage_, b.storage_, a.len_) == 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Sockets.
+
+file_descr socket(socket_domain domain, socket_type type, int protocol) {
+    int fd = ::socket(static_cast<int>(domain), cloexec_flags(static_cast<int>(type)), protocol);
+    if (fd < 0) throw_errno("socket", "");
+    return file_descr(fd);
+}
+
+std::pair<file_descr, file_descr> socketpair(socket_domain domain, socket_type type, int protocol) {
+    int fds[2];
+    if (::socketpair(static_cast<int>(domain), cloexec_flags(static_cast<int>(type)), protocol, fds) != 0)
+        throw_errno("socketpair", "");
+    return {file_descr(fds[0]), file_descr(fds[1])};
+}
+
+void bind(const file_descr& fd, const sockaddr& addr) {
+    if (::bind(fd.fd(), addr.raw(), addr.size()) != 0) throw_errno("bind", addr.to_string());
+}
+
+void listen(const file_descr& fd, int backlog) {
+    if (::listen(fd.fd(), backlog) != 0) throw_errno("listen", fd_str(fd.fd()));
+    // Non-blocking, so that accept_n can take what is queued without waiting (io_uring
+    // waits for readiness itself when it meets EAGAIN).
+    int fl = ::fcntl(fd.fd(), F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) ::fcntl(fd.fd(), F_SETFL, fl | O_NONBLOCK);
+}
+
+namespace {
+
+promise<std::pair<file_descr, sockaddr>> accept_impl(int fd) {
+    sockaddr peer;
+    socklen_t len = sockaddr::capacity;
+    io_awaiter a = fd_op(io_kind::accept, fd);
+    a.op.addr = peer.raw();
+    a.op.addr2 = &len;
+    a.op.flags = engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0;
+    auto done = co_await a;
+    file_descr conn(result(done, "accept", fd_str(fd), true));
+    peer.set_size(len);
+    co_return std::pair<file_descr, sockaddr>(std::move(conn), peer);
+}
+
+promise<std::pair<std::vector<std::pair<file_descr, sockaddr>>, std::exception_ptr>> accept_n_impl(int fd,
+                                                                                                 std::size_t n) {
+    std::vector<std::pair<file_descr, sockaddr>> out;
+    std::exception_ptr err;
+    out.push_back(co_await accept_impl(fd));  // the first one may wait; its failure rejects
+    int flags = SOCK_CLOEXEC | (engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
+    while (out.size() < n) {
+        // The rest: only what is queued already (the listening socket is non-blocking).
+        sockaddr peer;
+        socklen_t len = sockaddr::capacity;
+        int c = ::accept4(fd, peer.raw(), &len, flags);
+        if (c < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                err = std::make_exception_ptr(unix_error(errno, "accept", fd_str(fd)));
+            break;
+        }
+        peer.set_size(len);
+        out.emplace_back(file_descr(c), peer);
+    }
+    co_return std::make_pair(std::move(out), err);
+}
+
+}  // namespace
+
+promise<std::pair<file_descr, sockaddr>> accept(const file_descr& fd) { return accept_impl(fd.fd()); }
+
+promise<std::pair<std::vector<std::pair<file_descr, sockaddr>>, std::exception_ptr>> accept_n(const file_descr& fd,
+                                                                                            std::size_t n) {
+    if (n == 0) throw std::invalid_argument("lwt::unix_::accept_n: n must be at least 1");
+    return accept_n_impl(fd.fd(), n);
+}
+
+namespace {
+promise<void> connect_impl(int fd, sockaddr addr) {
+    io_awaiter a = fd_op(io_kind::connect, fd);
+    a.op.addr = addr.raw();
+    a.op.len = addr.size();
+    auto done = co_await a;
+    result(done, "connect", addr.to_string());
+}
+}  // namespace
+
+promise<void> connect(const file_descr& fd, const sockaddr& addr) { return connect_impl(fd.fd(), addr); }
+
+void shutdown(const file_descr& fd, shutdown_command how) {
+    if (::shutdown(fd.fd(), static_cast<int>(how)) != 0) throw_errno("shutdown", fd_str(fd.fd()));
+}
+
+sockaddr getsockname(const file_descr& fd) {
+    sockaddr a;
+    socklen_t len = sockaddr::capacity;
+    if (::getsockname(fd.fd(), a.raw(), &len) != 0) throw_errno("getsockname", fd_str(fd.fd()));
+    a.set_size(len);
+    return a;
+}
+
+sockaddr getpeername(const file_descr& fd) {
+    sockaddr a;
+    socklen_t len = sockaddr::capacity;
+    if (::getpeername(fd.fd(), a.raw(), &len) != 0) throw_errno("getpeername", fd_str(fd.fd()));
+    a.set_size(len);
+    return a;
+}
+
+namespace {
+promise<std::size_t> sr_impl(io_kind kind, int fd, void* buf, std::uint32_t len, int flags, const char* call) {
+    io_awaiter a = fd_op(kind, fd);
+    a.op.addr = buf;
+    a.op.len = len;
+    a.op.flags = flags;
+    auto done = co_await a;
+    co_return static_cast<std::size_t>(result(done, call, fd_str(fd)));
+}
+}  // namespace
+
+promise<std::size_t> recv(const file_descr& fd, void* buf, std::size_t len, int flags) {
+    check_buffer(buf, len, "recv");
+    return sr_impl(io_kind::recv, fd.fd(), buf, clamp_len(len), flags, "recv");
+}
+
+promise<std::size_t> send(const file_descr& fd, const void* buf, std::size_t len, int flags) {
+    check_buffer(buf, len, "send");
+    return sr_impl(io_kind::send, fd.fd(), const_cast<void*>(buf), clamp_len(len), flags, "send");
+}
+
+namespace {
+promise<std::pair<std::size_t, sockaddr>> recvfrom_impl(int fd, void* buf, std::uint32_t len, int flags) {
+    sockaddr from;
+    iovec iov{buf, len};
+    msghdr msg{};
+    msg.msg_name = from.raw();
+    msg.msg_namelen = sockaddr::capacity;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    io_awaiter a = fd_op(io_kind::recvmsg, fd);
+    a.op.addr = &msg;
+    a.op.flags = flags;
+    auto done = co_await a;
+    auto n = static_cast<std::size_t>(result(done, "recvfrom", fd_str(fd)));
+    from.set_size(msg.msg_namelen);
+    co_return std::pair<std::size_t, sockaddr>(n, from);
+}
+
+promise<std::size_t> sendto_impl(int fd, const void* buf, std::uint32_t len, sockaddr to, int flags) {
+    iovec iov{const_cast<void*>(buf), len};
+    msghdr msg{};
+    msg.msg_name = to.raw();
+    msg.msg_namelen = to.size();
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    io_awaiter a = fd_op(io_kind::sendmsg, fd);
+    a.op.addr = &msg;
+    a.op.flags = flags;
+    auto done = co_await a;
+    co_return static_cast<std::size_t>(result(done, "sendto", to.to_string()));
+}
+}  // namespace
+
+promise<std::pair<std::size_t, sockaddr>> recvfrom(const file_descr& fd, void* buf, std::size_t len, int flags) {
+    check_buffer(buf, len, "recvfrom");
+    return recvfrom_impl(fd.fd(), buf, clamp_len(len), flags);
+}
+
+promise<std::size_t> sendto(const file_descr& fd, const void* buf, std::size_t len, const sockaddr& to, int flags) {
+    check_buffer(buf, len, "sendto");
+    return sendto_impl(fd.fd(), buf, clamp_len(len), to, flags);
+}
+
+// ---------------------------------------------------------------------------------------
+// Socket options.
+
+namespace {
+
+std::pair<int, int> level_name(socket_bool_option o) {
+    switch (o) {
+        case socket_bool_option::so_debug: return {SOL_SOCKET, SO_DEBUG};
+        case socket_bool_option::so_broadcast: return {SOL_SOCKET, SO_BROADCAST};
+        case socket_bool_option::so_reuseaddr: return {SOL_SOCKET, SO_REUSEADDR};
+        case socket_bool_option::so_reuseport: return {SOL_SOCKET, SO_REUSEPORT};
+        case socket_bool_option::so_keepalive: return {SOL_SOCKET, SO_KEEPALIVE};
+        case socket_bool_option::so_dontroute: return {SOL_SOCKET, SO_DONTROUTE};
+        case socket_bool_option::so_oobinline: return {SOL_SOCKET, SO_OOBINLINE};
+        case socket_bool_option::so_acceptconn: return {SOL_SOCKET, SO_ACCEPTCONN};
+        case socket_bool_option::tcp_nodelay: return {IPPROTO_TCP, TCP_NODELAY};
+        case socket_bool_option::ipv6_only: return {IPPROTO_IPV6, IPV6_V6ONLY};
+    }
+    throw std::invalid_argument("lwt::unix_: unknown socket option");
+}
+
+std::pair<int, int> level_name(socket_int_option o) {
+    switch (o) {
+        case socket_int_option::so_sndbuf: return {SOL_SOCKET, SO_SNDBUF};
+        case socket_int_option::so_rcvbuf: return {SOL_SOCKET, SO_RCVBUF};
+        case socket_int_option::so_error: return {SOL_SOCKET, SO_ERROR};
+        case socket_int_option::so_type: return {SOL_SOCKET, SO_TYPE};
+        case socket_int_option::so_rcvlowat: return {SOL_SOCKET, SO_RCVLOWAT};
+        case socket_int_option::so_sndlowat: return {SOL_SOCKET, SO_SNDLOWAT};
+    }
+    throw std::invalid_argument("lwt::unix_: unknown socket option");
+}
+
+int get_int(const file_descr& fd, std::pair<int, int> ln) {
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (::getsockopt(fd.fd(), ln.first, ln.second, &v, &len) != 0) throw_errno("getsockopt", fd_str(fd.fd()));
+    return v;
+}
+
+void set_int(const file_descr& fd, std::pair<int, int> ln, int v) {
+    if (::setsockopt(fd.fd(), ln.first, ln.second, &v, sizeof v) != 0) throw_errno("setsockopt", fd_str(fd.fd()));
+}
+
+}  // namespace
+
+void setsockopt(const file_descr& fd, socket_bool_option opt, bool v) { set_int(fd, level_name(opt), v ? 1 : 0); }
+bool getsockopt(const file_descr& fd, socket_bool_option opt) { return get_int(fd, level_name(opt)) != 0; }
+void setsockopt_int(const file_descr& fd, socket_int_option opt, int v) { set_int(fd, level_name(opt), v); }
+int getsockopt_int(const file_descr& fd, socket_int_option opt) { return get_int(fd, level_name(opt)); }
+
+void setsockopt_optint(const file_descr& fd, socket_optint_option, std::optional<int> v) {
+    linger l{v.has_value() ? 1 : 0, v.value_or(0)};
+    if (::setsockopt(fd.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0) throw_errno("setsockopt", fd_str(fd.fd()));
+}
+
+std::optional<int> getsockopt_optint(const file_descr& fd, socket_optint_option) {
+    linger l{};
+    socklen_t len = sizeof l;
+    if (::getsockopt(fd.fd(), SOL_SOCKET, SO_LINGER, &l, &len) != 0) throw_errno("getsockopt", fd_str(fd.fd()));
+    return l.l_onoff ? std::optional<int>(l.l_linger) : std::nullopt;
+}
+
+void setsockopt_float(const file_descr& fd, socket_float_option opt, double v) {
+    if (!(v >= 0)) throw std::invalid_argument("lwt::unix_::setsockopt_float: negative or NaN timeout");
+    timeval tv{static_cast<time_t>(v), static_cast<suseconds_t>((v - std::floor(v)) * 1e6)};
+    int name = opt == socket_float_option::so_rcvtimeo ? SO_RCVTIMEO : SO_SNDTIMEO;
+    if (::setsockopt(fd.fd(), SOL_SOCKET, name, &tv, sizeof tv) != 0) throw_errno("setsockopt", fd_str(fd.fd()));
+}
+
+double getsockopt_float(const file_descr& fd, socket_float_option opt) {
+    timeval tv{};
+    socklen_t len = sizeof tv;
+    int name = opt == socket_float_option::so_rcvtimeo ? SO_RCVTIMEO : SO_SNDTIMEO;
+    if (::getsockopt(fd.fd(), SOL_SOCKET, name, &tv, &len) != 0) throw_errno("getsockopt", fd_str(fd.fd()));
+    return static_cast<double>(tv.tv_sec) + tv.tv_usec * 1e-6;
+}
+
+// ---------------------------------------------------------------------------------------
+// Name resolution.
+
+promise<std::vector<addr_info>> getaddrinfo(std::string host, std::string service, getaddrinfo_options opts) {
+    if (host.find('\0') != std::string::npos || service.find('\0') != std::string::npos)
+        throw std::invalid_argument("lwt::unix_::getaddrinfo: NUL byte in host or service");
+    return preemptive::detach([host, service, opts]() {
+        addrinfo hints{};
+        hints.ai_family = opts.family ? static_cast<int>(*opts.family) : AF_UNSPEC;
+        hints.ai_socktype = opts.socktype ? static_cast<int>(*opts.socktype) : 0;
+        hints.ai_protocol = opts.protocol;
+        hints.ai_flags = (opts.passive ? AI_PASSIVE : 0) | (opts.numeric_host ? AI_NUMERICHOST : 0) |
+                         (opts.canonname ? AI_CANONNAME : 0);
+        addrinfo* res = nullptr;
+        std::vector<addr_info> out;
+        int r = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.empty() ? nullptr : service.c_str(),
+                              &hints, &res);
+        if (r != 0) return out;  // as Unix.getaddrinfo: no answer is an empty list
+        for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+            if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6 && ai->ai_family != AF_UNIX) continue;
+            addr_info a;
+            a.domain = static_cast<socket_domain>(ai->ai_family);
+            a.type = static_cast<socket_type>(ai->ai_socktype);
+            a.protocol = ai->ai_protocol;
+            a.addr = sockaddr::from_raw(ai->ai_addr, ai->ai_addrlen);
+            if (ai->ai_canonname != nullptr) a.canonname = ai->ai_canonname;
+            out.push_back(std::move(a));
+        }
+        ::freeaddrinfo(res);
+        return out;
+    });
+}
+
+promise<name_info> getnameinfo(const sockaddr& addr, bool numeric_host, bool numeric_service) {
+    return preemptive::detach([addr, numeric_host, numeric_service]() {
+        char host[NI_MAXHOST] = {};
+        char serv[NI_MAXSERV] = {};
+        int flags = (numeric_host ? NI_NUMERICHOST : 0) | (numeric_service ? NI_NUMERICSERV : 0);
+        int r = ::getnameinfo(addr.raw(), addr.size(), host, sizeof host, serv, sizeof serv, flags);
+        if (r != 0) {
+            int err = r == EAI_SYSTEM ? errno : EINVAL;
+            throw unix_error(err, "getnameinfo", addr.to_string() + ": " + ::gai_strerror(r));
+        }
+        return name_info{host, serv};
+    });
+}
+
+}  // namespace lwt::unix_

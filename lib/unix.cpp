@@ -891,3 +891,252 @@ promise<name_info> getnameinfo(const sockaddr& addr, bool numeric_host, bool num
 }
 
 }  // namespace lwt::unix_
+
+// ---------------------------------------------------------------------------------------
+// Signals, processes and notifications.
+//
+// A signal handler writes the signal number to a process-wide pipe (async-signal-safe); a
+// dispatcher thread reads it and posts the handlers registered for that signal to their
+// loops' inboxes. Notifications are posted the same way by send_notification. Both tables
+// are guarded by a mutex and purged of an engine when it is torn down, so nothing is ever
+// posted to a dead loop.
+
+namespace lwt::unix_ {
+
+namespace {
+
+using lwt::detail::inbox_item;
+
+struct registry {
+    std::mutex m;
+    struct signal_entry {
+        int signum;
+        engine* owner;
+        std::shared_ptr<std::function<void(int)>> f;
+    };
+    std::map<std::uint64_t, signal_entry> signals;
+    std::uint64_t next_signal = 1;
+    int installed[NSIG] = {};
+    struct sigaction saved[NSIG];
+    int pipe_r = -1;
+
+    struct notification_entry {
+        engine* owner;
+        std::shared_ptr<std::function<void()>> f;
+        bool once;
+    };
+    std::map<int, notification_entry> notifications;
+    int next_notification = 1;
+};
+
+std::atomic<int> signal_pipe_w{-1};
+
+void purge(engine* e);
+
+registry& reg() {
+    static registry* r = [] {
+        auto* x = new registry();
+        lwt::detail::add_engine_teardown_hook(&purge);
+        return x;
+    }();
+    return *r;
+}
+
+void purge(engine* e) {
+    registry& r = reg();
+    std::lock_guard<std::mutex> lk(r.m);
+    for (auto it = r.signals.begin(); it != r.signals.end();) {
+        if (it->second.owner == e) {
+            if (--r.installed[it->second.signum] == 0) ::sigaction(it->second.signum, &r.saved[it->second.signum], nullptr);
+            it = r.signals.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto it = r.notifications.begin(); it != r.notifications.end();)
+        it = it->second.owner == e ? r.notifications.erase(it) : std::next(it);
+}
+
+extern "C" void lwt_on_os_signal(int signum) {
+    int saved = errno;
+    auto b = static_cast<unsigned char>(signum);
+    [[maybe_unused]] ssize_t n = ::write(signal_pipe_w.load(std::memory_order_relaxed), &b, 1);
+    errno = saved;
+}
+
+struct signal_item : inbox_item {
+    std::uint64_t id;
+    int signum;
+};
+
+void run_signal(inbox_item* it) noexcept {
+    auto* item = static_cast<signal_item*>(it);
+    std::shared_ptr<std::function<void(int)>> f;
+    {
+        registry& r = reg();
+        std::lock_guard<std::mutex> lk(r.m);
+        auto h = r.signals.find(item->id);
+        if (h != r.signals.end()) f = h->second.f;
+    }
+    int signum = item->signum;
+    delete item;
+    if (f) lwt::detail::guarded(*f, signum);
+}
+
+void dispatch_signals(int fd) {
+    for (;;) {
+        unsigned char b;
+        ssize_t n = ::read(fd, &b, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        registry& r = reg();
+        std::lock_guard<std::mutex> lk(r.m);
+        for (auto& [id, h] : r.signals) {
+            if (h.signum != b) continue;
+            auto* item = new signal_item();
+            item->id = id;
+            item->signum = b;
+            item->run = &run_signal;
+            h.owner->post(item);
+        }
+    }
+}
+
+}  // namespace
+
+signal_handler_id on_signal(int signum, std::function<void(int)> f) {
+    if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP)
+        throw std::invalid_argument(fmt::format("lwt::unix_::on_signal: cannot handle signal {}", signum));
+    if (!f) throw std::invalid_argument("lwt::unix_::on_signal: empty handler");
+    engine& e = engine::current();
+    registry& r = reg();
+    std::lock_guard<std::mutex> lk(r.m);
+    if (r.pipe_r < 0) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe", "");
+        ::fcntl(fds[1], F_SETFL, O_NONBLOCK);  // the handler must never block
+        r.pipe_r = fds[0];
+        signal_pipe_w.store(fds[1], std::memory_order_relaxed);
+        std::thread(dispatch_signals, fds[0]).detach();
+    }
+    if (r.installed[signum]++ == 0) {
+        struct sigaction sa {};
+        sa.sa_handler = &lwt_on_os_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        if (::sigaction(signum, &sa, &r.saved[signum]) != 0) {
+            --r.installed[signum];
+            throw_errno("sigaction", std::to_string(signum));
+        }
+    }
+    std::uint64_t id = r.next_signal++;
+    r.signals.emplace(id, registry::signal_entry{signum, &e, std::make_shared<std::function<void(int)>>(std::move(f))});
+    e.external_sources.fetch_add(1, std::memory_order_relaxed);
+    return signal_handler_id{id};
+}
+
+void disable_signal_handler(signal_handler_id id) {
+    registry& r = reg();
+    std::lock_guard<std::mutex> lk(r.m);
+    auto it = r.signals.find(id.id);
+    if (it == r.signals.end()) return;
+    int signum = it->second.signum;
+    it->second.owner->external_sources.fetch_sub(1, std::memory_order_relaxed);
+    r.signals.erase(it);
+    if (--r.installed[signum] == 0) ::sigaction(signum, &r.saved[signum], nullptr);
+}
+
+namespace {
+
+promise<std::pair<pid_t, int>> waitpid_impl(pid_t pid) {
+    int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    file_descr pidfd(pfd >= 0 ? pfd : -1);
+    std::int64_t backoff_ns = 1'000'000;
+    for (;;) {
+        int status = 0;
+        pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) co_return std::pair<pid_t, int>(pid, status);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            throw unix_error(errno, "waitpid", std::to_string(pid));
+        }
+        if (pidfd) {
+            // Readable once the process has exited.
+            io_awaiter a = fd_op(io_kind::poll, pidfd.fd());
+            a.op.flags = POLLIN;
+            auto done = co_await a;
+            result(done, "waitpid", std::to_string(pid));
+        } else {
+            // No pidfd (kernel before 5.3): poll with a growing interval.
+            co_await detail::sleep_ns(backoff_ns);
+            backoff_ns = std::min<std::int64_t>(backoff_ns * 2, 100'000'000);
+        }
+    }
+}
+
+}  // namespace
+
+promise<std::pair<pid_t, int>> waitpid(pid_t pid) {
+    if (pid <= 0) throw std::invalid_argument("lwt::unix_::waitpid: pid must designate one child (> 0)");
+    return waitpid_impl(pid);
+}
+
+namespace {
+
+struct notification_item : inbox_item {
+    int id;
+};
+
+void run_notification(inbox_item* it) noexcept {
+    auto* item = static_cast<notification_item*>(it);
+    int id = item->id;
+    delete item;
+    std::shared_ptr<std::function<void()>> f;
+    {
+        registry& r = reg();
+        std::lock_guard<std::mutex> lk(r.m);
+        auto n = r.notifications.find(id);
+        if (n == r.notifications.end()) return;
+        f = n->second.f;
+        if (n->second.once) {
+            n->second.owner->external_sources.fetch_sub(1, std::memory_order_relaxed);
+            r.notifications.erase(n);
+        }
+    }
+    lwt::detail::guarded(*f);
+}
+
+}  // namespace
+
+int make_notification(std::function<void()> f, bool once) {
+    if (!f) throw std::invalid_argument("lwt::unix_::make_notification: empty function");
+    engine& e = engine::current();
+    registry& r = reg();
+    std::lock_guard<std::mutex> lk(r.m);
+    int id = r.next_notification++;
+    r.notifications.emplace(id, registry::notification_entry{&e, std::make_shared<std::function<void()>>(std::move(f)), once});
+    e.external_sources.fetch_add(1, std::memory_order_relaxed);
+    return id;
+}
+
+void send_notification(int id) {
+    registry& r = reg();
+    std::lock_guard<std::mutex> lk(r.m);
+    auto n = r.notifications.find(id);
+    if (n == r.notifications.end()) return;
+    auto* item = new notification_item();
+    item->id = id;
+    item->run = &run_notification;
+    n->second.owner->post(item);
+}
+
+void stop_notification(int id) {
+    registry& r = reg();
+    std::lock_guard<std::mutex> lk(r.m);
+    auto n = r.notifications.find(id);
+    if (n == r.notifications.end()) return;
+    n->second.owner->external_sources.fetch_sub(1, std::memory_order_relaxed);
+    r.notifications.erase(n);
+}
+
+}  // namespace lwt::unix_

@@ -32,7 +32,7 @@ T outcome(promise<T>& p) {
         p.value();
     } else {
         const T& v = p.value();
-        if constexpr (!std::is_copy_constructible_v<T>)
+        if constexpr (!lwt::detail::copyable_v<T>)
             return std::move(const_cast<T&>(v));
         else
             return v;

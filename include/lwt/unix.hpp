@@ -255,7 +255,7 @@ public:
     socklen_t size() const noexcept { return len_; }
     void set_size(socklen_t n) noexcept { len_ = n; }
     static constexpr socklen_t capacity = 128;
-    friend bool operator==(const sockaddr& a, const sockaddr& b) noexcept;
+    LWT_EXPORT friend bool operator==(const sockaddr& a, const sockaddr& b) noexcept;
 
 private:
     alignas(8) unsigned char storage_[capacity];

@@ -18,10 +18,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace lwt::detail {
@@ -156,6 +159,10 @@ void log_fallback(const std::string& why) {
 }
 
 std::unique_ptr<engine> make_engine() {
+    // A write to a pipe or socket whose reader is gone fails with EPIPE instead of killing the
+    // program (sends also pass MSG_NOSIGNAL). Only when the program left SIGPIPE at its default.
+    struct sigaction old {};
+    if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
     const char* want = std::getenv("LWT_ENGINE");
     std::string w = want != nullptr ? want : "";
     if (w == "epoll") return std::make_unique<epoll_engine>();
@@ -192,7 +199,26 @@ engine::~engine() {
     if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
+namespace {
+std::mutex teardown_mutex;
+std::vector<void (*)(engine*)> teardown_hooks;
+}  // namespace
+
+void add_engine_teardown_hook(void (*hook)(engine*)) {
+    std::lock_guard<std::mutex> lk(teardown_mutex);
+    if (std::find(teardown_hooks.begin(), teardown_hooks.end(), hook) == teardown_hooks.end())
+        teardown_hooks.push_back(hook);
+}
+
 void engine::shutdown() noexcept {
+    {
+        std::vector<void (*)(engine*)> hooks;
+        {
+            std::lock_guard<std::mutex> lk(teardown_mutex);
+            hooks = teardown_hooks;
+        }
+        for (auto* h : hooks) h(this);
+    }
     // Derived destructors call this while their kernel interface still works. Everything
     // pending completes (coroutines see ECANCELED or lwt::canceled and may react, even start
     // more work); repeat until quiescent, then free what is left.
@@ -223,7 +249,7 @@ void engine::iterate(std::int64_t timeout_ns) {
 }
 
 bool engine::has_pending_work() const noexcept {
-    return live_ops_ > 0 || !timers_.empty() || external_sources > 0 ||
+    return live_ops_ > 0 || !timers_.empty() || external_sources.load(std::memory_order_acquire) > 0 ||
            jobs_outstanding.load(std::memory_order_acquire) > 0 ||
            inbox_.load(std::memory_order_acquire) != nullptr;
 }

@@ -27,7 +27,7 @@ void transfer_outcome(state<T>* from, state<T>* to) {
         to->set_rejected(from->exc, from->canceled);
     } else if constexpr (std::is_void_v<T>) {
         to->set_value();
-    } else if constexpr (!std::is_copy_constructible_v<T>) {
+    } else if constexpr (!lwt::detail::copyable_v<T>) {
         to->set_value(std::move(from->value));
     } else {
         if (from->refs == 1)
@@ -39,7 +39,7 @@ void transfer_outcome(state<T>* from, state<T>* to) {
 
 template <class T>
 decltype(auto) value_for_collection(state<T>* s) {
-    if constexpr (!std::is_copy_constructible_v<T>)
+    if constexpr (!lwt::detail::copyable_v<T>)
         return std::move(s->value);
     else
         return static_cast<const T&>(s->value);

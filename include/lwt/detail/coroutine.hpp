@@ -30,7 +30,10 @@
 
 #include <coroutine>
 #include <exception>
+#include <optional>
+#include <tuple>
 #include <type_traits>
+#include <vector>
 #include <utility>
 
 namespace lwt {
@@ -77,6 +80,21 @@ struct coro_info {
     }
 };
 
+// Whether T can really be copied: std::is_copy_constructible says yes for a vector, pair,
+// tuple or optional of move-only elements (their copy constructors are not constrained).
+template <class T>
+struct copyable : std::is_copy_constructible<T> {};
+template <class T, class A>
+struct copyable<std::vector<T, A>> : copyable<T> {};
+template <class A, class B>
+struct copyable<std::pair<A, B>> : std::conjunction<copyable<A>, copyable<B>> {};
+template <class... Ts>
+struct copyable<std::tuple<Ts...>> : std::conjunction<copyable<Ts>...> {};
+template <class T>
+struct copyable<std::optional<T>> : copyable<T> {};
+template <class T>
+inline constexpr bool copyable_v = copyable<T>::value;
+
 // How co_await hands out the value of a settled cell.
 enum class take {
     copy,  // lvalue operand: a copy (a const reference when T cannot be copied)
@@ -89,7 +107,7 @@ LWT_INLINE decltype(auto) take_outcome(state<T>* s) {
     s->rethrow_if_rejected();
     if constexpr (std::is_void_v<T> || Mode == take::none) {
         return;
-    } else if constexpr (!std::is_copy_constructible_v<T>) {
+    } else if constexpr (!copyable_v<T>) {
         if constexpr (Mode == take::move) {
             return T(std::move(s->value));
         } else {

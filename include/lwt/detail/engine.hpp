@@ -130,6 +130,11 @@ LWT_EXPORT std::int64_t monotonic_ns() noexcept;
 // Runs f when this thread exits, before its engine is destroyed; hooks run LIFO.
 LWT_EXPORT void register_exit_hook(std::function<void()> f);
 
+class engine;
+// Registers a function called at the start of every engine's teardown (on its thread), to
+// drop what other modules keep about it (signal handlers, notifications). Process-wide.
+LWT_EXPORT void add_engine_teardown_hook(void (*hook)(engine*));
+
 class LWT_EXPORT engine {
 public:
     virtual ~engine();
@@ -173,7 +178,8 @@ public:
 
     // Counters.
     std::size_t live_operations() const noexcept { return live_ops_; }
-    std::size_t external_sources = 0;    // signal handlers and notifications that keep the loop alive
+    // Signal handlers and notifications that keep the loop alive (changed from any thread).
+    std::atomic<std::size_t> external_sources{0};
     std::atomic<std::size_t> jobs_outstanding{0};  // worker jobs that will post back here
 
 protected:

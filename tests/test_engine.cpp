@@ -1,0 +1,238 @@
+// <lwt/engine.hpp> and the engine behind every I/O call: selection, timers, in-flight
+// operations, cancellation of I/O (rule 7), teardown.
+#include <lwt/bind.hpp>
+#include <lwt/engine.hpp>
+#include <lwt/main.hpp>
+#include <lwt/unix.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "support.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <thread>
+
+using namespace lwt;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A connected pair of loopback TCP sockets.
+std::pair<unix_::file_descr, unix_::file_descr> tcp_pair() {
+    auto srv = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    unix_::bind(srv, unix_::sockaddr::inet("127.0.0.1", 0));
+    unix_::listen(srv);
+    auto addr = unix_::getsockname(srv);
+    auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    auto acc = unix_::accept(srv);
+    main::run(unix_::connect(c, addr));
+    auto [conn, peer] = main::run(std::move(acc));
+    return {std::move(c), std::move(conn)};
+}
+
+}  // namespace
+
+TEST_CASE("engine::id names the engine LWT_ENGINE asked for") {
+    std::string id(engine::id());
+    REQUIRE((id == "uring" || id == "epoll"));
+    if (const char* want = std::getenv("LWT_EXPECT_ENGINE"))
+        REQUIRE(id == want);
+    else if (const char* req = std::getenv("LWT_ENGINE"))
+        REQUIRE(id == req);
+}
+
+TEST_CASE("sleep resolves no earlier than its duration after the call") {
+    for (double d : {0.0, 0.001, 0.005, 0.02}) {
+        auto t0 = std::chrono::steady_clock::now();
+        main::run(unix_::sleep(d));
+        auto elapsed = std::chrono::steady_clock::now() - t0;
+        REQUIRE(elapsed >= std::chrono::duration<double>(d));
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    main::run(unix_::sleep(3ms));
+    REQUIRE(std::chrono::steady_clock::now() - t0 >= 3ms);
+}
+
+TEST_CASE("sleeps fire in deadline order") {
+    std::vector<int> order;
+    auto s = [&](double d, int id) -> promise<void> {
+        co_await unix_::sleep(d);
+        order.push_back(id);
+    };
+    auto a = s(0.03, 3);
+    auto b = s(0.01, 1);
+    auto c = s(0.02, 2);
+    main::run(join(a, b, c));
+    REQUIRE(order == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("a bad duration is std::invalid_argument at the call") {
+    REQUIRE_THROWS_AS(unix_::sleep(-1.0), std::invalid_argument);
+    REQUIRE_THROWS_AS(unix_::sleep(std::nan("")), std::invalid_argument);
+    REQUIRE_THROWS_AS(unix_::timeout(-0.5), std::invalid_argument);
+}
+
+TEST_CASE("cancelling a sleep rejects it and removes its timer") {
+    auto s = unix_::sleep(10.0);
+    REQUIRE(engine::pending_timers() == 1);
+    cancel(s);
+    REQUIRE(test::is_canceled(s));
+    REQUIRE(engine::pending_timers() == 0);
+    REQUIRE_THROWS_AS(main::run(s), canceled);
+}
+
+TEST_CASE("timeout rejects with timeout_error and with_timeout picks the first to settle") {
+    auto t = unix_::timeout(0.001);
+    REQUIRE_THROWS_AS(main::run(t), unix_::timeout_error);
+    auto fast = unix_::with_timeout(1.0, [] { return lwt::return_(7); });
+    REQUIRE(main::run(fast) == 7);
+    REQUIRE(engine::pending_timers() == 0);  // the loser's timer is gone
+    auto slow = unix_::with_timeout(5ms, [] { return lwt::bind(unix_::sleep(10.0), [] { return lwt::return_(1); }); });
+    REQUIRE_THROWS_AS(main::run(slow), unix_::timeout_error);
+    REQUIRE(engine::pending_timers() == 0);
+    auto throws = unix_::with_timeout(1.0, []() -> promise<int> { throw std::out_of_range("sync"); });
+    REQUIRE_THROWS_AS(main::run(throws), std::out_of_range);
+}
+
+TEST_CASE("a million pending sleeps cost memory, not system calls or loop iterations") {
+    std::mt19937 rng(42);
+    std::uniform_int_distribution<int> ms(0, 50);
+    std::vector<promise<void>> all;
+    all.reserve(1'000'000);
+    for (int i = 0; i < 1'000'000; ++i) all.push_back(unix_::sleep(std::chrono::milliseconds(ms(rng))));
+    REQUIRE(engine::pending_timers() == 1'000'000);
+    int iterations = 0;
+    auto h = main::enter_iter_hooks().add_last([&] { ++iterations; });
+    main::run(join(std::move(all)));
+    main::enter_iter_hooks().remove(h);
+    REQUIRE(engine::pending_timers() == 0);
+    // One kernel wait per iteration, and each iteration fires every expired timer.
+    REQUIRE(iterations < 20'000);
+}
+
+TEST_CASE("with_timeout on a silent socket rejects with timeout_error and leaves no operation behind") {
+    auto [a, b] = tcp_pair();
+    char buf[16];
+    auto r = unix_::with_timeout(0.05, [&] { return unix_::recv(b, buf, sizeof buf); });
+    REQUIRE_THROWS_AS(main::run(r), unix_::timeout_error);
+    REQUIRE(engine::live_operations() == 0);
+    REQUIRE(engine::pending_timers() == 0);
+}
+
+TEST_CASE("cancelling a pending read completes it at once with lwt::canceled") {
+    auto [a, b] = tcp_pair();
+    char buf[16];
+    auto r = unix_::recv(b, buf, sizeof buf);
+    REQUIRE(r.is_pending());
+    REQUIRE(engine::live_operations() == 1);
+    cancel(r);
+    REQUIRE(test::is_canceled(r));
+    REQUIRE(engine::live_operations() == 0);
+    // The socket still works afterwards.
+    main::run(unix_::send(a, "x", 1));
+    REQUIRE(main::run(unix_::recv(b, buf, sizeof buf)) == 1);
+}
+
+TEST_CASE("a cancelled read whose bytes the kernel already delivered returns them") {
+    auto [a, b] = tcp_pair();
+    main::run(unix_::send(a, "data", 4));
+    char buf[16] = {};
+    auto r = unix_::recv(b, buf, sizeof buf);
+    cancel(r);  // io_uring: the read reaches the kernel now and completes with the bytes
+    REQUIRE(r.state() == lwt::state::fulfilled);
+    REQUIRE(r.value() == 4);
+    REQUIRE(std::string(buf, 4) == "data");
+}
+
+TEST_CASE("a cancelled accept that succeeded closes the new socket: nothing leaks") {
+    auto srv = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    unix_::bind(srv, unix_::sockaddr::inet("127.0.0.1", 0));
+    unix_::listen(srv);
+    auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    main::run(unix_::connect(c, unix_::getsockname(srv)));  // queued in the backlog
+    int before = test::open_fds();
+    {
+        auto acc = unix_::accept(srv);
+        cancel(acc);
+        if (acc.state() == lwt::state::fulfilled) {
+            // epoll: accepted before the cancel arrived; the caller owns the socket
+            REQUIRE(acc.value().first.is_open());
+        } else {
+            REQUIRE(test::is_canceled(acc));
+            REQUIRE(test::open_fds() == before);
+        }
+    }
+    REQUIRE(test::open_fds() == before);
+    REQUIRE(engine::live_operations() == 0);
+}
+
+TEST_CASE("pick of a read and a sleep cancels the read in flight before the pick's waiters run") {
+    auto [a, b] = tcp_pair();
+    char buf[8];
+    auto rd = lwt::map([](std::size_t n) { return static_cast<int>(n); }, unix_::recv(b, buf, sizeof buf));
+    auto sl = lwt::map([] { return -1; }, unix_::sleep(0.01));
+    std::size_t live_when_waiter_ran = 99;
+    auto p = pick(rd, sl);
+    on_success(p, [&](int) { live_when_waiter_ran = engine::live_operations(); });
+    REQUIRE(main::run(p) == -1);
+    REQUIRE(live_when_waiter_ran == 0);
+    REQUIRE(test::is_canceled(rd));
+}
+
+TEST_CASE("closing a descriptor fails the operations pending on it with EBADF") {
+    auto [a, b] = tcp_pair();
+    char buf[8];
+    auto r = unix_::recv(b, buf, sizeof buf);
+    main::run(b.close());
+    REQUIRE_FALSE(b.is_open());
+    try {
+        main::run(r);
+        FAIL("the read should have failed");
+    } catch (const unix_::unix_error& e) {
+        REQUIRE(e.error() == EBADF);
+        REQUIRE(e.call() == "recv");
+    }
+    REQUIRE(engine::live_operations() == 0);
+}
+
+TEST_CASE("destroying an engine with work pending cancels it and frees every frame") {
+    // A thread starts I/O and a sleep, then exits without waiting: its engine's teardown
+    // cancels them (the coroutines see the cancellation and finish), waits for the kernel's
+    // completions and frees everything (ASan/LSan check the rest).
+    std::string seen;
+    unix_::file_descr keep_a, keep_b;  // outlive the thread, so the read is really in flight
+    std::thread([&] {
+        auto [a, b] = tcp_pair();
+        static char buf[16];
+        auto reader = [](int fd, std::string& out) -> promise<void> {
+            unix_::file_descr view(fd);
+            try {
+                co_await unix_::recv(view, buf, sizeof buf);
+                out += "read finished;";
+            } catch (const canceled&) {
+                out += "read cancelled;";
+            } catch (const unix_::unix_error& e) {
+                out += std::string("read failed: ") + e.what() + ";";
+            }
+            view.release();
+        };
+        auto sleeper = [](std::string& out) -> promise<void> {
+            try {
+                co_await unix_::sleep(60.0);
+            } catch (const canceled&) {
+                out += "sleep cancelled;";
+            }
+        };
+        async([&] { return reader(b.fd(), seen); });
+        async([&] { return sleeper(seen); });
+        REQUIRE(engine::live_operations() == 1);
+        REQUIRE(engine::pending_timers() == 1);
+        keep_a = std::move(a);
+        keep_b = std::move(b);
+    }).join();
+    REQUIRE(seen.find("read cancelled;") != std::string::npos);
+    REQUIRE(seen.find("sleep cancelled;") != std::string::npos);
+}

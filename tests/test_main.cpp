@@ -1,0 +1,144 @@
+// <lwt/main.hpp>: Lwt_main -- run, yield, at_exit, the iteration hooks (rules 9 and 16).
+#include <lwt/main.hpp>
+#include <lwt/unix.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "support.hpp"
+
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+TEST_CASE("run returns the value of the promise once it settles, or rethrows its rejection") {
+    REQUIRE(lwt::main::run(lwt::return_(5)) == 5);
+    auto p = [](lwt::promise<void> s) -> lwt::promise<std::string> {
+        co_await s;
+        co_return "after sleep";
+    }(lwt::unix_::sleep(0.001));
+    REQUIRE(lwt::main::run(p) == "after sleep");
+    auto f = [](lwt::promise<void> s) -> lwt::promise<int> {
+        co_await s;
+        throw std::out_of_range("late");
+    }(lwt::pause());
+    REQUIRE_THROWS_AS(lwt::main::run(f), std::out_of_range);
+}
+
+TEST_CASE("run of a settled promise returns without iterating") {
+    int iterations = 0;
+    auto h = lwt::main::enter_iter_hooks().add_last([&] { ++iterations; });
+    auto pz = lwt::pause();
+    REQUIRE(lwt::main::run(lwt::return_(1)) == 1);
+    REQUIRE(iterations == 0);
+    REQUIRE(pz.is_pending());
+    lwt::main::run(pz);  // the pause is served by the next run
+    lwt::main::enter_iter_hooks().remove(h);
+    REQUIRE(iterations == 1);
+}
+
+TEST_CASE("a nested run throws logic_error") {
+    auto outer = [](lwt::promise<void> s) -> lwt::promise<std::string> {
+        co_await s;
+        try {
+            lwt::main::run(lwt::return_(1));
+        } catch (const std::logic_error&) {
+            co_return "nested run refused";
+        }
+        co_return "nested run allowed";
+    }(lwt::pause());
+    REQUIRE(lwt::main::run(outer) == "nested run refused");
+    std::string inside;
+    lwt::main::run([&]() -> lwt::promise<void> {
+        try {
+            lwt::main::run(lwt::return_(1));
+        } catch (const std::logic_error&) {
+            inside = "refused";
+        }
+        co_return;
+    });
+    REQUIRE(inside == "refused");
+}
+
+TEST_CASE("run throws logic_error instead of blocking when nothing can settle the promise") {
+    auto w = lwt::wait<int>();
+    REQUIRE_THROWS_AS(lwt::main::run(w.first), std::logic_error);
+    auto c = [](lwt::promise<int> p) -> lwt::promise<int> { co_return co_await p; }(w.first);
+    REQUIRE_THROWS_AS(lwt::main::run(c), std::logic_error);
+}
+
+TEST_CASE("run(f) calls f inside the run and keeps its captures alive") {
+    auto owned = std::make_shared<int>(41);
+    int v = lwt::main::run([owned]() -> lwt::promise<int> {
+        co_await lwt::main::yield();
+        co_return *owned + 1;
+    });
+    REQUIRE(v == 42);
+}
+
+TEST_CASE("pauses are woken once per iteration in FIFO order; a pause made while waking waits") {
+    std::vector<std::string> log;
+    int iteration = 0;
+    auto h = lwt::main::leave_iter_hooks().add_last([&] { ++iteration; });
+    // Named lambdas: a coroutine lambda's captures live in the closure object, which must
+    // outlive the coroutine (an immediately invoked temporary would not).
+    auto fa = [&](lwt::promise<void> p) -> lwt::promise<void> {
+        co_await p;
+        log.push_back("a@" + std::to_string(iteration));
+        co_await lwt::pause();  // created while waking: next iteration
+        log.push_back("a2@" + std::to_string(iteration));
+    };
+    auto fb = [&](lwt::promise<void> p) -> lwt::promise<void> {
+        co_await p;
+        log.push_back("b@" + std::to_string(iteration));
+    };
+    auto a = fa(lwt::pause());
+    auto b = fb(lwt::pause());
+    lwt::main::run(lwt::join(a, b));
+    lwt::main::leave_iter_hooks().remove(h);
+    REQUIRE(log == std::vector<std::string>{"a@0", "b@0", "a2@1"});
+}
+
+TEST_CASE("pause() is cancelable and main::yield is a pause") {
+    auto p = lwt::pause();
+    lwt::cancel(p);
+    REQUIRE(test::is_canceled(p));
+    auto y = lwt::main::yield();
+    REQUIRE(y.is_pending());
+    lwt::main::run(y);
+    REQUIRE(y.state() == lwt::state::fulfilled);
+}
+
+TEST_CASE("enter and leave hooks run around every iteration and can be removed") {
+    std::vector<std::string> log;
+    auto e = lwt::main::enter_iter_hooks().add_last([&] { log.push_back("enter"); });
+    auto l = lwt::main::leave_iter_hooks().add_first([&] { log.push_back("leave"); });
+    lwt::main::run(lwt::pause());
+    lwt::main::enter_iter_hooks().remove(e);
+    lwt::main::leave_iter_hooks().remove(l);
+    lwt::main::run(lwt::pause());
+    REQUIRE(log == std::vector<std::string>{"enter", "leave"});
+}
+
+TEST_CASE("at_exit hooks run LIFO when the thread exits") {
+    std::vector<std::string> log;
+    std::thread([&] {
+        lwt::main::at_exit([&]() -> lwt::promise<void> {
+            log.push_back("first registered");
+            co_return;
+        });
+        lwt::main::at_exit([&]() -> lwt::promise<void> {
+            co_await lwt::unix_::sleep(0.001);  // hooks may wait: each runs in a loop
+            log.push_back("second registered");
+        });
+        lwt::main::run(lwt::pause());
+    }).join();
+    REQUIRE(log == std::vector<std::string>{"second registered", "first registered"});
+}
+
+TEST_CASE("sleeps and pauses made before run are served by the next run") {
+    auto s = lwt::unix_::sleep(0.002);
+    auto p = lwt::pause();
+    lwt::main::run(lwt::join(s, p));
+    REQUIRE(s.state() == lwt::state::fulfilled);
+}

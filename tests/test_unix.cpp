@@ -1,0 +1,402 @@
+// <lwt/unix.hpp>: Lwt_unix's files, directories, pipes, sockets, name resolution, signals,
+// processes -- on the engine this run selected.
+#include <lwt/bind.hpp>
+#include <lwt/main.hpp>
+#include <lwt/unix.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "support.hpp"
+
+#include <csignal>
+#include <cstring>
+#include <string>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <thread>
+
+using namespace lwt;
+using unix_::file_descr;
+
+namespace {
+
+bool cloexec(const file_descr& fd) { return (::fcntl(fd.fd(), F_GETFD) & FD_CLOEXEC) != 0; }
+
+std::string read_all(const file_descr& fd) {
+    return main::run([&]() -> promise<std::string> {
+        std::string out;
+        char buf[4096];
+        for (;;) {
+            std::size_t n = co_await unix_::read(fd, buf, sizeof buf);
+            if (n == 0) break;
+            out.append(buf, n);
+        }
+        co_return out;
+    });
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Files.
+
+TEST_CASE("files: openfile, write, read, pread, pwrite, lseek, ftruncate, fsync") {
+    test::temp_dir dir;
+    auto path = dir / "f.txt";
+    auto fd = main::run(unix_::openfile(path, O_RDWR | O_CREAT | O_TRUNC, 0600));
+    REQUIRE(fd.is_open());
+    REQUIRE(cloexec(fd));
+    REQUIRE(main::run(unix_::write(fd, std::string_view("hello world"))) == 11);
+    REQUIRE(main::run(unix_::lseek(fd, 0, unix_::seek_command::set)) == 0);
+    char buf[32] = {};
+    REQUIRE(main::run(unix_::read(fd, buf, 5)) == 5);
+    REQUIRE(std::string(buf, 5) == "hello");
+    REQUIRE(main::run(unix_::pwrite(fd, "W", 1, 6)) == 1);
+    REQUIRE(main::run(unix_::pread(fd, buf, 32, 6)) == 5);
+    REQUIRE(std::string(buf, 5) == "World");
+    main::run(unix_::fsync(fd));
+    main::run(unix_::fdatasync(fd));
+    main::run(unix_::ftruncate(fd, 4));
+    auto st = main::run(unix_::fstat(fd));
+    REQUIRE(st.size == 4);
+    REQUIRE(st.kind == unix_::file_kind::regular);
+    REQUIRE(st.perm == 0600);
+    main::run(unix_::close(fd));
+    REQUIRE_FALSE(fd.is_open());
+    main::run(fd.close());  // closing twice is a no-op
+}
+
+TEST_CASE("files: readv and writev gather and scatter") {
+    test::temp_dir dir;
+    auto fd = main::run(unix_::openfile(dir / "v", O_RDWR | O_CREAT, 0644));
+    char a[] = "abc", b[] = "defg";
+    iovec out[2] = {{a, 3}, {b, 4}};
+    REQUIRE(main::run(unix_::writev(fd, out)) == 7);
+    main::run(unix_::lseek(fd, 0, unix_::seek_command::set));
+    char x[2] = {}, y[5] = {};
+    iovec in[2] = {{x, 2}, {y, 5}};
+    REQUIRE(main::run(unix_::readv(fd, in)) == 7);
+    REQUIRE(std::string(x, 2) == "ab");
+    REQUIRE(std::string(y, 5) == "cdefg");
+}
+
+TEST_CASE("paths: stat, lstat, file_exists, rename, link, symlink, readlink, unlink, mkdir, rmdir") {
+    test::temp_dir dir;
+    auto f = dir / "a";
+    main::run(unix_::openfile(f, O_WRONLY | O_CREAT, 0644));
+    REQUIRE(main::run(unix_::file_exists(f)));
+    REQUIRE_FALSE(main::run(unix_::file_exists(dir / "missing")));
+    main::run(unix_::rename(f, dir / "b"));
+    REQUIRE_FALSE(main::run(unix_::file_exists(f)));
+    main::run(unix_::link(dir / "b", dir / "hard"));
+    REQUIRE(main::run(unix_::stat(dir / "b")).nlink == 2);
+    main::run(unix_::symlink("b", dir / "sym"));
+    REQUIRE(main::run(unix_::readlink(dir / "sym")) == "b");
+    REQUIRE(main::run(unix_::lstat(dir / "sym")).kind == unix_::file_kind::link);
+    REQUIRE(main::run(unix_::stat(dir / "sym")).kind == unix_::file_kind::regular);
+    main::run(unix_::mkdir(dir / "d", 0700));
+    REQUIRE(main::run(unix_::stat(dir / "d")).kind == unix_::file_kind::directory);
+    main::run(unix_::rmdir(dir / "d"));
+    main::run(unix_::unlink(dir / "hard"));
+    main::run(unix_::unlink(dir / "sym"));
+    main::run(unix_::unlink(dir / "b"));
+    REQUIRE(main::run(unix_::files_of_directory(dir.path)).empty());
+}
+
+TEST_CASE("directories: opendir, readdir, closedir and files_of_directory") {
+    test::temp_dir dir;
+    for (const char* n : {"x", "y", "z"}) main::run(unix_::openfile(dir / n, O_WRONLY | O_CREAT, 0644));
+    auto names = main::run(unix_::files_of_directory(dir.path));
+    std::sort(names.begin(), names.end());
+    REQUIRE(names == std::vector<std::string>{"x", "y", "z"});
+    auto d = main::run(unix_::opendir(dir.path));
+    std::vector<std::string> seen;
+    while (auto e = main::run(unix_::readdir(d))) seen.push_back(*e);
+    main::run(unix_::closedir(d));
+    REQUIRE(seen.size() == 5);  // with "." and ".."
+    REQUIRE_THROWS_AS(main::run(unix_::opendir(dir / "nope")), unix_::unix_error);
+}
+
+TEST_CASE("errors carry errno, the call and its argument") {
+    try {
+        main::run(unix_::openfile("/nope/nothing", O_RDONLY));
+        FAIL("open should fail");
+    } catch (const unix_::unix_error& e) {
+        REQUIRE(e.error() == ENOENT);
+        REQUIRE(e.code() == std::error_code(ENOENT, std::generic_category()));
+        REQUIRE(e.call() == "open");
+        REQUIRE(e.argument() == "\"/nope/nothing\"");
+        REQUIRE(std::string(e.what()).find("open(\"/nope/nothing\")") != std::string::npos);
+    }
+    try {
+        main::run(unix_::stat("/nope"));
+        FAIL("stat should fail");
+    } catch (const unix_::unix_error& e) {
+        REQUIRE(e.call() == "stat");
+    }
+    REQUIRE_THROWS_AS(main::run(unix_::unlink("/nope")), unix_::unix_error);
+    REQUIRE_THROWS_AS(main::run(unix_::mkdir("/proc/forbidden")), unix_::unix_error);
+}
+
+TEST_CASE("bad arguments are std::invalid_argument at the call") {
+    using namespace std::string_literals;
+    REQUIRE_THROWS_AS(unix_::openfile("a\0b"s, O_RDONLY), std::invalid_argument);
+    REQUIRE_THROWS_AS(unix_::stat("x\0"s), std::invalid_argument);
+    auto [r, w] = unix_::pipe();
+    REQUIRE_THROWS_AS(unix_::read(r, nullptr, 10), std::invalid_argument);
+    REQUIRE_THROWS_AS(unix_::pread(r, nullptr, 0, -1), std::invalid_argument);
+    REQUIRE_THROWS_AS(unix_::sockaddr::inet("not an address", 80), std::invalid_argument);
+    REQUIRE_THROWS_AS(unix_::sockaddr::inet6("1.2.3.4", 80), std::invalid_argument);
+    REQUIRE_THROWS_AS(unix_::sockaddr::unix_(std::string(200, 'x')), std::invalid_argument);
+    REQUIRE_THROWS_AS(unix_::waitpid(0), std::invalid_argument);
+    REQUIRE_THROWS_AS(unix_::on_signal(SIGKILL, [](int) {}), std::invalid_argument);
+}
+
+TEST_CASE("pipes carry data and report the end of file; every descriptor is close-on-exec") {
+    auto [r, w] = unix_::pipe();
+    REQUIRE(cloexec(r));
+    REQUIRE(cloexec(w));
+    auto reader = [](const file_descr& fd) -> promise<std::string> {
+        std::string out;
+        char buf[3];
+        for (;;) {
+            std::size_t n = co_await unix_::read(fd, buf, sizeof buf);
+            if (n == 0) co_return out;
+            out.append(buf, n);
+        }
+    }(r);
+    REQUIRE(reader.is_pending());
+    main::run([&]() -> promise<void> {
+        co_await unix_::write(w, std::string_view("line one\n"));
+        co_await unix_::write(w, std::string_view("line two\n"));
+        co_await w.close();
+    });
+    REQUIRE(main::run(reader) == "line one\nline two\n");
+}
+
+TEST_CASE("writing to a pipe whose reader is gone fails with EPIPE instead of killing the program") {
+    auto [r, w] = unix_::pipe();
+    main::run(r.close());
+    try {
+        main::run(unix_::write(w, std::string_view("x")));
+        FAIL("write should fail");
+    } catch (const unix_::unix_error& e) {
+        REQUIRE(e.error() == EPIPE);
+    }
+}
+
+TEST_CASE("a large write through a pipe arrives whole") {
+    auto [r, w] = unix_::pipe();
+    std::string big(1 << 20, 'q');
+    for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
+    auto writer = [&]() -> promise<void> {
+        std::size_t off = 0;
+        while (off < big.size()) off += co_await unix_::write(w, big.data() + off, big.size() - off);
+        co_await w.close();
+    };
+    auto wp = writer();
+    REQUIRE(read_all(r) == big);
+    main::run(wp);
+}
+
+// ---------------------------------------------------------------------------------------
+// Sockets.
+
+namespace {
+
+promise<std::string> echo_once(const file_descr& listener) {
+    auto [conn, peer] = co_await unix_::accept(listener);
+    char buf[64];
+    std::size_t n = co_await unix_::recv(conn, buf, sizeof buf);
+    co_await unix_::send(conn, buf, n);
+    co_return peer.to_string();
+}
+
+std::string round_trip(unix_::socket_domain domain, const unix_::sockaddr& bind_to) {
+    auto srv = unix_::socket(domain, unix_::socket_type::stream);
+    if (domain != unix_::socket_domain::unix_) unix_::setsockopt(srv, unix_::socket_bool_option::so_reuseaddr, true);
+    unix_::bind(srv, bind_to);
+    unix_::listen(srv);
+    auto addr = unix_::getsockname(srv);
+    auto server = echo_once(srv);
+    auto c = unix_::socket(domain, unix_::socket_type::stream);
+    REQUIRE(cloexec(c));
+    return main::run([&]() -> promise<std::string> {
+        co_await unix_::connect(c, addr);
+        co_await unix_::send(c, "ping", 4);
+        char buf[8];
+        std::size_t n = co_await unix_::recv(c, buf, sizeof buf);
+        co_await server;
+        co_return std::string(buf, n);
+    });
+}
+
+}  // namespace
+
+TEST_CASE("TCP over IPv4 and IPv6 and stream sockets in the Unix domain round-trip data") {
+    REQUIRE(round_trip(unix_::socket_domain::inet, unix_::sockaddr::inet("127.0.0.1", 0)) == "ping");
+    REQUIRE(round_trip(unix_::socket_domain::inet6, unix_::sockaddr::inet6("::1", 0)) == "ping");
+    test::temp_dir dir;
+    REQUIRE(round_trip(unix_::socket_domain::unix_, unix_::sockaddr::unix_(dir / "sock")) == "ping");
+    REQUIRE(round_trip(unix_::socket_domain::unix_, unix_::sockaddr::unix_("@lwtpp-test-" + std::to_string(::getpid()))) ==
+            "ping");
+}
+
+TEST_CASE("addresses print, compare and report their parts") {
+    auto a = unix_::sockaddr::inet("10.1.2.3", 80);
+    REQUIRE(a.to_string() == "10.1.2.3:80");
+    REQUIRE(a.port() == 80);
+    REQUIRE(a.family() == AF_INET);
+    REQUIRE(unix_::sockaddr::inet6("::1", 443).to_string() == "[::1]:443");
+    REQUIRE(unix_::sockaddr::unix_("/tmp/s").to_string() == "unix:/tmp/s");
+    REQUIRE(a == unix_::sockaddr::inet("10.1.2.3", 80));
+    REQUIRE_FALSE(a == unix_::sockaddr::inet("10.1.2.3", 81));
+}
+
+TEST_CASE("connect to a closed port fails with ECONNREFUSED") {
+    auto probe = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    unix_::bind(probe, unix_::sockaddr::inet("127.0.0.1", 0));
+    auto addr = unix_::getsockname(probe);
+    main::run(probe.close());  // the port is now closed
+    auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    try {
+        main::run(unix_::connect(c, addr));
+        FAIL("connect should fail");
+    } catch (const unix_::unix_error& e) {
+        REQUIRE(e.error() == ECONNREFUSED);
+        REQUIRE(e.call() == "connect");
+    }
+}
+
+TEST_CASE("socketpair, shutdown and end of stream") {
+    auto [a, b] = unix_::socketpair(unix_::socket_domain::unix_, unix_::socket_type::stream);
+    REQUIRE(cloexec(a));
+    main::run(unix_::send(a, "bye", 3));
+    unix_::shutdown(a, unix_::shutdown_command::send);
+    char buf[8];
+    REQUIRE(main::run(unix_::recv(b, buf, sizeof buf)) == 3);
+    REQUIRE(main::run(unix_::recv(b, buf, sizeof buf)) == 0);
+}
+
+TEST_CASE("sending to a closed peer fails with EPIPE or ECONNRESET, never SIGPIPE") {
+    auto [a, b] = unix_::socketpair(unix_::socket_domain::unix_, unix_::socket_type::stream);
+    main::run(b.close());
+    try {
+        main::run(unix_::send(a, "x", 1));
+        FAIL("send should fail");
+    } catch (const unix_::unix_error& e) {
+        REQUIRE((e.error() == EPIPE || e.error() == ECONNRESET));
+    }
+}
+
+TEST_CASE("UDP: sendto and recvfrom carry datagrams and addresses") {
+    auto s = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::dgram);
+    unix_::bind(s, unix_::sockaddr::inet("127.0.0.1", 0));
+    auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::dgram);
+    unix_::bind(c, unix_::sockaddr::inet("127.0.0.1", 0));
+    char buf[16];
+    auto got = unix_::recvfrom(s, buf, sizeof buf);
+    REQUIRE(main::run(unix_::sendto(c, "dgram", 5, unix_::getsockname(s))) == 5);
+    auto [n, from] = main::run(got);
+    REQUIRE(n == 5);
+    REQUIRE(std::string(buf, n) == "dgram");
+    REQUIRE(from == unix_::getsockname(c));
+}
+
+TEST_CASE("accept_n takes the first connection and whatever else is queued, up to n") {
+    auto srv = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    unix_::bind(srv, unix_::sockaddr::inet("127.0.0.1", 0));
+    unix_::listen(srv);
+    auto addr = unix_::getsockname(srv);
+    std::vector<file_descr> clients;
+    for (int i = 0; i < 5; ++i) {
+        clients.push_back(unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream));
+        main::run(unix_::connect(clients.back(), addr));
+    }
+    auto [first, err] = main::run(unix_::accept_n(srv, 3));
+    REQUIRE(first.size() == 3);
+    REQUIRE_FALSE(err);
+    for (auto& [fd, peer] : first) REQUIRE(cloexec(fd));
+    auto [rest, err2] = main::run(unix_::accept_n(srv, 10));
+    REQUIRE(rest.size() == 2);
+    REQUIRE_THROWS_AS(unix_::accept_n(srv, 0), std::invalid_argument);
+}
+
+TEST_CASE("socket options: booleans, integers, linger and timeouts") {
+    auto s = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    unix_::setsockopt(s, unix_::socket_bool_option::tcp_nodelay, true);
+    REQUIRE(unix_::getsockopt(s, unix_::socket_bool_option::tcp_nodelay));
+    unix_::setsockopt(s, unix_::socket_bool_option::so_keepalive, false);
+    REQUIRE_FALSE(unix_::getsockopt(s, unix_::socket_bool_option::so_keepalive));
+    unix_::setsockopt_int(s, unix_::socket_int_option::so_sndbuf, 65536);
+    REQUIRE(unix_::getsockopt_int(s, unix_::socket_int_option::so_sndbuf) >= 65536);
+    REQUIRE(unix_::getsockopt_int(s, unix_::socket_int_option::so_type) == SOCK_STREAM);
+    unix_::setsockopt_optint(s, unix_::socket_optint_option::so_linger, 5);
+    REQUIRE(unix_::getsockopt_optint(s, unix_::socket_optint_option::so_linger) == std::optional<int>(5));
+    unix_::setsockopt_optint(s, unix_::socket_optint_option::so_linger, std::nullopt);
+    REQUIRE_FALSE(unix_::getsockopt_optint(s, unix_::socket_optint_option::so_linger).has_value());
+    unix_::setsockopt_float(s, unix_::socket_float_option::so_rcvtimeo, 1.5);
+    REQUIRE(unix_::getsockopt_float(s, unix_::socket_float_option::so_rcvtimeo) == Approx(1.5));
+}
+
+TEST_CASE("getaddrinfo and getnameinfo run on the worker pool") {
+    auto ai = main::run(unix_::getaddrinfo("127.0.0.1", "80",
+                                           {.family = unix_::socket_domain::inet, .socktype = unix_::socket_type::stream}));
+    REQUIRE_FALSE(ai.empty());
+    REQUIRE(ai[0].addr.to_string() == "127.0.0.1:80");
+    auto local = main::run(unix_::getaddrinfo("localhost", ""));
+    REQUIRE_FALSE(local.empty());
+    REQUIRE(main::run(unix_::getaddrinfo("no-such-host.invalid", "80")).empty());
+    auto ni = main::run(unix_::getnameinfo(unix_::sockaddr::inet("127.0.0.1", 80), true, true));
+    REQUIRE(ni.hostname == "127.0.0.1");
+    REQUIRE(ni.service == "80");
+}
+
+// ---------------------------------------------------------------------------------------
+// Signals and processes.
+
+TEST_CASE("on_signal calls its handler on the loop until disabled") {
+    int got = 0;
+    auto w = wait<void>();
+    auto id = unix_::on_signal(SIGUSR1, [&](int sig) {
+        got = sig;
+        w.second.resolve();
+    });
+    std::thread([] { ::kill(::getpid(), SIGUSR1); }).join();
+    main::run(w.first);
+    REQUIRE(got == SIGUSR1);
+    unix_::disable_signal_handler(id);
+    // Disabled: run no longer waits for it.
+    REQUIRE_THROWS_AS(main::run(wait<void>().first), std::logic_error);
+}
+
+TEST_CASE("waitpid reaps a child and reports its exit status") {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::usleep(20'000);
+        ::_exit(3);
+    }
+    auto [p, status] = main::run(unix_::waitpid(pid));
+    REQUIRE(p == pid);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 3);
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    pid_t killed = ::fork();
+    if (killed == 0) {
+        ::signal(SIGTERM, SIG_DFL);  // not Catch's handler: die of the signal
+        [[maybe_unused]] auto n = ::write(ready[1], "r", 1);
+        ::pause();
+        ::_exit(0);
+    }
+    char c;
+    REQUIRE(::read(ready[0], &c, 1) == 1);  // the child's handler is reset: kill it now
+    ::close(ready[0]);
+    ::close(ready[1]);
+    auto w = unix_::waitpid(killed);
+    ::kill(killed, SIGTERM);
+    auto [p2, s2] = main::run(w);
+    REQUIRE(WIFSIGNALED(s2));
+    REQUIRE(WTERMSIG(s2) == SIGTERM);
+    REQUIRE_THROWS_AS(main::run(unix_::waitpid(pid)), unix_::unix_error);  // reaped already: ECHILD
+}

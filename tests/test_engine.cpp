@@ -29,7 +29,8 @@ std::pair<unix_::file_descr, unix_::file_descr> tcp_pair() {
     auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
     auto acc = unix_::accept(srv);
     main::run(unix_::connect(c, addr));
-    auto [conn, peer] = main::run(std::move(acc));
+    auto conn_peer_ = main::run(std::move(acc));
+    auto& conn = conn_peer_.first;
     return {std::move(c), std::move(conn)};
 }
 
@@ -114,7 +115,8 @@ TEST_CASE("a million pending sleeps cost memory, not system calls or loop iterat
 }
 
 TEST_CASE("with_timeout on a silent socket rejects with timeout_error and leaves no operation behind") {
-    auto [a, b] = tcp_pair();
+    auto a_b_ = tcp_pair();  // a: the peer, kept open
+    auto& b = a_b_.second;
     char buf[16];
     auto r = unix_::with_timeout(0.05, [&] { return unix_::recv(b, buf, sizeof buf); });
     REQUIRE_THROWS_AS(main::run(r), unix_::timeout_error);
@@ -123,7 +125,9 @@ TEST_CASE("with_timeout on a silent socket rejects with timeout_error and leaves
 }
 
 TEST_CASE("cancelling a pending read completes it at once with lwt::canceled") {
-    auto [a, b] = tcp_pair();
+    auto a_b_ = tcp_pair();
+    auto& a = a_b_.first;
+    auto& b = a_b_.second;
     char buf[16];
     auto r = unix_::recv(b, buf, sizeof buf);
     REQUIRE(r.is_pending());
@@ -137,7 +141,9 @@ TEST_CASE("cancelling a pending read completes it at once with lwt::canceled") {
 }
 
 TEST_CASE("a cancelled read whose bytes the kernel already delivered returns them") {
-    auto [a, b] = tcp_pair();
+    auto a_b_ = tcp_pair();
+    auto& a = a_b_.first;
+    auto& b = a_b_.second;
     main::run(unix_::send(a, "data", 4));
     char buf[16] = {};
     auto r = unix_::recv(b, buf, sizeof buf);
@@ -170,7 +176,8 @@ TEST_CASE("a cancelled accept that succeeded closes the new socket: nothing leak
 }
 
 TEST_CASE("pick of a read and a sleep cancels the read in flight before the pick's waiters run") {
-    auto [a, b] = tcp_pair();
+    auto a_b_ = tcp_pair();  // a: the peer, kept open
+    auto& b = a_b_.second;
     char buf[8];
     auto rd = lwt::map([](std::size_t n) { return static_cast<int>(n); }, unix_::recv(b, buf, sizeof buf));
     auto sl = lwt::map([] { return -1; }, unix_::sleep(0.01));
@@ -183,7 +190,8 @@ TEST_CASE("pick of a read and a sleep cancels the read in flight before the pick
 }
 
 TEST_CASE("closing a descriptor fails the operations pending on it with EBADF") {
-    auto [a, b] = tcp_pair();
+    auto a_b_ = tcp_pair();  // a: the peer, kept open
+    auto& b = a_b_.second;
     char buf[8];
     auto r = unix_::recv(b, buf, sizeof buf);
     main::run(b.close());
@@ -205,7 +213,9 @@ TEST_CASE("destroying an engine with work pending cancels it and frees every fra
     std::string seen;
     unix_::file_descr keep_a, keep_b;  // outlive the thread, so the read is really in flight
     std::thread([&] {
-        auto [a, b] = tcp_pair();
+        auto a_b_ = tcp_pair();
+        auto& a = a_b_.first;
+        auto& b = a_b_.second;
         static char buf[16];
         auto reader = [](int fd, std::string& out) -> promise<void> {
             unix_::file_descr view(fd);
@@ -235,4 +245,29 @@ TEST_CASE("destroying an engine with work pending cancels it and frees every fra
     }).join();
     REQUIRE(seen.find("read cancelled;") != std::string::npos);
     REQUIRE(seen.find("sleep cancelled;") != std::string::npos);
+}
+
+TEST_CASE("a coroutine waiting on a promise nobody can resolve any more is cancelled at thread exit") {
+    std::string seen;
+    std::thread([&] {
+        auto waiter = [](promise<int> p, std::string& out) -> promise<void> {
+            try {
+                co_await p;
+                out = "resolved";
+            } catch (const canceled&) {
+                out = "cancelled at thread exit";
+            }
+        };
+        auto w = wait<int>();
+        async([&, p = w.first] { return waiter(p, seen); });
+        // The resolver goes away: Lwt keeps the promise pending, and so do we...
+    }).join();
+    // ...until the thread ends, when the coroutine unwinds instead of leaking.
+    REQUIRE(seen == "cancelled at thread exit");
+}
+
+TEST_CASE("a wait() promise whose resolver is gone stays pending (as in Lwt)") {
+    auto p = wait<int>().first;
+    REQUIRE(p.is_pending());
+    REQUIRE_THROWS_AS(main::run(p), std::logic_error);
 }

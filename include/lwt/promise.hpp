@@ -122,35 +122,40 @@ std::exception_ptr to_exception_ptr(E&& e) {
 template <class T>
 class resolver {
 public:
-    resolver(const resolver& o) noexcept : s_(o.s_) { detail::retain(s_); }
+    resolver(const resolver& o) noexcept : s_(o.s_) {
+        detail::retain(s_);
+        ++s_->resolvers;
+    }
     resolver(resolver&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
     resolver& operator=(resolver o) noexcept {
         std::swap(s_, o.s_);
         return *this;
     }
     ~resolver() {
-        if (s_ != nullptr) detail::release(s_);
+        if (s_ == nullptr) return;
+        if (--s_->resolvers == 0 && s_->pending()) detail::abandon(s_);
+        detail::release(s_);
     }
 
     template <class... A>
         requires(std::is_void_v<T> ? sizeof...(A) == 0 : std::is_constructible_v<T, A&&...>)
     void resolve(A&&... v) const {
-        detail::resolve_cell(s_, true, std::forward<A>(v)...);
+        detail::resolve_cell(cell(), true, std::forward<A>(v)...);
     }
     template <class E>
     void reject(E&& e) const {
-        detail::reject_cell(s_, true, detail::to_exception_ptr(std::forward<E>(e)));
+        detail::reject_cell(cell(), true, detail::to_exception_ptr(std::forward<E>(e)));
     }
 
     // The cell this resolver resolves (for the library's own machinery).
     detail::state<T>* cell() const noexcept { return s_; }
 
     // Takes over one reference to s.
-    static resolver adopt(detail::state<T>* s) noexcept { return resolver(s); }
+    static resolver adopt(detail::heap_state<T>* s) noexcept { return resolver(s); }
 
 private:
-    explicit resolver(detail::state<T>* s) noexcept : s_(s) {}
-    detail::state<T>* s_;
+    explicit resolver(detail::heap_state<T>* s) noexcept : s_(s) { ++s_->resolvers; }
+    detail::heap_state<T>* s_;
 };
 
 namespace detail {

@@ -1,5 +1,6 @@
 // The per-thread context: queue growth and draining, stack bounds, the block pool.
 #include <lwt/detail/context.hpp>
+#include <lwt/detail/state.hpp>
 
 #include <pthread.h>
 
@@ -17,6 +18,7 @@ namespace {
 // time something is kept (a queue buffer, a pooled block), so the context itself stays POD.
 struct context_guard {
     ~context_guard() {
+        reap_abandoned();
         std::free(ctx.queue);
         ctx.queue = nullptr;
         ctx.q_head = ctx.q_tail = ctx.q_mask = 0;

@@ -137,12 +137,22 @@ struct engine_holder {
     std::vector<std::function<void()>> exit_hooks;
     engine_holder() { ensure_context_guard(); }
     ~engine_holder() {
-        while (!exit_hooks.empty()) {  // LIFO; a hook may register more
-            auto f = std::move(exit_hooks.back());
-            exit_hooks.pop_back();
-            f();
+        // Hooks first (LIFO; a hook may register more), then what can never be resolved,
+        // then the engine (its teardown cancels what is in flight). Code that runs during
+        // teardown may start more work, even a new engine: repeat until quiet.
+        for (int round = 0; round < 8; ++round) {
+            while (!exit_hooks.empty()) {
+                auto f = std::move(exit_hooks.back());
+                exit_hooks.pop_back();
+                f();
+            }
+            reap_abandoned();
+            if (!e) break;
+            std::unique_ptr<engine> dying = std::move(e);
+            dying.reset();
+            ctx.engine = nullptr;
+            if (!e && abandoned_count() == 0 && exit_hooks.empty()) break;
         }
-        e.reset();
         ctx.engine = nullptr;
     }
 };

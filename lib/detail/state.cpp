@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace lwt {
 
@@ -177,6 +178,49 @@ void cancel_as_leaf(cancelable* self, cancel_walk& w, state_base*) {
     auto* s = static_cast<state_base*>(self);
     if (s->pending()) w.leaf(self, s, nullptr);
 }
+
+namespace {
+
+// The abandoned cells of this thread (see abandon() in state.hpp).
+constinit LWT_TLS std::vector<state_base*>* abandoned = nullptr;
+constinit LWT_TLS std::size_t prune_at = 64;
+
+}  // namespace
+
+void abandon(state_base* s) {
+    if (abandoned == nullptr) {
+        ensure_context_guard();
+        abandoned = new std::vector<state_base*>();
+    }
+    retain(s);
+    abandoned->push_back(s);
+    if (abandoned->size() >= prune_at) {
+        // Cells only the list holds can never be observed again: drop them.
+        std::vector<state_base*> keep;
+        std::vector<state_base*> drop;
+        for (state_base* c : *abandoned) (c->refs == 1 || !c->pending() ? drop : keep).push_back(c);
+        abandoned->swap(keep);
+        for (state_base* c : drop) release(c);
+        prune_at = 2 * abandoned->size() + 64;
+    }
+}
+
+void reap_abandoned() noexcept {
+    // Rejecting runs coroutines, which may abandon more cells: repeat until none is left.
+    while (abandoned != nullptr && !abandoned->empty()) {
+        std::vector<state_base*> list;
+        list.swap(*abandoned);
+        for (state_base* c : list) {
+            reject_canceled(c);
+            release(c);
+        }
+    }
+    delete abandoned;
+    abandoned = nullptr;
+    prune_at = 64;
+}
+
+std::size_t abandoned_count() noexcept { return abandoned == nullptr ? 0 : abandoned->size(); }
 
 void cancel(state_base* s) {
     if (!s->pending() || s->cancel_fn == nullptr) return;

@@ -255,6 +255,16 @@ private:
 
 LWT_EXPORT void cancel(state_base* s);
 
+// Abandoned cells: a wait()/task() cell still pending when its last resolver is destroyed can
+// only be settled by cancel. Coroutines suspended on it would be unreachable cycles (their
+// frames hold the promise, the promise their waiters): the thread keeps such cells on a
+// list -- which stays reachable, and is pruned of cells nobody else holds -- and at its exit
+// rejects those still pending with lwt::canceled, so that their coroutines unwind and free
+// their frames (engine teardown frees every frame).
+LWT_EXPORT void abandon(state_base* s);
+LWT_EXPORT void reap_abandoned() noexcept;
+LWT_EXPORT std::size_t abandoned_count() noexcept;
+
 // The cancel behaviour of a task-like cell: a leaf rejected with lwt::canceled.
 LWT_EXPORT void cancel_as_leaf(cancelable* self, cancel_walk& w, state_base* owner);
 
@@ -263,6 +273,8 @@ LWT_EXPORT void cancel_as_leaf(cancelable* self, cancel_walk& w, state_base* own
 
 template <class T>
 struct heap_state final : state<T>, pooled {
+    std::uint32_t resolvers = 0;  // resolver handles (wait/task cells)
+
     explicit heap_state(bool cancelable_leaf) noexcept {
         this->destroy_fn = [](state_base* s) noexcept { delete static_cast<heap_state*>(s); };
         if (cancelable_leaf) this->cancel_fn = &cancel_as_leaf;

@@ -235,7 +235,7 @@ void engine::shutdown() noexcept {
     for (int round = 0; round < 64; ++round) {
         cancel_all();
         while (!timers_.empty()) {
-            timer_node* t = timers_[0];
+            timer_node* t = timers_[0].node;
             remove_timer(t);
             reject_canceled(t);
             release(t);  // the heap's reference
@@ -250,7 +250,7 @@ void engine::shutdown() noexcept {
 void engine::iterate(std::int64_t timeout_ns) {
     std::int64_t t = timeout_ns;
     if (!timers_.empty() && t != 0) {
-        std::int64_t d = timers_[0]->deadline - monotonic_ns();
+        std::int64_t d = timers_[0].deadline - monotonic_ns();
         if (d < 0) d = 0;
         if (t < 0 || d < t) t = d;
     }
@@ -306,71 +306,108 @@ void engine::run_inbox() noexcept {
 }
 
 // ---------------------------------------------------------------------------------------
-// Timers: a 4-ary min-heap of nodes that know their index (O(log n) removal on cancel).
+// Timers: a 4-ary min-heap of (deadline, node) slots; nodes know their index, for O(log n)
+// removal on cancel. When an iteration finds many timers expired at once (a million sleeps
+// ending together), popping them one by one would cost log n cache misses each: past a few
+// hundred, the rest are taken in one linear pass, sorted, and the heap is rebuilt.
 
 void engine::add_timer(timer_node* t) {
-    t->index = static_cast<std::uint32_t>(timers_.size());
-    timers_.push_back(t);
-    sift_up(t->index);
+    auto i = static_cast<std::uint32_t>(timers_.size());
+    timers_.push_back({t->deadline, t});
+    t->index = i;
+    sift_up(i);
 }
 
 void engine::remove_timer(timer_node* t) noexcept {
     std::uint32_t i = t->index;
     if (i == timer_node::npos) return;
     t->index = timer_node::npos;
-    timer_node* last = timers_.back();
+    timer_slot last = timers_.back();
     timers_.pop_back();
-    if (last == t) return;
-    timers_[i] = last;
-    last->index = i;
+    if (last.node == t) return;
+    place(i, last);
     sift_down(i);
-    sift_up(last->index);
+    sift_up(last.node->index);
 }
 
 void engine::sift_up(std::uint32_t i) noexcept {
-    timer_node* t = timers_[i];
+    timer_slot t = timers_[i];
     while (i > 0) {
         std::uint32_t parent = (i - 1) / 4;
-        if (timers_[parent]->deadline <= t->deadline) break;
-        timers_[i] = timers_[parent];
-        timers_[i]->index = i;
+        if (timers_[parent].deadline <= t.deadline) break;
+        place(i, timers_[parent]);
         i = parent;
     }
-    timers_[i] = t;
-    t->index = i;
+    place(i, t);
 }
 
 void engine::sift_down(std::uint32_t i) noexcept {
     auto n = static_cast<std::uint32_t>(timers_.size());
-    timer_node* t = timers_[i];
+    timer_slot t = timers_[i];
     for (;;) {
         std::uint32_t first = 4 * i + 1;
         if (first >= n) break;
         std::uint32_t best = first;
         std::uint32_t end = first + 4 < n ? first + 4 : n;
         for (std::uint32_t c = first + 1; c < end; ++c)
-            if (timers_[c]->deadline < timers_[best]->deadline) best = c;
-        if (timers_[best]->deadline >= t->deadline) break;
-        timers_[i] = timers_[best];
-        timers_[i]->index = i;
+            if (timers_[c].deadline < timers_[best].deadline) best = c;
+        if (timers_[best].deadline >= t.deadline) break;
+        place(i, timers_[best]);
         i = best;
     }
-    timers_[i] = t;
-    t->index = i;
+    place(i, t);
+}
+
+// Fulfils an expired timer taken out of the heap (whose reference it releases).
+void engine::fire_one(timer_node* t) noexcept {
+    if (t->pending()) {
+        t->set_value();
+        resolution_scope scope;
+        run_waiters(t);
+    }
+    release(t);  // the heap's reference
 }
 
 void engine::fire_timers() noexcept {
     if (timers_.empty()) return;
     std::int64_t now = monotonic_ns();
-    while (!timers_.empty() && timers_[0]->deadline <= now) {
-        timer_node* t = timers_[0];
-        remove_timer(t);
-        if (t->pending()) {
-            t->set_value();
-            resolution_scope scope;
-            run_waiters(t);
+    for (int popped = 0; !timers_.empty() && timers_[0].deadline <= now; ++popped) {
+        if (popped == 256 && timers_.size() > 4096) {
+            fire_batch(now);
+            return;
         }
-        release(t);  // the heap's reference
+        timer_node* t = timers_[0].node;
+        remove_timer(t);
+        fire_one(t);
+    }
+}
+
+void engine::fire_batch(std::int64_t now) noexcept {
+    std::vector<timer_slot> expired;
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < timers_.size(); ++i) {
+        if (timers_[i].deadline <= now) {
+            timers_[i].node->index = timer_node::npos;
+            expired.push_back(timers_[i]);
+        } else {
+            timers_[keep++] = timers_[i];
+        }
+    }
+    timers_.resize(keep);
+    for (std::size_t i = 0; i < keep; ++i) timers_[i].node->index = static_cast<std::uint32_t>(i);
+    if (keep > 1)
+        for (std::size_t i = (keep - 2) / 4 + 1; i-- > 0;) sift_down(static_cast<std::uint32_t>(i));
+    std::sort(expired.begin(), expired.end(),
+              [](const timer_slot& a, const timer_slot& b) { return a.deadline < b.deadline; });
+    // Firing runs user code, which may add timers (to the rebuilt heap) or cancel timers of
+    // this batch (their index is npos: only rejected; fire_one then skips them). The nodes
+    // and their first waiters are scattered in memory: prefetch a few timers ahead.
+    constexpr std::size_t ahead = 8;
+    for (std::size_t i = 0; i < expired.size(); ++i) {
+        if (i + 2 * ahead < expired.size()) __builtin_prefetch(expired[i + 2 * ahead].node);
+        if (i + ahead < expired.size())
+            if (waiter* w = expired[i + ahead].node->head) __builtin_prefetch(w);
+        fire_one(expired[i].node);
     }
 }
 

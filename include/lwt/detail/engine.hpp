@@ -197,16 +197,27 @@ protected:
     void finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags = 0) noexcept;
     void run_inbox() noexcept;
     void fire_timers() noexcept;
-    std::int64_t next_timer_deadline() const noexcept { return timers_.empty() ? -1 : timers_[0]->deadline; }
+    std::int64_t next_timer_deadline() const noexcept { return timers_.empty() ? -1 : timers_[0].deadline; }
 
     std::size_t live_ops_ = 0;
     int wake_fd_ = -1;  // eventfd: other threads' wake-ups
 
 private:
+    struct timer_slot {
+        std::int64_t deadline;  // kept in the heap: comparisons never touch the nodes
+        timer_node* node;
+    };
+    void place(std::uint32_t i, timer_slot s) noexcept {
+        timers_[i] = s;
+        s.node->index = i;
+    }
     void sift_up(std::uint32_t i) noexcept;
     void sift_down(std::uint32_t i) noexcept;
+    void fire_one(timer_node* t) noexcept;
+    void fire_batch(std::int64_t now) noexcept;
 
-    std::vector<timer_node*> timers_;  // 4-ary min-heap on deadline
+    // 4-ary min-heap on deadline; the four children of a slot share one cache line.
+    std::vector<timer_slot> timers_;
     std::atomic<inbox_item*> inbox_{nullptr};
 };
 

@@ -1,0 +1,68 @@
+// bench/echo_server: an echo server on lwt++ -- a plain accept loop, and per connection a
+// recv/send loop (no batching tricks), for the shared harness in ../shared/bench.
+//
+//   echo_server [--buffer BYTES] PORT        (listens on 127.0.0.1; SIGTERM/SIGINT stop it)
+//
+// LWT_ENGINE=uring|epoll selects the engine.
+#include <lwt/lwt.hpp>
+
+#include <fmt/core.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+using namespace lwt;
+
+namespace {
+
+std::size_t buffer_size = 16384;
+
+promise<void> serve(unix_::file_descr conn) {
+    std::unique_ptr<char[]> buf(new char[buffer_size]);
+    try {
+        for (;;) {
+            std::size_t n = co_await unix_::recv(conn, buf.get(), buffer_size);
+            if (n == 0) break;
+            for (std::size_t off = 0; off < n;) off += co_await unix_::send(conn, buf.get() + off, n - off);
+        }
+    } catch (const unix_::unix_error&) {
+        // a client that resets its connection ends only its own loop
+    } catch (const canceled&) {
+        // the server is stopping
+    }
+}
+
+promise<void> accept_loop(const unix_::file_descr& listener) {
+    for (;;) {
+        auto accepted = co_await unix_::accept(listener);
+        unix_::setsockopt(accepted.first, unix_::socket_bool_option::tcp_nodelay, true);
+        async([conn = std::move(accepted.first)]() mutable { return serve(std::move(conn)); });
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int port = -1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--buffer") == 0 && i + 1 < argc)
+            buffer_size = std::strtoul(argv[++i], nullptr, 10);
+        else
+            port = std::atoi(argv[i]);
+    }
+    if (port <= 0 || port > 65535 || buffer_size == 0) {
+        fmt::print(stderr, "usage: echo_server [--buffer BYTES] PORT\n");
+        return 2;
+    }
+    auto listener = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    unix_::setsockopt(listener, unix_::socket_bool_option::so_reuseaddr, true);
+    unix_::bind(listener, unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port)));
+    unix_::listen(listener, 4096);
+    auto stop = wait<void>();
+    for (int sig : {SIGTERM, SIGINT}) unix_::on_signal(sig, [r = stop.second](int) { if (r.cell()->pending()) r.resolve(); });
+    main::run(pick(accept_loop(listener), stop.first));
+    return 0;
+}

@@ -130,15 +130,34 @@ std::int32_t epoll_engine::attempt(io_op& op, const fd_entry& e, bool known_read
     return r == -EWOULDBLOCK ? -EAGAIN : r;
 }
 
+void epoll_engine::note_result(fd_entry& e, const io_op& op, int dir, std::int32_t r) noexcept {
+    if (!e.registered) return;  // no edges will come: the hint would never be cleared
+    if (r == -EAGAIN) {
+        e.drained[dir] = true;
+    } else if (e.type == fd_type::socket && r >= 0 && static_cast<std::uint32_t>(r) < op.len &&
+               (op.kind == io_kind::recv || op.kind == io_kind::read || op.kind == io_kind::send ||
+                op.kind == io_kind::write) && !(r == 0 && dir == 0)) {
+        // A stream socket that gave less than asked has nothing more right now; new data
+        // (or room) will raise an edge.
+        e.drained[dir] = true;
+    }
+}
+
 bool epoll_engine::try_now(io_op& op) noexcept {
-    if (direction(op) < 0) {
+    int dir = direction(op);
+    if (dir < 0) {
         op.res = perform_now(op);
         op.phase = io_phase::done;
         return true;
     }
     std::int32_t r;
     try {
-        r = attempt(op, entry(op.fd), false);
+        fd_entry& e = entry(op.fd);
+        const waitlist& l = dir == 1 ? e.writers : e.readers;
+        // Behind parked operations (FIFO), or drained since the last edge: park at once.
+        if (l.head != nullptr || (e.registered && e.drained[dir])) return false;
+        r = attempt(op, e, false);
+        note_result(e, op, dir, r);
     } catch (...) {
         r = -ENOMEM;
     }
@@ -200,6 +219,7 @@ void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events) noexce
             r = static_cast<std::int32_t>(events & want);
         } else {
             r = attempt(*op, e, true);
+            note_result(e, *op, writers ? 1 : 0, r);
         }
         if (r == -EAGAIN) return;
         remove(l, *op);
@@ -209,6 +229,9 @@ void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events) noexce
 
 void epoll_engine::serve(int fd, std::uint32_t events) noexcept {
     if (static_cast<std::size_t>(fd) >= fds_.size()) return;
+    fd_entry& e = fds_[static_cast<std::size_t>(fd)];
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) e.drained[0] = false;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) e.drained[1] = false;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) serve_list(fd, false, events);
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) serve_list(fd, true, events);
 }

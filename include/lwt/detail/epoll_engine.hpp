@@ -5,7 +5,8 @@
 // O_NONBLOCK; a blocking pipe or tty is only read or written once poll(2) says it is ready,
 // and then at most one page at a time); if it would block it is parked, FIFO, on its fd's
 // reader or writer list, and retried when epoll reports the fd ready (edge-triggered,
-// registered once per fd). Operations that are not about readiness (regular files, paths,
+// registered once per fd; a per-direction "drained" hint skips attempts that would only
+// return EAGAIN). Operations that are not about readiness (regular files, paths,
 // close, fsync) are performed at once. Cancelling a parked operation unparks it.
 #pragma once
 
@@ -43,7 +44,12 @@ private:
         fd_type type = fd_type::unknown;
         bool nonblocking = false;
         bool registered = false;
+        // The last attempt in that direction (0: reading, 1: writing) found the fd drained
+        // (EAGAIN, or a short transfer on a stream socket): until epoll reports an edge, a
+        // new operation parks without trying -- one system call saved per message.
+        bool drained[2] = {false, false};
     };
+    void note_result(fd_entry& e, const io_op& op, int dir, std::int32_t r) noexcept;
 
     fd_entry& entry(int fd);
     std::int32_t attempt(io_op& op, const fd_entry& e, bool known_ready) noexcept;

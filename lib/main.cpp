@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 
 namespace lwt::main {
@@ -14,6 +15,19 @@ namespace detail {
 
 namespace {
 constinit LWT_TLS bool running = false;
+// The hooks of this thread, created on first use (reached with one initial-exec TLS load).
+constinit LWT_TLS hooks* enter_hooks = nullptr;
+constinit LWT_TLS hooks* leave_hooks = nullptr;
+
+hooks& lazily(hooks*& h) {
+    if (h == nullptr) {
+        static thread_local std::unique_ptr<hooks> owner[2];
+        auto& slot = owner[&h == &enter_hooks ? 0 : 1];
+        slot = std::make_unique<hooks>();
+        h = slot.get();
+    }
+    return *h;
+}
 }
 
 run_scope::run_scope() {
@@ -34,10 +48,10 @@ void run_until(lwt::detail::state_base* s) {
             throw std::logic_error(
                 "lwt::main::run: the promise can never settle (no pending I/O, timer, pause, task, "
                 "signal handler or notification)");
-        enter_iter_hooks().run();
+        if (enter_hooks != nullptr) enter_hooks->run();
         if (e != nullptr) e->iterate(paused ? 0 : -1);
-        wake_paused();
-        leave_iter_hooks().run();
+        if (has_paused()) wake_paused();
+        if (leave_hooks != nullptr) leave_hooks->run();
         if (!queue_empty()) drain_queue();
     }
 }
@@ -72,15 +86,8 @@ void hooks::run() {
     }
 }
 
-hooks& enter_iter_hooks() {
-    static thread_local hooks h;
-    return h;
-}
-
-hooks& leave_iter_hooks() {
-    static thread_local hooks h;
-    return h;
-}
+hooks& enter_iter_hooks() { return detail::lazily(detail::enter_hooks); }
+hooks& leave_iter_hooks() { return detail::lazily(detail::leave_hooks); }
 
 void at_exit(std::function<promise<void>()> f) {
     lwt::detail::register_exit_hook([f = std::move(f)] {

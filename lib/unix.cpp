@@ -59,8 +59,8 @@ std::string fd_str(int fd) { return std::to_string(fd); }
 
 // The result of a finished operation: >= 0, or the failure thrown. `owns_result`: the result
 // is a descriptor that must not leak when the operation was cancelled after it succeeded.
-std::int32_t result(const lwt::detail::io_result& op, const char* call, const std::string& arg,
-                    bool owns_result = false) {
+std::int32_t result_slow(const lwt::detail::io_result& op, const char* call, const std::string& arg,
+                         bool owns_result) {
     std::int32_t r = op.res;
     if (op.canceled) {
         if (r == -ECANCELED || r == -EINTR) throw lwt::canceled();
@@ -72,6 +72,13 @@ std::int32_t result(const lwt::detail::io_result& op, const char* call, const st
     if (r >= 0) return r;
     if (r == -ECANCELED) r = -EBADF;  // its descriptor was closed under it
     throw unix_error(-r, call, arg);
+}
+
+// `arg()` describes the call's argument; it is only formatted on failure.
+template <class Arg>
+LWT_INLINE std::int32_t result(const lwt::detail::io_result& op, const char* call, Arg&& arg, bool owns_result = false) {
+    if (LWT_LIKELY(op.res >= 0 && !op.canceled)) return op.res;
+    return result_slow(op, call, arg(), owns_result);
 }
 
 void check_path(const std::string& path, const char* call) {
@@ -181,7 +188,7 @@ namespace {
 promise<void> close_impl(int fd) {
     io_awaiter a = fd_op(io_kind::close, fd);
     auto done = co_await a;
-    result(done, "close", fd_str(fd));
+    result(done, "close", [&] { return fd_str(fd); });
 }
 }  // namespace
 
@@ -201,19 +208,86 @@ int stdin_fd() noexcept { return 0; }
 
 namespace {
 
-promise<std::size_t> rw_impl(io_kind kind, int fd, void* buf, std::uint32_t len, std::uint64_t off, const char* call) {
-    io_awaiter a = fd_op(kind, fd);
-    a.op.addr = buf;
-    a.op.len = len;
-    a.op.off = off;
-    auto done = co_await a;
-    co_return static_cast<std::size_t>(result(done, call, fd_str(fd)));
+// A transfer that yields a byte count (read, write, recv, send and their variants). Its
+// promise's cell holds the operation itself: the engine completes the cell directly, with no
+// coroutine frame in between -- the data path's hot spot. The engine holds a reference while
+// the operation is in flight, so the cell outlives a dropped promise.
+struct transfer_cell final : lwt::detail::state<std::size_t>, lwt::detail::pooled {
+    io_op op;
+    const char* call = "";
+
+    transfer_cell() noexcept {
+        destroy_fn = [](lwt::detail::state_base* s) noexcept { delete static_cast<transfer_cell*>(s); };
+        cancel_fn = &cancel_transfer;
+        op.complete = &complete;
+        op.frame = this;
+    }
+
+    // The outcome of the finished operation, without running waiters.
+    LWT_INLINE void take_result() noexcept {
+        if (LWT_LIKELY(op.res >= 0 && !op.cancel_requested))
+            set_value(static_cast<std::size_t>(op.res));
+        else
+            take_failure();
+    }
+    LWT_COLD void take_failure() noexcept {
+        std::int32_t r = op.res;
+        if (op.cancel_requested && (r == -ECANCELED || r == -EINTR)) {
+            set_rejected(std::make_exception_ptr(lwt::canceled()), true);
+        } else if (r >= 0) {
+            set_value(static_cast<std::size_t>(r));  // the kernel finished first: its result wins
+        } else {
+            int err = r == -ECANCELED ? EBADF : -r;  // ECANCELED unasked: its fd was closed
+            try {
+                set_rejected(std::make_exception_ptr(unix_error(err, call, fd_str(op.fd))), false);
+            } catch (...) {
+                set_rejected(std::current_exception(), false);
+            }
+        }
+    }
+    static void complete(io_op* o) noexcept {
+        auto* c = static_cast<transfer_cell*>(o->frame);
+        c->take_result();
+        lwt::detail::settle(c, false);
+        lwt::detail::release(c);  // the engine's reference
+    }
+    static void cancel_action(lwt::detail::cancelable* self) noexcept {
+        auto* c = static_cast<transfer_cell*>(static_cast<lwt::detail::state_base*>(self));
+        c->op.cancel_requested = true;
+        if (c->op.phase == lwt::detail::io_phase::pending) engine::current().cancel(c->op);
+    }
+    static void cancel_transfer(lwt::detail::cancelable* self, lwt::detail::cancel_walk& w, lwt::detail::state_base*) {
+        auto* c = static_cast<transfer_cell*>(static_cast<lwt::detail::state_base*>(self));
+        if (c->pending()) w.leaf(self, c, &cancel_action);
+    }
+};
+
+promise<std::size_t> transfer(io_kind kind, int fd, void* buf, std::uint32_t len, std::uint64_t off, int flags,
+                              const char* call) {
+    auto* c = new transfer_cell();
+    c->call = call;
+    io_op& op = c->op;
+    op.kind = kind;
+    op.fd = fd;
+    op.addr = buf;
+    op.len = len;
+    op.off = off;
+    op.flags = flags;
+    promise<std::size_t> p = lwt::detail::adopt<std::size_t>(c);
+    engine& e = engine::current();
+    if (e.try_now(op)) {
+        c->take_result();
+    } else {
+        lwt::detail::retain(c);
+        e.submit(op);
+    }
+    return p;
 }
 
 promise<std::size_t> rw(io_kind kind, const file_descr& fd, const void* buf, std::size_t len, std::uint64_t off,
                         const char* call) {
     check_buffer(buf, len, call);
-    return rw_impl(kind, fd.fd(), const_cast<void*>(buf), clamp_len(len), off, call);
+    return transfer(kind, fd.fd(), const_cast<void*>(buf), clamp_len(len), off, 0, call);
 }
 
 std::uint64_t offset_of(off_t off, const char* call) {
@@ -243,8 +317,8 @@ promise<std::size_t> rwv(io_kind kind, const file_descr& fd, std::span<const str
     if (iov.size() > IOV_MAX)
         throw std::invalid_argument(fmt::format("lwt::unix_::{}: {} buffers (at most {})", call, iov.size(), IOV_MAX));
     for (const auto& v : iov) check_buffer(v.iov_base, v.iov_len, call);
-    return rw_impl(kind, fd.fd(), const_cast<struct iovec*>(iov.data()), static_cast<std::uint32_t>(iov.size()),
-                   at_position, call);
+    return transfer(kind, fd.fd(), const_cast<struct iovec*>(iov.data()), static_cast<std::uint32_t>(iov.size()),
+                    at_position, 0, call);
 }
 }  // namespace
 
@@ -260,7 +334,7 @@ promise<void> fsync_impl(int fd, int datasync) {
     io_awaiter a = fd_op(io_kind::fsync, fd);
     a.op.flags = datasync;
     auto done = co_await a;
-    result(done, datasync ? "fdatasync" : "fsync", fd_str(fd));
+    result(done, datasync ? "fdatasync" : "fsync", [&] { return fd_str(fd); });
 }
 }  // namespace
 
@@ -297,7 +371,7 @@ promise<file_descr> openfile_impl(std::string path, int flags, mode_t perm) {
     a.op.flags = flags;
     a.op.len = perm;
     auto done = co_await a;
-    co_return file_descr(result(done, "open", quoted(path), true));
+    co_return file_descr(result(done, "open", [&] { return quoted(path); }, true));
 }
 
 file_kind kind_of(mode_t m) {
@@ -338,7 +412,7 @@ promise<stats> statx_impl(int dirfd, std::string path, int flags, const char* ca
     a.op.flags = flags;
     a.op.len = STATX_BASIC_STATS;
     auto done = co_await a;
-    result(done, call, dirfd == AT_FDCWD ? quoted(path) : fd_str(dirfd));
+    result(done, call, [&] { return dirfd == AT_FDCWD ? quoted(path) : fd_str(dirfd); });
     co_return of_statx(x);
 }
 
@@ -346,7 +420,7 @@ promise<void> path_op(io_awaiter a, std::string p1, std::string p2, const char* 
     a.op.addr = p1.data();
     if (!p2.empty()) a.op.addr2 = p2.data();
     auto done = co_await a;
-    result(done, call, p2.empty() ? quoted(p1) : quoted(p1) + ", " + quoted(p2));
+    result(done, call, [&] { return p2.empty() ? quoted(p1) : quoted(p1) + ", " + quoted(p2); });
 }
 
 }  // namespace
@@ -632,7 +706,7 @@ promise<std::pair<file_descr, sockaddr>> accept_impl(int fd) {
     a.op.addr2 = &len;
     a.op.flags = engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0;
     auto done = co_await a;
-    file_descr conn(result(done, "accept", fd_str(fd), true));
+    file_descr conn(result(done, "accept", [&] { return fd_str(fd); }, true));
     peer.set_size(len);
     co_return std::pair<file_descr, sockaddr>(std::move(conn), peer);
 }
@@ -675,7 +749,7 @@ promise<void> connect_impl(int fd, sockaddr addr) {
     a.op.addr = addr.raw();
     a.op.len = addr.size();
     auto done = co_await a;
-    result(done, "connect", addr.to_string());
+    result(done, "connect", [&] { return addr.to_string(); });
 }
 }  // namespace
 
@@ -701,25 +775,15 @@ sockaddr getpeername(const file_descr& fd) {
     return a;
 }
 
-namespace {
-promise<std::size_t> sr_impl(io_kind kind, int fd, void* buf, std::uint32_t len, int flags, const char* call) {
-    io_awaiter a = fd_op(kind, fd);
-    a.op.addr = buf;
-    a.op.len = len;
-    a.op.flags = flags;
-    auto done = co_await a;
-    co_return static_cast<std::size_t>(result(done, call, fd_str(fd)));
-}
-}  // namespace
-
 promise<std::size_t> recv(const file_descr& fd, void* buf, std::size_t len, int flags) {
     check_buffer(buf, len, "recv");
-    return sr_impl(io_kind::recv, fd.fd(), buf, clamp_len(len), flags, "recv");
+    return transfer(io_kind::recv, fd.fd(), buf, clamp_len(len), ~std::uint64_t{0}, flags, "recv");
 }
 
 promise<std::size_t> send(const file_descr& fd, const void* buf, std::size_t len, int flags) {
     check_buffer(buf, len, "send");
-    return sr_impl(io_kind::send, fd.fd(), const_cast<void*>(buf), clamp_len(len), flags, "send");
+    return transfer(io_kind::send, fd.fd(), const_cast<void*>(buf), clamp_len(len), ~std::uint64_t{0}, flags,
+                    "send");
 }
 
 namespace {
@@ -735,7 +799,7 @@ promise<std::pair<std::size_t, sockaddr>> recvfrom_impl(int fd, void* buf, std::
     a.op.addr = &msg;
     a.op.flags = flags;
     auto done = co_await a;
-    auto n = static_cast<std::size_t>(result(done, "recvfrom", fd_str(fd)));
+    auto n = static_cast<std::size_t>(result(done, "recvfrom", [&] { return fd_str(fd); }));
     from.set_size(msg.msg_namelen);
     co_return std::pair<std::size_t, sockaddr>(n, from);
 }
@@ -751,7 +815,7 @@ promise<std::size_t> sendto_impl(int fd, const void* buf, std::uint32_t len, soc
     a.op.addr = &msg;
     a.op.flags = flags;
     auto done = co_await a;
-    co_return static_cast<std::size_t>(result(done, "sendto", to.to_string()));
+    co_return static_cast<std::size_t>(result(done, "sendto", [&] { return to.to_string(); }));
 }
 }  // namespace
 
@@ -1065,7 +1129,7 @@ promise<std::pair<pid_t, int>> waitpid_impl(pid_t pid) {
             io_awaiter a = fd_op(io_kind::poll, pidfd.fd());
             a.op.flags = POLLIN;
             auto done = co_await a;
-            result(done, "waitpid", std::to_string(pid));
+            result(done, "waitpid", [&] { return std::to_string(pid); });
         } else {
             // No pidfd (kernel before 5.3): poll with a growing interval.
             co_await detail::sleep_ns(backoff_ns);

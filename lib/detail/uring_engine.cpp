@@ -298,7 +298,6 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
 }
 
 void uring_engine::wait(std::int64_t timeout_ns) {
-    reap();
     if (backlog_pos_ < backlog_.size()) timeout_ns = 0;  // completions are waiting already
     if (timeout_ns == 0) {
         io_uring_submit_and_get_events(&ring_);
@@ -311,11 +310,19 @@ void uring_engine::wait(std::int64_t timeout_ns) {
         io_uring_cqe* cqe = nullptr;
         io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
-    reap();
-    // Dispatch in order; a completion may cancel another operation, whose CQE is then taken
-    // out of this list (and new CQEs appended) by cancel().
-    while (backlog_pos_ < backlog_.size()) {
-        cqe_copy c = backlog_[backlog_pos_++];
+    // Dispatch in order: first what a cancel() moved aside, then the ring. Each CQE is
+    // copied and consumed before its dispatch, so that a completion may cancel another
+    // operation -- whose cancel() then reaps the ring further, into backlog_.
+    for (;;) {
+        cqe_copy c;
+        if (backlog_pos_ < backlog_.size()) {
+            c = backlog_[backlog_pos_++];
+        } else {
+            io_uring_cqe* cqe;
+            if (io_uring_peek_cqe(&ring_, &cqe) != 0) break;
+            c = {cqe->user_data, cqe->res, cqe->flags};
+            io_uring_cqe_seen(&ring_, cqe);
+        }
         dispatch(c);
     }
     backlog_.clear();

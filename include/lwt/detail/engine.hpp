@@ -141,7 +141,10 @@ public:
 
     // The engine of this thread, created on first use (LWT_ENGINE=uring|epoll selects one;
     // otherwise io_uring, falling back to epoll when it cannot be set up).
-    static engine& current();
+    static engine& current() {
+        if (LWT_LIKELY(ctx.engine != nullptr)) return *static_cast<engine*>(ctx.engine);
+        return create();
+    }
     static engine* current_if_any() noexcept { return static_cast<engine*>(ctx.engine); }
 
     virtual const char* id() const noexcept = 0;
@@ -184,6 +187,7 @@ public:
 
 protected:
     engine();
+    static engine& create();
     // Waits for completions; returns after running them. `timeout_ns` as for iterate.
     virtual void wait(std::int64_t timeout_ns) = 0;
     // Wakes a wait() in progress on the loop thread (called from any thread).

@@ -1,0 +1,72 @@
+// Lwt_mutex: a cooperative lock.
+//
+// lock() is immediate when the mutex is free; otherwise it waits, FIFO, and is cancelable
+// (a cancelled lock leaves the queue). unlock() hands the mutex to the oldest waiter, which
+// it stays locked for (wakeup_later semantics); unlocking an unlocked mutex does nothing.
+#pragma once
+
+#include <lwt/detail/waitq.hpp>
+#include <lwt/promise.hpp>
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace lwt {
+
+class LWT_EXPORT mutex {
+public:
+    mutex() : s_(std::make_shared<state>()) {}
+
+    promise<void> lock() {
+        if (!s_->locked) {
+            s_->locked = true;
+            return return_();
+        }
+        return s_->waiters.push(s_, &state::waiters);
+    }
+
+    void unlock() {
+        if (!s_->locked) return;
+        if (auto* e = s_->waiters.pop()) {
+            auto r = std::move(e->r);
+            delete e;
+            r.resolve();  // handed over: stays locked
+        } else {
+            s_->locked = false;
+        }
+    }
+
+    bool is_locked() const noexcept { return s_->locked; }
+    // No waiter is queued.
+    bool is_empty() const noexcept { return s_->waiters.empty(); }
+
+    // Lwt_mutex.with_lock: f() once the mutex is held, then unlock -- also when f fails or is
+    // cancelled. Cancelled while waiting for the mutex, f never runs and nothing is unlocked.
+    template <class F>
+    auto with_lock(F f) {
+        using R = std::invoke_result_t<F&>;
+        static_assert(detail::is_promise_v<R>, "lwt::mutex::with_lock: f must return an lwt::promise");
+        return with_lock_impl<detail::promise_value_t<R>>(*this, std::move(f));
+    }
+
+private:
+    struct state {
+        bool locked = false;
+        detail::waitq<void> waiters;
+    };
+
+    template <class T, class F>
+    static promise<T> with_lock_impl(mutex m, F f) {
+        co_await m.lock();
+        struct unlocker {
+            mutex& m;
+            ~unlocker() { m.unlock(); }
+        } u{m};
+        co_return co_await f();
+    }
+
+    std::shared_ptr<state> s_;
+};
+
+}  // namespace lwt

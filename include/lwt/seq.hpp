@@ -1,0 +1,234 @@
+// Lwt_seq: an asynchronous sequence, written as a lazily pulled coroutine generator.
+//
+//   lwt::seq<int> numbers(int n) {
+//       for (int i = 0; i < n; ++i) {
+//           co_await lwt::unix_::sleep(0.001);  // it may await promises...
+//           co_yield i;                          // ...and yields values
+//       }
+//   }
+//   auto s = numbers(3);
+//   while (auto v = co_await s.next()) use(*v);
+//
+// Nothing runs until next() is called; each next() runs the body to its next co_yield (or
+// its end: std::nullopt; or its failure: the rejection). One next() at a time (a second
+// while one is pending is std::logic_error). A seq is move-only; destroying it while its body
+// is suspended on a pending promise lets the body finish that wait, then frees it.
+#pragma once
+
+#include <lwt/promise.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace lwt {
+
+template <class T>
+class seq {
+public:
+    struct promise_type;
+    using handle = std::coroutine_handle<promise_type>;
+
+    struct promise_type : detail::coro_common {
+        std::optional<T> current;                           // yielded, not yet handed out
+        std::optional<resolver<std::optional<T>>> waiting;  // the next() waiting for it
+        std::exception_ptr error;
+        bool done = false;
+        bool abandoned = false;  // the seq is gone: free the frame at the next suspension
+
+        static void* operator new(std::size_t n) { return detail::pool_alloc(n); }
+        static void operator delete(void* p, std::size_t n) noexcept { detail::pool_free(p, n); }
+
+        seq get_return_object() noexcept { return seq(handle::from_promise(*this)); }
+        std::suspend_always initial_suspend() noexcept { return {}; }
+
+        struct yield_awaiter {
+            bool await_ready() const noexcept { return false; }
+            void await_suspend(handle h) noexcept {
+                promise_type& p = h.promise();
+                if (p.abandoned) {
+                    h.destroy();
+                    return;
+                }
+                if (p.waiting) {  // a next() is waiting (the body had suspended meanwhile)
+                    auto r = std::move(*p.waiting);
+                    p.waiting.reset();
+                    std::optional<T> v(std::move(*p.current));
+                    p.current.reset();
+                    r.resolve(std::move(v));  // deferred when nested: the body is suspended first
+                }
+            }
+            void await_resume() const noexcept {}
+        };
+        template <class U = T>
+            requires std::is_constructible_v<T, U&&>
+        yield_awaiter yield_value(U&& v) {
+            current.emplace(std::forward<U>(v));
+            return {};
+        }
+
+        struct final_awaiter {
+            bool await_ready() const noexcept { return false; }
+            void await_suspend(handle h) noexcept {
+                promise_type& p = h.promise();
+                p.done = true;
+                if (p.abandoned) {
+                    h.destroy();
+                    return;
+                }
+                if (p.waiting) {
+                    auto r = std::move(*p.waiting);
+                    p.waiting.reset();
+                    if (p.error)
+                        r.reject(std::exchange(p.error, nullptr));
+                    else
+                        r.resolve(std::nullopt);
+                }
+            }
+            void await_resume() const noexcept {}
+        };
+        final_awaiter final_suspend() noexcept { return {}; }
+        void return_void() noexcept {}
+        void unhandled_exception() noexcept { error = std::current_exception(); }
+    };
+
+    seq(seq&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+    seq& operator=(seq&& o) noexcept {
+        if (this != &o) {
+            reset();
+            h_ = std::exchange(o.h_, nullptr);
+        }
+        return *this;
+    }
+    seq(const seq&) = delete;
+    seq& operator=(const seq&) = delete;
+    ~seq() { reset(); }
+
+    // The next value (running the body up to its next co_yield), or std::nullopt at the end.
+    promise<std::optional<T>> next() {
+        if (!h_) throw std::logic_error("lwt::seq::next: moved-from sequence");
+        promise_type& p = h_.promise();
+        if (p.waiting) throw std::logic_error("lwt::seq::next: a next() is already pending");
+        if (p.done) {
+            if (p.error) return fail<std::optional<T>>(std::exchange(p.error, nullptr));
+            return return_(std::optional<T>());
+        }
+        {
+            detail::keys_scope k(p.keys);
+            h_.resume();
+        }
+        if (p.current) {
+            std::optional<T> v(std::move(*p.current));
+            p.current.reset();
+            return return_(std::move(v));
+        }
+        if (p.done) {
+            if (p.error) return fail<std::optional<T>>(std::exchange(p.error, nullptr));
+            return return_(std::optional<T>());
+        }
+        auto w = lwt::task<std::optional<T>>();  // the body waits on a promise: so do we
+        p.waiting.emplace(std::move(w.second));
+        return std::move(w.first);
+    }
+
+    // ---- combinators (each a sequence of its own, pulling from this one) ----
+
+    template <class F>
+    auto map(F f) && -> seq<std::invoke_result_t<F&, T>> {
+        return map_impl(std::move(*this), std::move(f));
+    }
+    template <class F>
+    seq filter(F p) && {
+        return filter_impl(std::move(*this), std::move(p));
+    }
+    seq take(std::size_t n) && { return take_impl(std::move(*this), n); }
+
+    // Consuming the sequence.
+    promise<std::vector<T>> to_vector() && { return to_vector_impl(std::move(*this)); }
+    template <class F>
+    promise<void> iter(F f) && {
+        return iter_impl(std::move(*this), std::move(f));
+    }
+    template <class F>
+    promise<void> iter_s(F f) && {
+        return iter_s_impl(std::move(*this), std::move(f));
+    }
+    // Lwt_seq.fold_left f init s: f(acc, element) in order.
+    template <class F, class A>
+    promise<A> fold_left(F f, A init) && {
+        return fold_impl(std::move(*this), std::move(f), std::move(init));
+    }
+
+    static seq of_vector(std::vector<T> v) {
+        for (auto& x : v) co_yield std::move(x);
+    }
+    // Lwt_seq.unfold_lwt: f(state) gives promise<optional<pair<T, S>>>; std::nullopt ends.
+    template <class F, class S>
+    static seq unfold(F f, S state) {
+        for (;;) {
+            auto next = co_await f(state);
+            if (!next) co_return;
+            state = std::move(next->second);
+            co_yield std::move(next->first);
+        }
+    }
+
+private:
+    template <class U>
+    friend class seq;
+    explicit seq(handle h) noexcept : h_(h) {}
+
+    void reset() noexcept {
+        if (!h_) return;
+        promise_type& p = h_.promise();
+        if (p.waiting || (!p.done && !p.current && started_and_suspended_on_await(p)))
+            p.abandoned = true;  // suspended on a pending promise: freed when that resumes it
+        else
+            h_.destroy();
+        h_ = nullptr;
+    }
+    static bool started_and_suspended_on_await(const promise_type& p) noexcept { return p.awaiting != nullptr; }
+
+    template <class F>
+    static seq<std::invoke_result_t<F&, T>> map_impl(seq s, F f) {
+        while (auto v = co_await s.next()) co_yield f(std::move(*v));
+    }
+    template <class F>
+    static seq filter_impl(seq s, F p) {
+        while (auto v = co_await s.next())
+            if (p(static_cast<const T&>(*v))) co_yield std::move(*v);
+    }
+    static seq take_impl(seq s, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            auto v = co_await s.next();
+            if (!v) co_return;
+            co_yield std::move(*v);
+        }
+    }
+    static promise<std::vector<T>> to_vector_impl(seq s) {
+        std::vector<T> out;
+        while (auto v = co_await s.next()) out.push_back(std::move(*v));
+        co_return out;
+    }
+    template <class F>
+    static promise<void> iter_impl(seq s, F f) {
+        while (auto v = co_await s.next()) f(std::move(*v));
+    }
+    template <class F>
+    static promise<void> iter_s_impl(seq s, F f) {
+        while (auto v = co_await s.next()) co_await f(std::move(*v));
+    }
+    template <class F, class A>
+    static promise<A> fold_impl(seq s, F f, A acc) {
+        while (auto v = co_await s.next()) acc = f(std::move(acc), std::move(*v));
+        co_return acc;
+    }
+
+    handle h_;
+};
+
+}  // namespace lwt

@@ -1,0 +1,654 @@
+// Lwt_stream: asynchronous streams of values.
+//
+// A stream<T> is a cheap, copyable handle. Its elements come from a source: a push function
+// (create), a bounded push object (create_bounded) or a function pulled on demand (from,
+// of_vector). Each element is delivered once, to readers in the order they started reading
+// (DESIGN rule 12: channel semantics -- Lwt would duplicate them); a cancelled reader takes
+// nothing, so no element is lost. clone() gives a second stream that receives every element
+// too (a copy). Transformers (map, filter, ...) return new streams pulled lazily from this one.
+//
+// Reading guide: `source` is what produces elements (and knows the clones fed from it);
+// `subscriber` is one stream's buffer and its queue of readers. feed() hands buffered
+// elements to waiting readers, FIFO; a reader that finds nothing either waits or, for a pull
+// source, starts the one pull in flight.
+#pragma once
+
+#include <lwt/detail/waitq.hpp>
+#include <lwt/promise.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace lwt {
+
+// Lwt_stream.Closed: pushing into a closed stream.
+struct LWT_EXPORT stream_closed : std::exception {
+    const char* what() const noexcept override;
+};
+// Lwt_stream.Full: a second push while a bounded stream's push is already blocked.
+struct LWT_EXPORT stream_full : std::exception {
+    const char* what() const noexcept override;
+};
+// Lwt_stream.Empty: next() at the end of a stream.
+struct LWT_EXPORT stream_empty : std::exception {
+    const char* what() const noexcept override;
+};
+
+template <class T>
+class stream;
+
+namespace detail {
+
+enum class read_kind : char { get, peek };
+
+template <class T>
+struct stream_source;
+
+template <class T>
+struct stream_sub {
+    std::shared_ptr<stream_source<T>> src;
+    std::deque<T> buf;
+    waitq<std::optional<T>, read_kind> readers;
+    waitq<void> growth;  // npeek waiting for the buffer to grow
+
+    // Hands what is buffered (or the end) to the waiting readers, oldest first.
+    void feed();
+    bool ended() const;
+    // An element left this subscriber's buffer (a bounded source may let a push in).
+    void consumed();
+    void grew() {
+        while (auto* e = growth.pop()) {
+            auto r = std::move(e->r);
+            delete e;
+            r.resolve();
+        }
+    }
+};
+
+template <class T>
+struct stream_source {
+    enum class kind { push, bounded, pull } k = kind::push;
+    bool closed = false;  // no element will come any more
+    std::vector<std::weak_ptr<stream_sub<T>>> subs;
+    std::weak_ptr<stream_sub<T>> primary;  // the stream a bounded source counts against
+    // Created when someone asks for closed(); resolved by close().
+    std::optional<std::pair<promise<void>, resolver<void>>> closed_signal;
+    // pull
+    std::function<promise<std::optional<T>>()> pull;
+    bool pulling = false;
+    // bounded
+    std::size_t bound = 0;
+    std::optional<T> blocked_value;
+    std::optional<resolver<void>> blocked;
+    promise<void> blocked_promise = lwt::return_();
+
+    std::vector<std::shared_ptr<stream_sub<T>>> live() {
+        std::vector<std::shared_ptr<stream_sub<T>>> out;
+        for (auto it = subs.begin(); it != subs.end();) {
+            if (auto s = it->lock()) {
+                out.push_back(std::move(s));
+                ++it;
+            } else {
+                it = subs.erase(it);
+            }
+        }
+        return out;
+    }
+
+    // Appends v to every stream fed by this source (copies to clones, the value moved last).
+    void deliver(T v) {
+        auto subs_now = live();
+        for (std::size_t i = 0; i < subs_now.size(); ++i) {
+            if (i + 1 == subs_now.size())
+                subs_now[i]->buf.push_back(std::move(v));
+            else if constexpr (std::is_copy_constructible_v<T>)
+                subs_now[i]->buf.push_back(v);
+        }
+        for (auto& s : subs_now) {
+            s->grew();
+            s->feed();
+        }
+    }
+
+    void close() {
+        if (closed) return;
+        closed = true;
+        if (blocked) {  // a blocked bounded push is refused
+            auto r = std::move(*blocked);
+            blocked.reset();
+            blocked_value.reset();
+            r.reject(stream_closed());
+        }
+        for (auto& s : live()) {
+            s->grew();
+            s->feed();
+        }
+        if (closed_signal) closed_signal->second.resolve();
+    }
+
+    bool full() {
+        if (k != kind::bounded) return false;
+        auto p = primary.lock();
+        return p && p->buf.size() >= bound;
+    }
+
+    static promise<void> pull_one(std::shared_ptr<stream_source> self) {
+        std::exception_ptr err;
+        std::optional<T> v;
+        try {
+            // Called in place (not through invoke_to_promise, which would call a copy): the
+            // function may keep state between calls. The source keeps it alive meanwhile.
+            v = co_await self->pull();
+        } catch (...) {
+            err = std::current_exception();
+        }
+        self->pulling = false;
+        if (err) {
+            // Lwt: the exception goes to the reader that caused the pull.
+            for (auto& s : self->live())
+                if (auto* e = s->readers.pop()) {
+                    auto r = std::move(e->r);
+                    delete e;
+                    r.reject(err);
+                    break;
+                }
+        } else if (v) {
+            self->deliver(std::move(*v));
+        } else {
+            self->close();
+        }
+        for (auto& s : self->live()) s->feed();
+    }
+
+    void start_pull(const std::shared_ptr<stream_source>& self) {
+        if (k != kind::pull || pulling || closed) return;
+        pulling = true;
+        async([self] { return pull_one(self); });
+    }
+};
+
+template <class T>
+bool stream_sub<T>::ended() const {
+    return buf.empty() && src->closed;
+}
+
+template <class T>
+void stream_sub<T>::consumed() {
+    stream_source<T>& s = *src;
+    if (s.k == stream_source<T>::kind::bounded && s.blocked && !s.full()) {
+        auto r = std::move(*s.blocked);
+        s.blocked.reset();
+        T v = std::move(*s.blocked_value);
+        s.blocked_value.reset();
+        s.deliver(std::move(v));
+        r.resolve();
+    }
+}
+
+template <class T>
+void stream_sub<T>::feed() {
+    while (auto* e = readers.front()) {
+        if (!buf.empty()) {
+            readers.pop();
+            auto r = std::move(e->r);
+            read_kind k = e->extra;
+            delete e;
+            if (k == read_kind::peek) {
+                if constexpr (std::is_copy_constructible_v<T>) r.resolve(std::optional<T>(buf.front()));
+            } else {
+                std::optional<T> v(std::move(buf.front()));
+                buf.pop_front();
+                consumed();
+                r.resolve(std::move(v));
+            }
+            continue;
+        }
+        if (src->closed) {
+            readers.pop();
+            auto r = std::move(e->r);
+            delete e;
+            r.resolve(std::nullopt);
+            continue;
+        }
+        src->start_pull(src);
+        return;
+    }
+}
+
+}  // namespace detail
+
+template <class T>
+class stream {
+public:
+    using value_type = T;
+
+    // The push function of create(): push(v) adds v, push(std::nullopt) closes the stream;
+    // pushing into a closed stream throws lwt::stream_closed. A cheap copyable handle.
+    class push_fn {
+    public:
+        void operator()(std::optional<T> v) const {
+            auto& s = *src_;
+            if (s.closed) throw stream_closed();
+            if (v)
+                s.deliver(std::move(*v));
+            else
+                s.close();
+        }
+
+    private:
+        friend class stream;
+        explicit push_fn(std::shared_ptr<detail::stream_source<T>> s) : src_(std::move(s)) {}
+        std::shared_ptr<detail::stream_source<T>> src_;
+    };
+
+    // The push object of create_bounded(n).
+    class bounded_push {
+    public:
+        // Adds v; waits while the stream holds n elements. A push made while another one is
+        // blocked is rejected with lwt::stream_full; on a closed stream, with stream_closed.
+        // Cancelling a blocked push withdraws its value.
+        promise<void> push(T v) const {
+            auto& s = *src_;
+            if (s.closed) return fail(stream_closed());
+            if (s.blocked) return fail(stream_full());
+            if (!s.full()) {
+                s.deliver(std::move(v));
+                return return_();
+            }
+            auto t = task<void>();
+            s.blocked.emplace(std::move(t.second));
+            s.blocked_value.emplace(std::move(v));
+            std::weak_ptr<detail::stream_source<T>> weak = src_;
+            on_cancel(t.first, [weak] {
+                if (auto src = weak.lock()) {
+                    src->blocked.reset();
+                    src->blocked_value.reset();
+                }
+            });
+            return std::move(t.first);
+        }
+        // Closes the stream; a blocked push, and every later one, is rejected with
+        // lwt::stream_closed.
+        void close() const { src_->close(); }
+        std::size_t size() const noexcept { return src_->bound; }
+        // Changes the bound (n >= 1); a blocked push may get in.
+        void resize(int n) const {
+            if (n <= 0) throw std::invalid_argument("lwt::stream::bounded_push::resize: size must be positive");
+            src_->bound = static_cast<std::size_t>(n);
+            if (auto p = src_->primary.lock()) p->consumed();
+        }
+        // Elements waiting in the stream.
+        std::size_t count() const {
+            auto p = src_->primary.lock();
+            return p ? p->buf.size() : 0;
+        }
+        bool blocked() const noexcept { return src_->blocked.has_value(); }
+        bool closed() const noexcept { return src_->closed; }
+
+    private:
+        friend class stream;
+        explicit bounded_push(std::shared_ptr<detail::stream_source<T>> s) : src_(std::move(s)) {}
+        std::shared_ptr<detail::stream_source<T>> src_;
+    };
+
+    // Lwt_stream.create.
+    static std::pair<stream, push_fn> create() {
+        auto src = std::make_shared<detail::stream_source<T>>();
+        stream s(src);
+        return {s, push_fn(src)};
+    }
+
+    // Lwt_stream.create_bounded: n <= 0 throws std::invalid_argument.
+    static std::pair<stream, bounded_push> create_bounded(int n) {
+        if (n <= 0) throw std::invalid_argument("lwt::stream::create_bounded: size must be positive");
+        auto src = std::make_shared<detail::stream_source<T>>();
+        src->k = detail::stream_source<T>::kind::bounded;
+        src->bound = static_cast<std::size_t>(n);
+        stream s(src);
+        src->primary = s.sub_;
+        return {s, bounded_push(src)};
+    }
+
+    // Lwt_stream.from: f() gives the next element, or std::nullopt at the end; it is called
+    // only when a reader needs an element, one call at a time. f's failure rejects the
+    // reader that caused the call (the next read calls f again).
+    template <class F>
+    static stream from(F f) {
+        auto src = std::make_shared<detail::stream_source<T>>();
+        src->k = detail::stream_source<T>::kind::pull;
+        src->pull = [f = std::move(f)]() mutable -> promise<std::optional<T>> { return f(); };
+        return stream(src);
+    }
+    // Lwt_stream.from_direct: f() gives the next element directly.
+    template <class F>
+    static stream from_direct(F f) {
+        return from([f = std::move(f)]() mutable { return lwt::return_(std::optional<T>(f())); });
+    }
+    // Lwt_stream.of_list / of_array.
+    static stream of_vector(std::vector<T> v) {
+        auto [s, push] = create();
+        for (auto& x : v) push(std::move(x));
+        push(std::nullopt);
+        return s;
+    }
+    static stream of_list(std::vector<T> v) { return of_vector(std::move(v)); }
+
+    // ---- reading ----
+
+    // The next element, or std::nullopt at the end.
+    promise<std::optional<T>> get() const {
+        auto& sub = *sub_;
+        if (sub.readers.empty()) {  // nobody reads before us
+            if (!sub.buf.empty()) {
+                std::optional<T> v(std::move(sub.buf.front()));
+                sub.buf.pop_front();
+                sub.consumed();
+                return ready(std::move(v));
+            }
+            if (sub.src->closed) return ready(std::nullopt);
+        }
+        auto p = sub.readers.push(sub_, &detail::stream_sub<T>::readers, detail::read_kind::get);
+        sub.src->start_pull(sub.src);
+        return p;
+    }
+
+    // The next element; lwt::stream_empty at the end.
+    promise<T> next() const { return next_impl(*this); }
+
+    // The next element without taking it (std::nullopt at the end).
+    promise<std::optional<T>> peek() const {
+        static_assert(std::is_copy_constructible_v<T>, "lwt::stream::peek copies the element");
+        auto& sub = *sub_;
+        if (sub.readers.empty()) {
+            if (!sub.buf.empty()) return ready(std::optional<T>(sub.buf.front()));
+            if (sub.src->closed) return ready(std::nullopt);
+        }
+        auto p = sub.readers.push(sub_, &detail::stream_sub<T>::readers, detail::read_kind::peek);
+        sub.src->start_pull(sub.src);
+        return p;
+    }
+
+    // Up to n next elements without taking them (fewer only at the end).
+    promise<std::vector<T>> npeek(std::size_t n) const { return npeek_impl(*this, n); }
+
+    // Removes the next element (waiting for it); njunk(n): the next n elements.
+    promise<void> junk() const { return junk_impl(*this, 1); }
+    promise<void> njunk(std::size_t n) const { return junk_impl(*this, n); }
+
+    // What is buffered now, without waiting.
+    std::vector<T> get_available() const { return get_available_up_to(static_cast<std::size_t>(-1)); }
+    std::vector<T> get_available_up_to(std::size_t n) const {
+        auto& sub = *sub_;
+        std::vector<T> out;
+        if (!sub.readers.empty()) return out;  // earlier readers come first
+        while (!sub.buf.empty() && out.size() < n) {
+            out.push_back(std::move(sub.buf.front()));
+            sub.buf.pop_front();
+            sub.consumed();
+        }
+        return out;
+    }
+
+    // Lwt_stream.is_empty: waits until an element is available (false) or the end (true).
+    promise<bool> is_empty() const { return is_empty_impl(*this); }
+    // The source has been closed (elements may still be buffered).
+    bool is_closed() const noexcept { return sub_->src->closed; }
+    // Fulfilled when the source is closed.
+    promise<void> closed() const {
+        auto& src = *sub_->src;
+        if (src.closed) return return_();
+        if (!src.closed_signal) src.closed_signal.emplace(lwt::wait<void>());
+        return src.closed_signal->first;
+    }
+
+    // Every remaining element, once the stream has ended.
+    promise<std::vector<T>> to_list() const { return to_list_impl(*this); }
+
+    // A stream that receives every element this one receives from now on, and a copy of what
+    // this one has buffered. Reading one does not consume the other.
+    stream clone() const {
+        static_assert(std::is_copy_constructible_v<T>, "lwt::stream::clone copies the elements");
+        stream c(sub_->src);
+        c.sub_->buf = sub_->buf;
+        return c;
+    }
+
+    // ---- transformers (lazy: each pulls from this stream on demand) ----
+
+    template <class F>
+    auto map(F f) const -> stream<std::invoke_result_t<F&, T>> {
+        using U = std::invoke_result_t<F&, T>;
+        return stream<U>::from([s = *this, f = std::move(f)]() mutable { return map_step<U>(s, f); });
+    }
+    template <class F>
+    auto map_s(F f) const -> stream<detail::promise_value_t<std::invoke_result_t<F&, T>>> {
+        using U = detail::promise_value_t<std::invoke_result_t<F&, T>>;
+        return stream<U>::from([s = *this, f = std::move(f)]() mutable { return map_s_step<U>(s, f); });
+    }
+    template <class F>
+    stream filter(F p) const {
+        return from([s = *this, p = std::move(p)]() mutable { return filter_step(s, p); });
+    }
+    template <class F>
+    stream filter_s(F p) const {
+        return from([s = *this, p = std::move(p)]() mutable { return filter_s_step(s, p); });
+    }
+    // f gives std::optional<U>: the elements it maps to std::nullopt are dropped.
+    template <class F>
+    auto filter_map(F f) const -> stream<typename std::invoke_result_t<F&, T>::value_type> {
+        using U = typename std::invoke_result_t<F&, T>::value_type;
+        return stream<U>::from([s = *this, f = std::move(f)]() mutable { return filter_map_step<U>(s, f); });
+    }
+
+    // Lwt_stream.fold f s init: f(element, acc) for each element in order.
+    template <class F, class A>
+    promise<A> fold(F f, A init) const {
+        return fold_impl<A>(*this, std::move(f), std::move(init));
+    }
+    template <class F, class A>
+    promise<A> fold_s(F f, A init) const {
+        return fold_s_impl<A>(*this, std::move(f), std::move(init));
+    }
+    // f(element) for each element, in order; iter_s waits for each f's promise.
+    template <class F>
+    promise<void> iter(F f) const {
+        return iter_impl(*this, std::move(f));
+    }
+    template <class F>
+    promise<void> iter_s(F f) const {
+        return iter_s_impl(*this, std::move(f));
+    }
+    // f(element) started for each element as it arrives; waits for all (first failure wins).
+    template <class F>
+    promise<void> iter_p(F f) const {
+        return iter_n(std::move(f), static_cast<std::size_t>(-1));
+    }
+    // Like iter_p, with at most max_concurrency f's running at once (>= 1).
+    template <class F>
+    promise<void> iter_n(F f, std::size_t max_concurrency) const {
+        if (max_concurrency == 0) throw std::invalid_argument("lwt::stream::iter_n: max_concurrency must be positive");
+        return iter_n_impl(*this, std::move(f), max_concurrency);
+    }
+    // The first element satisfying p (std::nullopt if none); the elements before are consumed.
+    template <class F>
+    promise<std::optional<T>> find(F p) const {
+        return find_impl(*this, std::move(p));
+    }
+
+    // The elements of this stream, then those of `other`.
+    stream append(stream other) const {
+        return from([a = *this, b = std::move(other)]() mutable { return append_step(a, b); });
+    }
+    // Pairs of elements of this stream and `other`, until either ends.
+    template <class U>
+    stream<std::pair<T, U>> combine(stream<U> other) const {
+        return stream<std::pair<T, U>>::from(
+            [a = *this, b = std::move(other)]() mutable { return combine_step(a, b); });
+    }
+    // The elements of each stream of `ss`, in turn.
+    static stream concat(stream<stream<T>> ss) {
+        return from([ss = std::move(ss), cur = std::optional<stream>()]() mutable { return concat_step(ss, cur); });
+    }
+
+private:
+    template <class U>
+    friend class stream;
+
+    explicit stream(std::shared_ptr<detail::stream_source<T>> src) : sub_(std::make_shared<detail::stream_sub<T>>()) {
+        sub_->src = std::move(src);
+        sub_->src->subs.push_back(sub_);
+    }
+
+    static promise<std::optional<T>> ready(std::optional<T> v) {
+        auto w = lwt::wait<std::optional<T>>();
+        w.second.resolve(std::move(v));
+        return std::move(w.first);
+    }
+
+    static promise<T> next_impl(stream s) {
+        std::optional<T> v = co_await s.get();
+        if (!v) throw stream_empty();
+        co_return std::move(*v);
+    }
+    static promise<std::vector<T>> npeek_impl(stream s, std::size_t n) {
+        auto& sub = *s.sub_;
+        while (sub.buf.size() < n && !sub.src->closed) {
+            auto w = sub.growth.push(s.sub_, &detail::stream_sub<T>::growth);
+            sub.src->start_pull(sub.src);
+            co_await std::move(w);
+        }
+        std::vector<T> out;
+        for (std::size_t i = 0; i < n && i < sub.buf.size(); ++i) out.push_back(sub.buf[i]);
+        co_return out;
+    }
+    static promise<void> junk_impl(stream s, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i)
+            if (!co_await s.get()) break;
+    }
+    static promise<bool> is_empty_impl(stream s) {
+        static_assert(std::is_copy_constructible_v<T>, "lwt::stream::is_empty peeks");
+        auto v = co_await s.peek();
+        co_return !v.has_value();
+    }
+    static promise<std::vector<T>> to_list_impl(stream s) {
+        std::vector<T> out;
+        while (auto v = co_await s.get()) out.push_back(std::move(*v));
+        co_return out;
+    }
+
+    template <class U, class F>
+    static promise<std::optional<U>> map_step(stream s, F& f) {
+        auto v = co_await s.get();
+        if (!v) co_return std::nullopt;
+        co_return std::optional<U>(f(std::move(*v)));
+    }
+    template <class U, class F>
+    static promise<std::optional<U>> map_s_step(stream s, F& f) {
+        auto v = co_await s.get();
+        if (!v) co_return std::nullopt;
+        co_return std::optional<U>(co_await f(std::move(*v)));
+    }
+    template <class F>
+    static promise<std::optional<T>> filter_step(stream s, F& p) {
+        while (auto v = co_await s.get())
+            if (p(static_cast<const T&>(*v))) co_return v;
+        co_return std::nullopt;
+    }
+    template <class F>
+    static promise<std::optional<T>> filter_s_step(stream s, F& p) {
+        while (auto v = co_await s.get())
+            if (co_await p(static_cast<const T&>(*v))) co_return v;
+        co_return std::nullopt;
+    }
+    template <class U, class F>
+    static promise<std::optional<U>> filter_map_step(stream s, F& f) {
+        while (auto v = co_await s.get())
+            if (std::optional<U> u = f(std::move(*v))) co_return u;
+        co_return std::nullopt;
+    }
+    template <class A, class F>
+    static promise<A> fold_impl(stream s, F f, A acc) {
+        while (auto v = co_await s.get()) acc = f(std::move(*v), std::move(acc));
+        co_return acc;
+    }
+    template <class A, class F>
+    static promise<A> fold_s_impl(stream s, F f, A acc) {
+        while (auto v = co_await s.get()) acc = co_await f(std::move(*v), std::move(acc));
+        co_return acc;
+    }
+    template <class F>
+    static promise<void> iter_impl(stream s, F f) {
+        while (auto v = co_await s.get()) f(std::move(*v));
+    }
+    template <class F>
+    static promise<void> iter_s_impl(stream s, F f) {
+        while (auto v = co_await s.get()) co_await f(std::move(*v));
+    }
+    template <class F>
+    static promise<void> iter_n_impl(stream s, F f, std::size_t max) {
+        std::vector<promise<void>> running;
+        std::exception_ptr first;
+        auto reap = [&] {
+            for (auto it = running.begin(); it != running.end();) {
+                if (it->is_pending()) {
+                    ++it;
+                    continue;
+                }
+                if (!first && it->state() == lwt::state::rejected) first = it->exception();
+                it = running.erase(it);
+            }
+        };
+        while (auto v = co_await s.get()) {
+            running.push_back(detail::invoke_to_promise([&f, &v] { return f(std::move(*v)); }));
+            reap();
+            while (running.size() >= max) {
+                co_await detail::settled(choose(running));
+                reap();
+            }
+        }
+        co_await join(running);
+        reap();
+        if (first) std::rethrow_exception(first);
+    }
+    template <class F>
+    static promise<std::optional<T>> find_impl(stream s, F p) {
+        while (auto v = co_await s.get())
+            if (p(static_cast<const T&>(*v))) co_return v;
+        co_return std::nullopt;
+    }
+    static promise<std::optional<T>> append_step(stream& a, stream& b) {
+        if (auto v = co_await a.get()) co_return v;
+        co_return co_await b.get();
+    }
+    template <class U>
+    static promise<std::optional<std::pair<T, U>>> combine_step(stream& a, stream<U>& b) {
+        auto x = co_await a.get();
+        if (!x) co_return std::nullopt;
+        auto y = co_await b.get();
+        if (!y) co_return std::nullopt;
+        co_return std::optional<std::pair<T, U>>(std::in_place, std::move(*x), std::move(*y));
+    }
+    static promise<std::optional<T>> concat_step(stream<stream<T>>& ss, std::optional<stream>& cur) {
+        for (;;) {
+            if (!cur) {
+                auto next = co_await ss.get();
+                if (!next) co_return std::nullopt;
+                cur.emplace(std::move(*next));
+            }
+            if (auto v = co_await cur->get()) co_return v;
+            cur.reset();
+        }
+    }
+
+    std::shared_ptr<detail::stream_sub<T>> sub_;
+};
+
+}  // namespace lwt

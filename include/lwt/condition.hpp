@@ -13,6 +13,7 @@
 #include <exception>
 #include <memory>
 #include <utility>
+#include <vector>
 
 namespace lwt {
 
@@ -21,43 +22,36 @@ class condition {
 public:
     condition() : s_(std::make_shared<state>()) {}
 
-    promise<T> wait() { return s_->waiters.push(s_, &state::waiters); }
+    promise<T> wait() { return s_->waiters.push(); }
     promise<T> wait(mutex& m) { return wait_locked(m, wait_unlocking(m)); }
 
     // Wakes the oldest waiter with v (nothing happens when nobody waits).
     template <class... V>
     void signal(V&&... v) {
-        if (auto* e = s_->waiters.pop()) {
-            auto r = std::move(e->r);
-            delete e;
-            r.resolve(std::forward<V>(v)...);
-        }
+        if (auto* e = s_->waiters.pop()) queue::fulfil(e, std::forward<V>(v)...);
     }
     // Wakes every waiter with v.
     template <class... V>
     void broadcast(const V&... v) {
-        auto waiting = take_all();
-        for (auto& r : waiting) r.resolve(v...);
+        for (auto* e : take_all()) queue::fulfil(e, v...);
     }
     // Rejects every waiter with e (an exception_ptr or an exception object).
     template <class E>
     void broadcast_exn(E&& e) {
         auto ex = detail::to_exception_ptr(std::forward<E>(e));
-        auto waiting = take_all();
-        for (auto& r : waiting) r.reject(ex);
+        for (auto* w : take_all()) queue::fail(w, ex);
     }
 
 private:
+    using queue = detail::waitq<T>;
     struct state {
-        detail::waitq<T> waiters;
+        queue waiters;
     };
 
-    std::vector<resolver<T>> take_all() {
-        std::vector<resolver<T>> out;
-        while (auto* e = s_->waiters.pop()) {
-            out.push_back(std::move(e->r));
-            delete e;
-        }
+    // Every waiter at the time of the call (those that wait meanwhile are not woken).
+    std::vector<typename queue::entry*> take_all() {
+        std::vector<typename queue::entry*> out;
+        while (auto* e = s_->waiters.pop()) out.push_back(e);
         return out;
     }
 

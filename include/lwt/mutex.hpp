@@ -23,15 +23,13 @@ public:
             s_->locked = true;
             return return_();
         }
-        return s_->waiters.push(s_, &state::waiters);
+        return s_->waiters.push();
     }
 
     void unlock() {
         if (!s_->locked) return;
         if (auto* e = s_->waiters.pop()) {
-            auto r = std::move(e->r);
-            delete e;
-            r.resolve();  // handed over: stays locked
+            detail::waitq<void>::fulfil(e);  // handed over: stays locked
         } else {
             s_->locked = false;
         }

@@ -25,20 +25,18 @@ public:
         state& s = *s_;
         if (!s.value) {
             if (auto* e = s.takers.pop()) {  // a taker is waiting: straight to it
-                auto r = std::move(e->r);
-                delete e;
-                r.resolve(std::move(v));
+                detail::waitq<T>::fulfil(e, std::move(v));
             } else {
                 s.value.emplace(std::move(v));
             }
             return return_();
         }
-        return s.putters.push(s_, &state::putters, std::optional<T>(std::move(v)));
+        return s.putters.push(std::optional<T>(std::move(v)));
     }
 
     promise<T> take() {
         if (auto v = take_available()) return return_value(std::move(*v));
-        return s_->takers.push(s_, &state::takers);
+        return s_->takers.push();
     }
 
     // The value if there is one (emptying the mvar), without waiting.
@@ -49,9 +47,7 @@ public:
         s.value.reset();
         if (auto* e = s.putters.pop()) {  // the oldest blocked put gets in
             s.value.emplace(std::move(*e->extra));
-            auto r = std::move(e->r);
-            delete e;
-            r.resolve();
+            detail::waitq<void, std::optional<T>>::fulfil(e);
         }
         return out;
     }

@@ -63,6 +63,7 @@ public:
 
 private:
     using member = std::shared_ptr<T>;
+    using queue = detail::waitq<std::pair<member, std::size_t>>;
     struct state {
         std::size_t max = 1;
         std::size_t count = 0;
@@ -72,7 +73,7 @@ private:
         check_fn check;
         dispose_fn dispose;
         std::deque<std::pair<member, std::size_t>> idle;
-        detail::waitq<std::pair<member, std::size_t>> waiters;
+        queue waiters;
     };
     using sp = std::shared_ptr<state>;
 
@@ -102,7 +103,7 @@ private:
             } else if (s->count < s->max) {
                 co_return co_await create_member(s);
             } else {
-                m = co_await s->waiters.push(s, &state::waiters);
+                m = co_await s->waiters.push();
                 if (!m.first) {  // a lent member was disposed of: our turn to create one
                     co_return co_await create_member(s);
                 }
@@ -131,17 +132,11 @@ private:
         if (!keep || m.second != s->generation) {
             co_await dispose_member(s, m.first);
             // Room for one more: a waiter creates its own member.
-            if (auto* e = s->waiters.pop()) {
-                auto r = std::move(e->r);
-                delete e;
-                r.resolve(std::pair<member, std::size_t>{});
-            }
+            if (auto* e = s->waiters.pop()) queue::fulfil(e, std::pair<member, std::size_t>{});
             co_return;
         }
         if (auto* e = s->waiters.pop()) {
-            auto r = std::move(e->r);
-            delete e;
-            r.resolve(std::move(m));
+            queue::fulfil(e, std::move(m));
         } else {
             s->idle.push_back(std::move(m));
         }

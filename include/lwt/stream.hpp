@@ -54,7 +54,8 @@ struct stream_source;
 
 template <class T>
 struct stream_sub {
-    std::shared_ptr<stream_source<T>> src;
+    std::shared_ptr<stream_source<T>> src;  // the source outlives its subscribers
+    std::weak_ptr<stream_sub> self;
     std::deque<T> buf;
     waitq<std::optional<T>, read_kind> readers;
     waitq<void> growth;  // npeek waiting for the buffer to grow
@@ -65,20 +66,17 @@ struct stream_sub {
     // An element left this subscriber's buffer (a bounded source may let a push in).
     void consumed();
     void grew() {
-        while (auto* e = growth.pop()) {
-            auto r = std::move(e->r);
-            delete e;
-            r.resolve();
-        }
+        while (auto* e = growth.pop()) waitq<void>::fulfil(e);
     }
+    ~stream_sub();
 };
 
 template <class T>
 struct stream_source {
     enum class kind { push, bounded, pull } k = kind::push;
     bool closed = false;  // no element will come any more
-    std::vector<std::weak_ptr<stream_sub<T>>> subs;
-    std::weak_ptr<stream_sub<T>> primary;  // the stream a bounded source counts against
+    std::vector<stream_sub<T>*> subs;      // each removes itself when destroyed
+    stream_sub<T>* primary = nullptr;      // the stream a bounded source counts against
     // Created when someone asks for closed(); resolved by close().
     std::optional<std::pair<promise<void>, resolver<void>>> closed_signal;
     // pull
@@ -90,21 +88,23 @@ struct stream_source {
     std::optional<resolver<void>> blocked;
     promise<void> blocked_promise = lwt::return_();
 
+    // The subscribers, kept alive while their readers run (feeding may drop the last handle).
     std::vector<std::shared_ptr<stream_sub<T>>> live() {
         std::vector<std::shared_ptr<stream_sub<T>>> out;
-        for (auto it = subs.begin(); it != subs.end();) {
-            if (auto s = it->lock()) {
-                out.push_back(std::move(s));
-                ++it;
-            } else {
-                it = subs.erase(it);
-            }
-        }
+        out.reserve(subs.size());
+        for (auto* s : subs) out.push_back(s->self.lock());
         return out;
     }
 
     // Appends v to every stream fed by this source (copies to clones, the value moved last).
     void deliver(T v) {
+        if (subs.size() == 1) {  // no clone: the common case, no copies
+            std::shared_ptr<stream_sub<T>> s = subs[0]->self.lock();
+            s->buf.push_back(std::move(v));
+            s->grew();
+            s->feed();
+            return;
+        }
         auto subs_now = live();
         for (std::size_t i = 0; i < subs_now.size(); ++i) {
             if (i + 1 == subs_now.size())
@@ -134,10 +134,8 @@ struct stream_source {
         if (closed_signal) closed_signal->second.resolve();
     }
 
-    bool full() {
-        if (k != kind::bounded) return false;
-        auto p = primary.lock();
-        return p && p->buf.size() >= bound;
+    bool full() const {
+        return k == kind::bounded && primary != nullptr && primary->buf.size() >= bound;
     }
 
     static promise<void> pull_one(std::shared_ptr<stream_source> self) {
@@ -155,9 +153,7 @@ struct stream_source {
             // Lwt: the exception goes to the reader that caused the pull.
             for (auto& s : self->live())
                 if (auto* e = s->readers.pop()) {
-                    auto r = std::move(e->r);
-                    delete e;
-                    r.reject(err);
+                    decltype(s->readers)::fail(e, err);
                     break;
                 }
         } else if (v) {
@@ -174,6 +170,17 @@ struct stream_source {
         async([self] { return pull_one(self); });
     }
 };
+
+template <class T>
+stream_sub<T>::~stream_sub() {
+    auto& v = src->subs;
+    for (auto it = v.begin(); it != v.end(); ++it)
+        if (*it == this) {
+            v.erase(it);
+            break;
+        }
+    if (src->primary == this) src->primary = nullptr;
+}
 
 template <class T>
 bool stream_sub<T>::ended() const {
@@ -195,27 +202,23 @@ void stream_sub<T>::consumed() {
 
 template <class T>
 void stream_sub<T>::feed() {
+    using queue = waitq<std::optional<T>, read_kind>;
     while (auto* e = readers.front()) {
         if (!buf.empty()) {
             readers.pop();
-            auto r = std::move(e->r);
-            read_kind k = e->extra;
-            delete e;
-            if (k == read_kind::peek) {
-                if constexpr (std::is_copy_constructible_v<T>) r.resolve(std::optional<T>(buf.front()));
+            if (e->extra == read_kind::peek) {
+                if constexpr (std::is_copy_constructible_v<T>) queue::fulfil(e, std::optional<T>(buf.front()));
             } else {
                 std::optional<T> v(std::move(buf.front()));
                 buf.pop_front();
                 consumed();
-                r.resolve(std::move(v));
+                queue::fulfil(e, std::move(v));
             }
             continue;
         }
         if (src->closed) {
             readers.pop();
-            auto r = std::move(e->r);
-            delete e;
-            r.resolve(std::nullopt);
+            queue::fulfil(e, std::nullopt);
             continue;
         }
         src->start_pull(src);
@@ -283,13 +286,10 @@ public:
         void resize(int n) const {
             if (n <= 0) throw std::invalid_argument("lwt::stream::bounded_push::resize: size must be positive");
             src_->bound = static_cast<std::size_t>(n);
-            if (auto p = src_->primary.lock()) p->consumed();
+            if (src_->primary != nullptr) src_->primary->consumed();
         }
         // Elements waiting in the stream.
-        std::size_t count() const {
-            auto p = src_->primary.lock();
-            return p ? p->buf.size() : 0;
-        }
+        std::size_t count() const { return src_->primary != nullptr ? src_->primary->buf.size() : 0; }
         bool blocked() const noexcept { return src_->blocked.has_value(); }
         bool closed() const noexcept { return src_->closed; }
 
@@ -313,7 +313,7 @@ public:
         src->k = detail::stream_source<T>::kind::bounded;
         src->bound = static_cast<std::size_t>(n);
         stream s(src);
-        src->primary = s.sub_;
+        src->primary = s.sub_.get();
         return {s, bounded_push(src)};
     }
 
@@ -355,7 +355,7 @@ public:
             }
             if (sub.src->closed) return ready(std::nullopt);
         }
-        auto p = sub.readers.push(sub_, &detail::stream_sub<T>::readers, detail::read_kind::get);
+        auto p = sub.readers.push(detail::read_kind::get);
         sub.src->start_pull(sub.src);
         return p;
     }
@@ -371,7 +371,7 @@ public:
             if (!sub.buf.empty()) return ready(std::optional<T>(sub.buf.front()));
             if (sub.src->closed) return ready(std::nullopt);
         }
-        auto p = sub.readers.push(sub_, &detail::stream_sub<T>::readers, detail::read_kind::peek);
+        auto p = sub.readers.push(detail::read_kind::peek);
         sub.src->start_pull(sub.src);
         return p;
     }
@@ -504,7 +504,8 @@ private:
 
     explicit stream(std::shared_ptr<detail::stream_source<T>> src) : sub_(std::make_shared<detail::stream_sub<T>>()) {
         sub_->src = std::move(src);
-        sub_->src->subs.push_back(sub_);
+        sub_->self = sub_;
+        sub_->src->subs.push_back(sub_.get());
     }
 
     static promise<std::optional<T>> ready(std::optional<T> v) {
@@ -521,7 +522,7 @@ private:
     static promise<std::vector<T>> npeek_impl(stream s, std::size_t n) {
         auto& sub = *s.sub_;
         while (sub.buf.size() < n && !sub.src->closed) {
-            auto w = sub.growth.push(s.sub_, &detail::stream_sub<T>::growth);
+            auto w = sub.growth.push();
             sub.src->start_pull(sub.src);
             co_await std::move(w);
         }

@@ -1,16 +1,18 @@
-// A FIFO queue of waiters for the type modules (mutex, condition, mvar, stream, pool): each
-// waiter is a task() promise; cancelling it takes it out of the queue at once (so nothing is
-// ever handed to a cancelled waiter, and a cancelled waiter costs no memory afterwards).
+// A FIFO queue of waiters for the type modules (mutex, condition, mvar, stream, pool).
 //
-// The queue lives in the module's shared state (held by shared_ptr); an entry's on_cancel
-// callback holds a weak reference, so a module destroyed with waiters still queued leaves
-// them pending without dangling.
+// Each waiter is a promise cell of its own kind (`entry`), linked in the queue: one
+// allocation per wait. Cancelling a queued waiter takes it out of the queue at once -- so
+// nothing is ever handed to a cancelled waiter, and a cancelled waiter costs no memory
+// afterwards. The queue holds one reference to each linked entry; pop() hands that reference
+// to the caller, who settles the entry (fulfil/fail) and so releases it. A queue destroyed
+// with entries still linked leaves them pending (they are then abandoned cells: cancelled at
+// thread exit, like a wait() whose resolver is gone).
 #pragma once
 
 #include <lwt/promise.hpp>
 
 #include <cstddef>
-#include <memory>
+#include <exception>
 #include <utility>
 
 namespace lwt::detail {
@@ -18,22 +20,20 @@ namespace lwt::detail {
 template <class T, class Extra = char>
 class waitq {
 public:
-    struct entry {
-        resolver<T> r;
-        Extra extra;  // what the waiter brings (a value to put, a kind of read...)
+    struct entry final : state<T>, pooled {
+        waitq* q = nullptr;  // null once out of the queue
         entry* prev = nullptr;
         entry* next = nullptr;
-        bool linked = true;
+        Extra extra{};        // what the waiter brings (a value to put, a kind of read...)
     };
 
     waitq() = default;
     waitq(const waitq&) = delete;
     waitq& operator=(const waitq&) = delete;
     ~waitq() {
-        while (head_ != nullptr) {
-            entry* e = head_;
-            unlink(e);
-            delete e;
+        while (entry* e = pop()) {
+            if (e->pending()) abandon(e);
+            release(e);
         }
     }
 
@@ -41,11 +41,14 @@ public:
     std::size_t size() const noexcept { return size_; }
     entry* front() const noexcept { return head_; }
 
-    // Appends a waiter; `owner` keeps the queue alive for the cancel callback (weakly).
-    template <class Owner>
-    promise<T> push(const std::shared_ptr<Owner>& owner, waitq Owner::*self, Extra extra = {}) {
-        auto t = task<T>();
-        auto* e = new entry{std::move(t.second), std::move(extra)};
+    // Appends a waiter; its promise is returned.
+    promise<T> push(Extra extra = {}) {
+        auto* e = new entry();
+        e->destroy_fn = [](state_base* s) noexcept { delete static_cast<entry*>(s); };
+        e->cancel_fn = &cancel_entry;
+        e->extra = std::move(extra);
+        e->refs = 2;  // the promise and the queue
+        e->q = this;
         e->prev = tail_;
         if (tail_ != nullptr)
             tail_->next = e;
@@ -53,26 +56,29 @@ public:
             head_ = e;
         tail_ = e;
         ++size_;
-        std::weak_ptr<Owner> weak = owner;
-        on_cancel(t.first, [weak, self, e] {
-            if (auto o = weak.lock()) {
-                waitq& q = (*o).*self;
-                if (e->linked) {
-                    q.unlink(e);
-                    delete e;
-                }
-            }
-        });
-        return std::move(t.first);
+        return adopt<T>(static_cast<state<T>*>(e));
     }
 
-    // Takes the oldest waiter out (nullptr when empty); the caller resolves and deletes it.
+    // Takes the oldest waiter out (nullptr when empty), with the queue's reference: settle it
+    // with fulfil() or fail().
     entry* pop() noexcept {
         entry* e = head_;
         if (e != nullptr) unlink(e);
         return e;
     }
 
+    // Resolves a popped entry (wakeup_later semantics) and drops the queue's reference.
+    template <class... A>
+    static void fulfil(entry* e, A&&... v) {
+        resolve_cell(static_cast<state<T>*>(e), true, std::forward<A>(v)...);
+        release(e);
+    }
+    static void fail(entry* e, std::exception_ptr ex) {
+        reject_cell(e, true, std::move(ex));
+        release(e);
+    }
+
+private:
     void unlink(entry* e) noexcept {
         if (e->prev != nullptr)
             e->prev->next = e->next;
@@ -83,11 +89,23 @@ public:
         else
             tail_ = e->prev;
         e->prev = e->next = nullptr;
-        e->linked = false;
+        e->q = nullptr;
         --size_;
     }
 
-private:
+    static void cancel_action(cancelable* c) noexcept {
+        auto* e = static_cast<entry*>(static_cast<state_base*>(c));
+        if (e->q != nullptr) {
+            e->q->unlink(e);
+            release(e);  // the queue's reference (the leaf walk holds one meanwhile)
+        }
+        reject_canceled(e);
+    }
+    static void cancel_entry(cancelable* self, cancel_walk& w, state_base*) {
+        auto* e = static_cast<entry*>(static_cast<state_base*>(self));
+        if (e->pending()) w.leaf(self, e, &cancel_action);
+    }
+
     entry* head_ = nullptr;
     entry* tail_ = nullptr;
     std::size_t size_ = 0;

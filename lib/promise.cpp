@@ -14,8 +14,17 @@ namespace lwt {
 std::function<void(std::exception_ptr)> async_exception_hook;
 
 promise<void> return_() {
-    auto* s = detail::new_heap_state<void>(false);
-    s->set_value();
+    // One fulfilled cell per thread serves every return_(): a settled cell is never changed
+    // again (callbacks on it run at once, cancel ignores it), so sharing it is invisible.
+    // The thread's context holds one reference, dropped at thread exit.
+    if (detail::ctx.ready_void == nullptr) {
+        detail::ensure_context_guard();
+        auto* s = detail::new_heap_state<void>(false);
+        s->set_value();
+        detail::ctx.ready_void = s;
+    }
+    auto* s = static_cast<detail::state<void>*>(detail::ctx.ready_void);
+    detail::retain(s);
     return detail::adopt<void>(s);
 }
 

@@ -5,6 +5,7 @@
 #include <lwt/condition.hpp>
 #include <lwt/direct.hpp>
 #include <lwt/engine.hpp>
+#include <lwt/io.hpp>
 #include <lwt/list.hpp>
 #include <lwt/main.hpp>
 #include <lwt/mutex.hpp>

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <utility>
 
 namespace lwt::detail {
 
@@ -19,6 +20,7 @@ namespace {
 struct context_guard {
     ~context_guard() {
         reap_abandoned();
+        if (ctx.ready_void != nullptr) release(std::exchange(ctx.ready_void, nullptr));
         std::free(ctx.queue);
         ctx.queue = nullptr;
         ctx.q_head = ctx.q_tail = ctx.q_mask = 0;

@@ -65,6 +65,8 @@ struct thread_context {
     std::uint8_t guard;       // 0: no thread-exit guard yet, 1: registered, 2: thread exiting
     // ---- the engine of this thread (created by lwt::main on first use) ----
     void* engine;
+    // ---- a fulfilled promise<void> cell shared by every return_() of this thread ----
+    state_base* ready_void;
 };
 
 LWT_EXPORT extern constinit LWT_TLS thread_context ctx;

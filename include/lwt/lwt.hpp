@@ -12,6 +12,7 @@
 #include <lwt/mvar.hpp>
 #include <lwt/pool.hpp>
 #include <lwt/preemptive.hpp>
+#include <lwt/process.hpp>
 #include <lwt/promise.hpp>
 #include <lwt/result.hpp>
 #include <lwt/seq.hpp>

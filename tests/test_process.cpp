@@ -1,0 +1,117 @@
+// <lwt/process.hpp>: Lwt_process with real programs, on the engine this run selected.
+#include <lwt/main.hpp>
+#include <lwt/process.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "support.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <string>
+
+using namespace lwt;
+using namespace std::chrono_literals;
+
+TEST_CASE("exec runs a program and gives its exit status") {
+    REQUIRE(main::run(process::exec({"true"})).success());
+    auto st = main::run(process::exec(process::shell("exit 3")));
+    REQUIRE(st.k == process::status::kind::exited);
+    REQUIRE(st.code == 3);
+    auto killed = main::run(process::exec(process::shell("kill -TERM $$")));
+    REQUIRE(killed.k == process::status::kind::signaled);
+    REQUIRE(killed.code == SIGTERM);
+}
+
+TEST_CASE("a program that does not exist is a unix_error") {
+    REQUIRE_THROWS_AS(main::run(process::exec({"/nonexistent/program"})), unix_::unix_error);
+    REQUIRE_THROWS_AS(process::open_process_none({"no-such-program-lwtpp"}), unix_::unix_error);
+}
+
+TEST_CASE("pread gives the standard output; check turns a failure into exit_error") {
+    REQUIRE(main::run(process::pread({"echo", "hello", "world"})) == "hello world\n");
+    // Lwt's pread ignores the status...
+    REQUIRE(main::run(process::pread(process::shell("echo partial; exit 4"))) == "partial\n");
+    // ...with check, the status and the output come back as an error.
+    process::options o;
+    o.check = true;
+    try {
+        main::run(process::pread(process::shell("echo partial; exit 4"), o));
+        FAIL("expected exit_error");
+    } catch (const process::exit_error& e) {
+        REQUIRE(e.exit_status().code == 4);
+        REQUIRE(e.output() == "partial\n");
+    }
+}
+
+TEST_CASE("pread_lines streams the lines of the output") {
+    auto lines = main::run(process::pread_lines(process::shell("printf 'a\\nb\\nc\\n'")).to_list());
+    REQUIRE(lines == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("pwrite feeds the input and pmap feeds it while reading the output") {
+    test::temp_dir dir;
+    auto path = dir / "out";
+    main::run(process::pwrite(process::shell("cat > " + path), "fed\n"));
+    REQUIRE(main::run(process::pread({"cat", path})) == "fed\n");
+    std::string big(1 << 20, 'x');  // larger than a pipe: reading and writing must overlap
+    REQUIRE(main::run(process::pmap({"cat"}, big)) == big);
+    REQUIRE(main::run(process::pmap({"tr", "a-z", "A-Z"}, "shout")) == "SHOUT");
+}
+
+TEST_CASE("a timeout kills the child instead of hanging") {
+    process::options o;
+    o.timeout = 100ms;
+    auto t0 = std::chrono::steady_clock::now();
+    auto st = main::run(process::exec({"sleep", "30"}, o));
+    REQUIRE(std::chrono::steady_clock::now() - t0 < 10s);
+    REQUIRE(st.k == process::status::kind::signaled);
+    REQUIRE(st.code == SIGKILL);
+    // A child that finishes in time is left alone.
+    REQUIRE(main::run(process::exec({"true"}, o)).success());
+}
+
+TEST_CASE("env, cwd and redirections apply to the child") {
+    process::options o;
+    o.env = std::vector<std::string>{"LWTPP_TEST=42", "PATH=/usr/bin:/bin"};
+    REQUIRE(main::run(process::pread(process::shell("echo $LWTPP_TEST"), o)) == "42\n");
+    process::options c;
+    c.cwd = "/";
+    REQUIRE(main::run(process::pread({"pwd"}, c)) == "/\n");
+    process::options q;
+    q.stderr_ = process::redirection::dev_null();
+    REQUIRE(main::run(process::pread(process::shell("echo out; echo err >&2"), q)) == "out\n");
+    test::temp_dir dir;
+    auto fd = main::run(unix_::openfile(dir / "f", O_WRONLY | O_CREAT, 0644));
+    process::options r;
+    r.stdout_ = process::redirection::from_fd(fd.fd());
+    main::run(process::exec({"echo", "to a file"}, r));
+    REQUIRE(main::run(process::pread({"cat", dir / "f"})) == "to a file\n");
+}
+
+TEST_CASE("process objects: pid, channels, kill, close") {
+    auto p = process::open_process_full(process::shell("read x; echo \"got $x\"; echo oops >&2"));
+    REQUIRE(p.pid() > 0);
+    REQUIRE(p.running());
+    main::run(io::write_line(p.stdin_(), "input"));
+    main::run(io::close(p.stdin_()));
+    REQUIRE(main::run(io::read_line(p.stdout_())) == "got input");
+    REQUIRE(main::run(io::read_line(p.stderr_())) == "oops");
+    REQUIRE(main::run(p.close()).success());
+    REQUIRE_FALSE(p.running());
+    auto s = process::open_process_none({"sleep", "30"});
+    s.terminate();
+    auto st = main::run(s.status());
+    REQUIRE(st.k == process::status::kind::signaled);
+    REQUIRE_NOTHROW(s.kill());  // ended: nothing to do
+}
+
+TEST_CASE("children do not inherit the runtime's ignored SIGPIPE") {
+    REQUIRE(std::signal(SIGPIPE, SIG_IGN) != SIG_ERR);  // as the runtime sets it
+    // The child reports the signals it ignores: SIGPIPE must not be among them.
+    auto status_text = main::run(process::pread({"cat", "/proc/self/status"}));
+    auto at = status_text.find("SigIgn:");
+    REQUIRE(at != std::string::npos);
+    unsigned long long ignored = std::stoull(status_text.substr(at + 7), nullptr, 16);
+    REQUIRE((ignored & (1ULL << (SIGPIPE - 1))) == 0);
+}

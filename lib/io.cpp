@@ -819,6 +819,15 @@ std::pair<input_channel, output_channel> socket_channels(unix_::file_descr fd, s
     return {input_channel(std::move(in)), output_channel(std::move(out))};
 }
 
+}  // namespace
+
+std::pair<input_channel, output_channel> of_socket(unix_::file_descr fd, std::size_t size) {
+    if (!fd.is_open()) throw std::invalid_argument("lwt::io::of_socket: closed descriptor");
+    return socket_channels(std::move(fd), size);
+}
+
+namespace {
+
 promise<std::pair<input_channel, output_channel>> open_connection_impl(unix_::sockaddr addr, std::size_t size) {
     auto domain = static_cast<unix_::socket_domain>(addr.family());
     auto fd = unix_::socket(domain, unix_::socket_type::stream);

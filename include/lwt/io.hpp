@@ -89,6 +89,9 @@ private:
 // Over a descriptor, which the channel owns (closing the channel closes it).
 LWT_EXPORT input_channel of_fd(input_t, unix_::file_descr fd, std::size_t buffer_size = 0);
 LWT_EXPORT output_channel of_fd(output_t, unix_::file_descr fd, std::size_t buffer_size = 0);
+// Both directions of a connected socket: the two channels share the descriptor, which is
+// closed when both channels are closed (or gone).
+LWT_EXPORT std::pair<input_channel, output_channel> of_socket(unix_::file_descr fd, std::size_t buffer_size = 0);
 // Lwt_io.pipe: a new pipe's ends as channels.
 LWT_EXPORT std::pair<input_channel, output_channel> pipe(std::size_t buffer_size = 0);
 

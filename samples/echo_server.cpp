@@ -1,7 +1,9 @@
-// bench/echo_server: an echo server on lwt++ -- a plain accept loop, and per connection a
-// recv/send loop (no batching tricks), for the shared harness in ../shared/bench.
+// echo_server: an echo server -- a plain accept loop, and per connection a recv/send loop
+// (no batching tricks). It is also the server the benchmarks measure (build/bench/echo_server,
+// for the shared harness in ../shared/bench) and the one `./run demo` drives.
 //
 //   echo_server [--buffer BYTES] PORT        (listens on 127.0.0.1; SIGTERM/SIGINT stop it)
+//   try: build/samples/echo_server 9000 & nc 127.0.0.1 9000
 //
 // LWT_ENGINE=uring|epoll selects the engine.
 #include <lwt/lwt.hpp>

@@ -1,0 +1,13 @@
+// echo_lines: the seed program of Lwt_direct -- read lines from standard input and echo
+// them to standard output, in direct style.
+//
+//   try: printf 'one\ntwo\n' | build/samples/echo_lines
+//        build/samples/echo_lines          (type lines; Ctrl-D ends)
+#include <lwt/lwt.hpp>
+
+int main() {
+    lwt::main::run(lwt::direct::spawn([]() -> lwt::promise<void> {
+        while (auto line = co_await lwt::io::read_line_opt(lwt::io::stdin_))
+            co_await lwt::io::write_line(lwt::io::stdout_, *line);
+    }));
+}

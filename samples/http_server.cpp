@@ -1,0 +1,166 @@
+// http_server: an HTTP/1.1 server with keep-alive. "/" answers a fixed response; other paths
+// are files served from a directory (GET and HEAD; no path may leave the directory).
+//
+//   http_server [--root DIR] PORT
+//   try: build/samples/http_server --root . 8080 &
+//        curl -v http://127.0.0.1:8080/  ;  curl http://127.0.0.1:8080/README.md
+//        wrk -t1 -c64 -d5s http://127.0.0.1:8080/
+#include <lwt/lwt.hpp>
+
+#include "log_failures.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cctype>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+using namespace lwt;
+
+namespace {
+
+std::string root = ".";
+const std::string fixed_body = "Hello from lwt++\n";
+
+struct request {
+    std::string method, target, version;
+    bool keep_alive = true;
+    std::size_t content_length = 0;
+};
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+std::string content_type(const std::string& path) {
+    auto dot = path.rfind('.');
+    std::string ext = dot == std::string::npos ? "" : lower(path.substr(dot + 1));
+    if (ext == "html" || ext == "htm") return "text/html; charset=utf-8";
+    if (ext == "txt" || ext == "md" || ext == "cpp" || ext == "hpp") return "text/plain; charset=utf-8";
+    if (ext == "css") return "text/css";
+    if (ext == "js") return "application/javascript";
+    if (ext == "json") return "application/json";
+    if (ext == "svg") return "image/svg+xml";
+    if (ext == "png") return "image/png";
+    return "application/octet-stream";
+}
+
+// The request line and headers; std::nullopt when the client closed the connection.
+promise<std::optional<request>> read_request(io::input_channel ic) {
+    auto line = co_await io::read_line_opt(ic);
+    while (line && line->empty()) line = co_await io::read_line_opt(ic);  // stray CRLFs
+    if (!line) co_return std::nullopt;
+    request r;
+    auto sp1 = line->find(' ');
+    auto sp2 = line->rfind(' ');
+    if (sp1 == std::string::npos || sp2 == sp1) throw std::runtime_error("bad request line");
+    r.method = line->substr(0, sp1);
+    r.target = line->substr(sp1 + 1, sp2 - sp1 - 1);
+    r.version = line->substr(sp2 + 1);
+    r.keep_alive = r.version == "HTTP/1.1";
+    for (;;) {
+        auto h = co_await io::read_line(ic);
+        if (h.empty()) break;
+        auto colon = h.find(':');
+        if (colon == std::string::npos) continue;
+        std::string name = lower(h.substr(0, colon));
+        std::string value = h.substr(colon + 1);
+        value.erase(0, value.find_first_not_of(" \t"));
+        if (name == "connection") {
+            std::string v = lower(value);
+            if (v == "close") r.keep_alive = false;
+            if (v == "keep-alive") r.keep_alive = true;
+        } else if (name == "content-length") {
+            r.content_length = std::stoul(value);
+        }
+    }
+    co_return r;
+}
+
+promise<void> respond(io::output_channel oc, int code, const char* reason, const std::string& type,
+                      const std::string& body, bool keep_alive, bool head) {
+    co_await io::write(oc, fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\r\n", code,
+                                       reason, type, body.size(), keep_alive ? "" : "Connection: close\r\n"));
+    if (!head) co_await io::write(oc, body);
+}
+
+promise<void> serve_file(io::output_channel oc, const request& r, bool head) {
+    std::string path = r.target.substr(0, r.target.find('?'));
+    if (path.find("..") != std::string::npos || path.find('\0') != std::string::npos) {
+        co_await respond(oc, 403, "Forbidden", "text/plain", "forbidden\n", r.keep_alive, head);
+        co_return;
+    }
+    std::string file = root + path;
+    std::optional<std::string> body;
+    try {
+        auto st = co_await unix_::stat(file);
+        if (st.kind == unix_::file_kind::regular)
+            body = co_await io::with_file(io::input, file, [](io::input_channel& ic) { return io::read(ic); });
+    } catch (const unix_::unix_error&) {
+    }
+    if (!body)
+        co_await respond(oc, 404, "Not Found", "text/plain", "not found\n", r.keep_alive, head);
+    else
+        co_await respond(oc, 200, "OK", content_type(file), *body, r.keep_alive, head);
+}
+
+promise<void> handle(unix_::sockaddr, io::input_channel ic, io::output_channel oc) {
+    for (;;) {
+        std::optional<request> r;
+        bool bad = false;
+        try {
+            r = co_await read_request(ic);
+        } catch (const end_of_file&) {
+            co_return;  // the client went away mid-request
+        } catch (const std::exception&) {
+            bad = true;
+        }
+        if (bad) {
+            co_await respond(oc, 400, "Bad Request", "text/plain", "bad request\n", false, false);
+            co_return;
+        }
+        if (!r) co_return;
+        if (r->content_length > 0) {  // a body we do not use: read it away
+            std::string skip(r->content_length, '\0');
+            co_await io::read_into_exactly(ic, skip.data(), skip.size());
+        }
+        bool head = r->method == "HEAD";
+        if (r->method != "GET" && !head)
+            co_await respond(oc, 405, "Method Not Allowed", "text/plain", "method not allowed\n", r->keep_alive, false);
+        else if (r->target == "/")
+            co_await respond(oc, 200, "OK", "text/plain; charset=utf-8", fixed_body, r->keep_alive, head);
+        else
+            co_await serve_file(oc, *r, head);
+        if (!r->keep_alive) co_return;
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    log_failures("http_server");
+    int port = -1;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--root") == 0 && i + 1 < argc)
+            root = argv[++i];
+        else
+            port = std::atoi(argv[i]);
+    }
+    if (port <= 0 || port > 65535) {
+        fmt::print(stderr, "usage: http_server [--root DIR] PORT\n");
+        return 2;
+    }
+    main::run([port]() -> promise<void> {
+        auto server = co_await io::establish_server_with_client_address(
+            unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port)), handle);
+        co_await io::eprintlf("http_server: serving {} on http://{}/", root, server.listening_address().to_string());
+        auto stop = wait<void>();
+        for (int sig : {SIGINT, SIGTERM}) unix_::on_signal(sig, [r = stop.second](int) { wakeup_later(r); });
+        co_await stop.first;
+        co_await io::shutdown_server(server);
+    });
+}

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Smoke tests of the samples, against real clients (nc, curl, redis-cli) or their own output.
+#   tests/samples.sh SAMPLES_DIR NAME        (LWT_ENGINE selects the engine)
+# Exit status 0: the sample behaved; 77: a client program is missing (skipped).
+set -uo pipefail
+S=$1
+name=$2
+PID=
+cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; true; }
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || { echo "skipped: $1 is not installed" >&2; exit 77; }; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+    for _ in $(seq 1 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    fail "nothing listens on port $1"
+}
+start() { "$@" 2>/dev/null & PID=$!; }
+stop() {
+    kill -TERM "$PID" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+    kill -0 "$PID" 2>/dev/null && fail "the server did not stop on SIGTERM"
+    wait "$PID"
+    local rc=$?
+    PID=
+    [ "$rc" = 0 ] || fail "the server exited with status $rc"
+}
+expect() {  # expect WHAT GOT WANT
+    [ "$2" = "$3" ] || fail "$1: got [$2], expected [$3]"
+}
+T() { timeout 20 "$@"; }
+
+case $name in
+echo_lines | echo_lines_bind)
+    expect "$name" "$(printf 'one\ntwo\r\nlast' | T "$S/$name")" "$(printf 'one\ntwo\nlast')"
+    ;;
+request_timeout)
+    expect "$name" "$(T "$S/request_timeout" | tail -n 1)" "hello"
+    ;;
+tcp_server | tcp_client | tcp_client_bind | tcp_connection | accept_loop)
+    need nc
+    port=$(free_port)
+    server=tcp_server
+    [ "$name" = accept_loop ] && server=accept_loop
+    start "$S/$server" "$port"
+    wait_port "$port"
+    # (no input: a server that closes with unread input resets the connection)
+    expect "nc" "$(T nc -q 2 127.0.0.1 "$port" </dev/null | head -n 1)" "Hello from server!"
+    case $name in
+    tcp_client | tcp_client_bind | tcp_connection)
+        expect "$name" "$(T "$S/$name" 127.0.0.1 "$port")" "Hello from server!"
+        ;;
+    esac
+    if [ "$server" = tcp_server ]; then stop; else kill "$PID"; wait "$PID" 2>/dev/null; PID=; fi
+    ;;
+never_resolving)
+    out=$(T "$S/never_resolving")
+    grep -q "run refused to wait forever" <<<"$out" || fail "never_resolving: $out"
+    grep -q "gave 1" <<<"$out" || fail "never_resolving: $out"
+    ;;
+switch)
+    out=$(T "$S/switch")
+    [ "$(grep -c 'closed by the switch' <<<"$out")" = 3 ] || fail "switch: $out"
+    ;;
+echo_server)
+    need nc
+    port=$(free_port)
+    start "$S/echo_server" "$port"
+    wait_port "$port"
+    expect "nc" "$(printf 'ping\n' | T nc -q 2 127.0.0.1 "$port")" "ping"
+    big=$(head -c 300000 /dev/urandom | base64 -w 0)
+    expect "nc (300 kB)" "$(printf '%s\n' "$big" | T nc -q 3 127.0.0.1 "$port" | md5sum)" "$(printf '%s\n' "$big" | md5sum)"
+    stop
+    ;;
+http_server)
+    need curl
+    port=$(free_port)
+    root=$(mktemp -d)
+    printf 'static file\n' >"$root/file.txt"
+    start "$S/http_server" --root "$root" "$port"
+    wait_port "$port"
+    u=http://127.0.0.1:$port
+    expect "GET /" "$(T curl -s "$u/")" "Hello from lwt++"
+    expect "GET /file.txt" "$(T curl -s "$u/file.txt")" "static file"
+    expect "404" "$(T curl -s -o /dev/null -w '%{http_code}' "$u/missing")" "404"
+    expect "HEAD" "$(T curl -s -I "$u/" | head -n 1 | tr -d '\r')" "HTTP/1.1 200 OK"
+    # keep-alive: two requests, one connection
+    reused=$(T curl -s -v "$u/" "$u/file.txt" 2>&1 | grep -c -i 're-using existing connection\|Reusing existing')
+    [ "$reused" -ge 1 ] || fail "keep-alive: curl did not reuse the connection"
+    expect "traversal" "$(T curl -s --path-as-is -o /dev/null -w '%{http_code}' "$u/../etc/passwd")" "403"
+    if command -v wrk >/dev/null 2>&1; then
+        T wrk -t1 -c16 -d1s "$u/" | grep -q "Requests/sec" || fail "wrk"
+    fi
+    stop
+    rm -rf "$root"
+    ;;
+chat_server)
+    port=$(free_port)
+    start "$S/chat_server" "$port"
+    wait_port "$port"
+    T python3 - "$port" <<'EOF' || fail "chat_server"
+import socket, sys, time
+port = int(sys.argv[1])
+def connect():
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    f = s.makefile("rw", newline="\n")
+    f.readline()  # welcome
+    return s, f
+a, fa = connect()
+b, fb = connect()
+assert "joined" in fa.readline()          # a sees b join
+fa.write("/nick alice\n"); fa.flush()
+assert "is now alice" in fb.readline()
+fa.write("hello everyone\n"); fa.flush()
+line = fb.readline()
+assert line == "<alice> hello everyone\n", line
+fb.write("/who\n"); fb.flush()
+assert "alice" in fb.readline()
+fa.close()  # (the file object holds the socket open too)
+a.close()
+assert "left" in fb.readline()
+EOF
+    stop
+    ;;
+kv_server)
+    need redis-cli
+    port=$(free_port)
+    start "$S/kv_server" "$port"
+    wait_port "$port"
+    r() { T redis-cli -p "$port" "$@"; }
+    expect "PING" "$(r ping)" "PONG"
+    expect "SET" "$(r set greeting hello)" "OK"
+    expect "GET" "$(r get greeting)" "hello"
+    expect "INCR" "$(r incr counter)" "1"
+    expect "INCR" "$(r incr counter)" "2"
+    expect "INCR (not a number)" "$(r incr greeting)" "ERR value is not an integer or out of range"
+    expect "DEL" "$(r del greeting counter missing)" "2"
+    expect "GET (deleted)" "$(r get greeting)" ""
+    r set temp x >/dev/null
+    expect "EXPIRE" "$(r pexpire temp 100)" "1"
+    sleep 0.3
+    expect "GET (expired)" "$(r get temp)" ""
+    # pipelining: three commands in one write
+    got=$(printf '*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n' |
+        T nc -q 2 127.0.0.1 "$port" | tr -d '\r' | tr '\n' ' ')
+    expect "pipelining" "$got" "+PONG +OK \$1 v "
+    if command -v redis-benchmark >/dev/null 2>&1; then
+        T redis-benchmark -p "$port" -t set,get,incr -n 2000 -P 16 -q >/dev/null || fail "redis-benchmark"
+    fi
+    stop
+    ;;
+cat)
+    f=$(mktemp)
+    printf 'first\nsecond\n' >"$f"
+    expect "cat FILE" "$(T "$S/cat" "$f")" "$(printf 'first\nsecond')"
+    expect "cat stdin" "$(printf 'piped\n' | T "$S/cat")" "piped"
+    T "$S/cat" /nonexistent 2>/dev/null && fail "cat of a missing file should fail"
+    rm -f "$f"
+    ;;
+cp)
+    src=$(mktemp)
+    head -c 1000000 /dev/urandom >"$src"
+    T "$S/cp" "$src" "$src.copy" 2>/dev/null || fail "cp failed"
+    cmp -s "$src" "$src.copy" || fail "cp: the copy differs"
+    rm -f "$src" "$src.copy"
+    ;;
+fanout)
+    out=$(T "$S/fanout")
+    grep -q "/slow *timed out" <<<"$out" || fail "fanout: $out"
+    [ "$(grep -c bytes <<<"$out")" = 3 ] || fail "fanout: $out"
+    ;;
+pipeline)
+    out=$(T "$S/pipeline")
+    grep -q "3 the" <<<"$out" || fail "pipeline: $out"
+    grep -q "exited with code 3" <<<"$out" || fail "pipeline: $out"
+    ;;
+producer_consumer)
+    out=$(T "$S/producer_consumer")
+    [ "$(grep -c consumed <<<"$out")" = 20 ] || fail "producer_consumer: $out"
+    grep -q "handled" <<<"$out" || fail "producer_consumer: $out"
+    ;;
+*)
+    fail "no smoke test for sample $name"
+    ;;
+esac
+echo "ok: $name"

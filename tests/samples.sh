@@ -183,6 +183,32 @@ producer_consumer)
     [ "$(grep -c consumed <<<"$out")" = 20 ] || fail "producer_consumer: $out"
     grep -q "handled" <<<"$out" || fail "producer_consumer: $out"
     ;;
+tutorial_1_first)
+    expect "$name" "$(T "$S/$name")" "$(printf 'hello, world\ngreet returned; pending: true\ngoodbye, world\ngreeted world')"
+    ;;
+tutorial_2_awaiting)
+    expect "$name" "$(T "$S/$name")" "$(printf 'a got 42\nb got 42\nparse("7") = 7\nparse("") failed: empty input')"
+    ;;
+tutorial_3_concurrency)
+    out=$(T "$S/$name")
+    grep -q "^all: a and b after ~[0-9]* ms$" <<<"$out" || fail "$name: $out"
+    grep -q "^pick: fast after ~[0-9]* ms; the slow one was cancelled: true$" <<<"$out" || fail "$name: $out"
+    ;;
+tutorial_4_cancel)
+    expect "$name" "$(T "$S/$name")" "$(printf 'timed out after 100 ms\nclean-up ran\nafter cancel: rejected = true\nthe protected work finished anyway')"
+    ;;
+tutorial_5_server | tutorial_6_client)
+    need nc
+    port=$(free_port)
+    start "$S/tutorial_5_server" "$port"
+    wait_port "$port"
+    if [ "$name" = tutorial_5_server ]; then
+        expect "nc" "$(printf 'abc\nxyz\n' | T nc -q 2 127.0.0.1 "$port")" "$(printf 'ABC\nXYZ')"
+    else
+        expect "$name" "$(T "$S/$name" "$port" hello 'big world')" "$(printf 'hello -> HELLO\nbig world -> BIG WORLD')"
+    fi
+    stop
+    ;;
 *)
     fail "no smoke test for sample $name"
     ;;

@@ -115,11 +115,20 @@ promise<bool> enter(channel& c, std::uint64_t group) {
     return lwt::map([] { return true; }, c.lk.lock());
 }
 
+void schedule_flush(const std::shared_ptr<channel>& c);
+
+// Releases the channel after an operation. An output channel left idle with buffered data
+// gets an auto-flush: one that found the channel busy gave way (see auto_flush).
+void release(const std::shared_ptr<channel>& c) {
+    c->lk.unlock();
+    if (!c->input && !c->lk.is_locked()) schedule_flush(c);
+}
+
 struct op_guard {
-    channel* c;
+    const std::shared_ptr<channel>& c;
     bool locked;
     ~op_guard() {
-        if (locked) c->lk.unlock();
+        if (locked) release(c);
     }
 };
 
@@ -162,7 +171,7 @@ std::optional<std::string> buffered_line(channel& c) {
 }
 
 promise<std::optional<std::string>> read_line_impl(std::shared_ptr<channel> c, std::uint64_t g) {
-    op_guard guard{c.get(), co_await enter(*c, g)};
+    op_guard guard{c, co_await enter(*c, g)};
     check_open(*c);
     std::string acc;
     bool any = false;
@@ -192,14 +201,14 @@ promise<std::optional<std::string>> read_line_impl(std::shared_ptr<channel> c, s
 }
 
 promise<std::optional<char>> read_char_impl(std::shared_ptr<channel> c, std::uint64_t g) {
-    op_guard guard{c.get(), co_await enter(*c, g)};
+    op_guard guard{c, co_await enter(*c, g)};
     check_open(*c);
     if (c->ptr == c->max && co_await refill(*c) == 0) co_return std::nullopt;
     co_return c->buf[c->ptr++];
 }
 
 promise<std::string> read_all_impl(std::shared_ptr<channel> c, std::uint64_t g) {
-    op_guard guard{c.get(), co_await enter(*c, g)};
+    op_guard guard{c, co_await enter(*c, g)};
     check_open(*c);
     std::string out;
     for (;;) {
@@ -211,7 +220,7 @@ promise<std::string> read_all_impl(std::shared_ptr<channel> c, std::uint64_t g) 
 
 promise<std::size_t> read_into_impl(std::shared_ptr<channel> c, std::uint64_t g, char* buf, std::size_t len,
                                     bool exactly) {
-    op_guard guard{c.get(), co_await enter(*c, g)};
+    op_guard guard{c, co_await enter(*c, g)};
     check_open(*c);
     std::size_t done = 0;
     while (done < len) {
@@ -252,20 +261,25 @@ promise<void> flush_locked(std::shared_ptr<channel> c) {
 }
 
 promise<void> flush_impl(std::shared_ptr<channel> c, std::uint64_t g) {
-    op_guard guard{c.get(), co_await enter(*c, g)};
+    op_guard guard{c, co_await enter(*c, g)};
     check_open(*c);
     co_await flush_locked(c);
 }
 
+// Lwt's auto-flush: at the next iteration, unless the channel is busy then -- an operation
+// (or an atomic group) holding it will schedule a new auto-flush when it releases the channel.
+// Queueing for the lock instead would put each flush ahead of the writer's next write: with
+// an engine where every write takes an iteration (io_uring), a writer of short lines would
+// then send one line per iteration.
 promise<void> auto_flush(std::shared_ptr<channel> c) {
     co_await lwt::pause();  // data written during this iteration goes out together
     c->flush_scheduled = false;
-    if (c->closed || c->ptr == 0) co_return;
+    if (c->closed || c->ptr == 0 || c->lk.is_locked()) co_return;
     co_await flush_impl(c, 0);
 }
 
 void schedule_flush(const std::shared_ptr<channel>& c) {
-    if (c->flush_scheduled || c->ptr == 0) return;
+    if (c->flush_scheduled || c->ptr == 0 || c->closed) return;
     c->flush_scheduled = true;
     // A failed background flush is not lost: the data stays buffered and the next flush,
     // write or close reports the error.
@@ -273,7 +287,7 @@ void schedule_flush(const std::shared_ptr<channel>& c) {
 }
 
 promise<void> write_impl(std::shared_ptr<channel> c, std::uint64_t g, std::string data) {
-    op_guard guard{c.get(), co_await enter(*c, g)};
+    op_guard guard{c, co_await enter(*c, g)};
     check_open(*c);
     std::size_t off = 0;
     while (off < data.size()) {
@@ -292,30 +306,34 @@ promise<void> write_impl(std::shared_ptr<channel> c, std::uint64_t g, std::strin
         c->ptr += n;
         off += n;
     }
-    schedule_flush(c);
 }
 
 promise<std::size_t> write_from_impl(std::shared_ptr<channel> c, std::uint64_t g, const char* buf, std::size_t len,
                                      bool exactly) {
-    op_guard guard{c.get(), co_await enter(*c, g)};
+    op_guard guard{c, co_await enter(*c, g)};
     check_open(*c);
     std::size_t done = 0;
     while (done < len) {
         if (c->ptr == c->size) co_await flush_locked(c);
-        std::size_t n = std::min(c->size - c->ptr, len - done);
-        std::memcpy(c->buf.get() + c->ptr, buf + done, n);
-        c->ptr += n;
+        std::size_t n;
+        if (c->ptr == 0 && len - done >= c->size) {
+            // Larger than the buffer: straight from the caller's memory.
+            n = co_await c->wr(buf + done, len - done);
+        } else {
+            n = std::min(c->size - c->ptr, len - done);
+            std::memcpy(c->buf.get() + c->ptr, buf + done, n);
+            c->ptr += n;
+        }
         done += n;
         if (!exactly) break;
     }
-    schedule_flush(c);
     co_return done;
 }
 
 // ---- closing ----
 
 promise<void> close_impl(std::shared_ptr<channel> c, bool flush_first) {
-    op_guard guard{c.get(), co_await enter(*c, 0)};
+    op_guard guard{c, co_await enter(*c, 0)};
     std::exception_ptr err;
     if (flush_first && !c->input && !c->closed) {
         try {
@@ -379,9 +397,9 @@ promise<std::uint64_t> lock_group(const std::shared_ptr<channel>& c, std::uint64
         c->lk.lock());
 }
 
-void unlock_group(channel& c) noexcept {
-    c.holder = 0;
-    c.lk.unlock();
+void unlock_group(const std::shared_ptr<channel>& c) {
+    c->holder = 0;
+    release(c);
 }
 
 }  // namespace detail
@@ -470,7 +488,7 @@ std::size_t buffer_size(const output_channel& oc) noexcept { return oc.impl().si
 
 namespace {
 promise<void> resize_impl(std::shared_ptr<channel> c, std::size_t n) {
-    detail::op_guard guard{c.get(), co_await detail::enter(*c, 0)};
+    detail::op_guard guard{c, co_await detail::enter(*c, 0)};
     std::size_t keep = c->input ? c->max - c->ptr : c->ptr;
     if (!c->input && keep > n) {
         co_await detail::flush_locked(c);
@@ -577,10 +595,11 @@ namespace {
 // The fast path of a write that fits in a free channel's buffer: no frame, no copy.
 bool write_fits(channel& c, std::string_view a, std::string_view b = {}) {
     if (!detail::free_and_open(c) || c.input || c.size - c.ptr < a.size() + b.size()) return false;
-    std::memcpy(c.buf.get() + c.ptr, a.data(), a.size());
-    c.ptr += a.size();
-    std::memcpy(c.buf.get() + c.ptr, b.data(), b.size());
-    c.ptr += b.size();
+    for (std::string_view s : {a, b}) {
+        if (s.empty()) continue;  // (an empty view's data() may be null: no memcpy from it)
+        std::memcpy(c.buf.get() + c.ptr, s.data(), s.size());
+        c.ptr += s.size();
+    }
     return true;
 }
 }  // namespace

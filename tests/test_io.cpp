@@ -218,6 +218,52 @@ TEST_CASE("pipe channels carry lines between coroutines") {
     REQUIRE(lines[999] == "line 999");
 }
 
+TEST_CASE("a writer of short lines fills whole buffers: auto-flush gives way to a busy channel") {
+    // Over a real pipe, each write taking a loop iteration (io_uring) or not (epoll): an
+    // auto-flush queued behind the writer would send one line per iteration.
+    auto fds = unix_::pipe();
+    auto out = std::make_shared<unix_::file_descr>(std::move(fds.second));
+    std::vector<std::size_t> writes;
+    auto oc = io::make(
+        io::output,
+        [out, &writes](const char* b, std::size_t n) {
+            writes.push_back(n);
+            return unix_::write(*out, b, n);
+        },
+        [out] { return out->close(); });
+    auto ic = io::of_fd(io::input, std::move(fds.first));
+    const int count = 5000;
+    const std::string line = "a short line";  // 13 bytes with its newline
+    auto writer = [](io::output_channel oc, int count, std::string line) -> promise<void> {
+        for (int i = 0; i < count; ++i) co_await io::write_line(oc, line);
+        co_await io::close(oc);
+    };
+    auto p = writer(oc, count, line);
+    auto lines = all_lines(ic);
+    main::run(p);
+    REQUIRE(lines.size() == static_cast<std::size_t>(count));
+    std::size_t total = count * (line.size() + 1);
+    INFO("writes: " << writes.size());
+    REQUIRE(writes.size() <= total / io::default_buffer_size() + 3);
+}
+
+TEST_CASE("write_from and write_from_exactly larger than the buffer go straight from the caller's memory") {
+    std::vector<std::size_t> writes;
+    std::string sink;
+    auto oc = io::make(io::output, [&](const char* b, std::size_t n) {
+        writes.push_back(n);
+        sink.append(b, n);
+        return return_(n);
+    }, {}, 16);
+    std::string data(1000, 'q');
+    REQUIRE(main::run(io::write_from(oc, data.data(), data.size())) == 1000);
+    REQUIRE(writes == std::vector<std::size_t>{1000});  // one write, no copy through the buffer
+    main::run(io::write(oc, "ab"));
+    main::run(io::write_from_exactly(oc, data.data(), data.size()));  // "ab" goes first
+    main::run(io::flush(oc));
+    REQUIRE(sink == data + "ab" + data);
+}
+
 TEST_CASE("null discards and zero reads zeros") {
     main::run(io::write(io::null(), "gone"));
     char buf[4] = {1, 1, 1, 1};

@@ -204,17 +204,17 @@ LWT_EXPORT bool is_closed(const output_channel& oc) noexcept;
 namespace detail {
 // Reserves the channel for a group (the channel's FIFO lock); gives the group's key.
 LWT_EXPORT promise<std::uint64_t> lock_group(const std::shared_ptr<channel>& c, std::uint64_t group);
-LWT_EXPORT void unlock_group(channel& c) noexcept;
+LWT_EXPORT void unlock_group(const std::shared_ptr<channel>& c);
 template <class T, class Ch, class F>
 promise<T> atomic_impl(Ch ch, F f) {
     std::uint64_t key = co_await lock_group(ch.shared(), ch.group());
     struct unlocker {
-        channel& c;
+        const std::shared_ptr<channel>& c;
         bool nested;
         ~unlocker() {
             if (!nested) unlock_group(c);
         }
-    } u{ch.impl(), ch.group() != 0 && ch.group() == key};
+    } u{ch.shared(), ch.group() != 0 && ch.group() == key};
     // Inside, operations through `handle` belong to the group and do not wait for it.
     Ch handle(ch.shared(), key);
     co_return co_await f(handle);

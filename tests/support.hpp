@@ -15,18 +15,6 @@
 
 namespace test {
 
-template <class T>
-bool is_canceled(const lwt::promise<T>& p) {
-    if (p.state() != lwt::state::rejected) return false;
-    try {
-        std::rethrow_exception(p.exception());
-    } catch (const lwt::canceled&) {
-        return true;
-    } catch (...) {
-    }
-    return false;
-}
-
 template <class E, class T>
 bool rejected_with(const lwt::promise<T>& p) {
     if (p.state() != lwt::state::rejected) return false;
@@ -37,6 +25,11 @@ bool rejected_with(const lwt::promise<T>& p) {
     } catch (...) {
     }
     return false;
+}
+
+template <class T>
+bool is_canceled(const lwt::promise<T>& p) {
+    return rejected_with<lwt::canceled>(p);
 }
 
 // Records what reaches lwt::async_exception_hook for the scope.

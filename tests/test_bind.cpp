@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support.hpp"
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -11,17 +13,7 @@ namespace {
 struct boom : std::runtime_error {
     boom() : std::runtime_error("boom") {}
 };
-template <class T>
-bool is_canceled(const lwt::promise<T>& p) {
-    if (p.state() != lwt::state::rejected) return false;
-    try {
-        std::rethrow_exception(p.exception());
-    } catch (const lwt::canceled&) {
-        return true;
-    } catch (...) {
-    }
-    return false;
-}
+using test::is_canceled;
 }  // namespace
 
 TEST_CASE("bind runs its callback at once on a resolved promise") {

@@ -4,22 +4,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "support.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace {
-template <class T>
-bool is_canceled(const lwt::promise<T>& p) {
-    if (p.state() != lwt::state::rejected) return false;
-    try {
-        std::rethrow_exception(p.exception());
-    } catch (const lwt::canceled&) {
-        return true;
-    } catch (...) {
-    }
-    return false;
-}
+using test::is_canceled;
 }  // namespace
 
 TEST_CASE("spawn starts the task on the next loop iteration, in spawn order") {

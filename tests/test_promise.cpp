@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support.hpp"
+
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -16,33 +18,8 @@ struct boom : std::runtime_error {
 };
 struct my_cancel : lwt::canceled {};
 
-// Installs a recording async_exception_hook for the scope.
-struct hook_recorder {
-    std::vector<std::string> seen;
-    std::function<void(std::exception_ptr)> saved;
-    hook_recorder() : saved(lwt::async_exception_hook) {
-        lwt::async_exception_hook = [this](std::exception_ptr e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                seen.emplace_back(x.what());
-            }
-        };
-    }
-    ~hook_recorder() { lwt::async_exception_hook = saved; }
-};
-
-template <class T>
-bool is_canceled(const lwt::promise<T>& p) {
-    if (p.state() != lwt::state::rejected) return false;
-    try {
-        std::rethrow_exception(p.exception());
-    } catch (const lwt::canceled&) {
-        return true;
-    } catch (...) {
-    }
-    return false;
-}
+using test::hook_recorder;
+using test::is_canceled;
 
 }  // namespace
 

@@ -41,7 +41,7 @@ echo_lines | echo_lines_bind)
 request_timeout)
     expect "$name" "$(T "$S/request_timeout" | tail -n 1)" "hello"
     ;;
-tcp_server | tcp_client | tcp_client_bind | tcp_connection | accept_loop)
+tcp_server | tcp_client | tcp_client_bind | tcp_connection | tcp_connection_bind | accept_loop)
     need nc
     port=$(free_port)
     server=tcp_server
@@ -51,7 +51,7 @@ tcp_server | tcp_client | tcp_client_bind | tcp_connection | accept_loop)
     # (no input: a server that closes with unread input resets the connection)
     expect "nc" "$(T nc -q 2 127.0.0.1 "$port" </dev/null | head -n 1)" "Hello from server!"
     case $name in
-    tcp_client | tcp_client_bind | tcp_connection)
+    tcp_client | tcp_client_bind | tcp_connection | tcp_connection_bind)
         expect "$name" "$(T "$S/$name" 127.0.0.1 "$port")" "Hello from server!"
         ;;
     esac

@@ -718,13 +718,20 @@ promise<std::pair<std::vector<std::pair<file_descr, sockaddr>>, std::exception_p
     out.push_back(co_await accept_impl(fd));  // the first one may wait; its failure rejects
     int flags = SOCK_CLOEXEC | (engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
     while (out.size() < n) {
-        // The rest: only what is queued already (the listening socket is non-blocking).
+        // The rest: only what is ready already -- accepted ahead by the engine (io_uring's
+        // multishot accept), else queued in the kernel (the listening socket is non-blocking).
         sockaddr peer;
         socklen_t len = sockaddr::capacity;
-        int c = ::accept4(fd, peer.raw(), &len, flags);
+        int c = engine::current().take_accepted(fd);
+        if (c >= 0) {
+            if (::getpeername(c, peer.raw(), &len) != 0) len = 0;  // (reset already: its first read says so)
+        } else if (c == -EAGAIN) {
+            c = ::accept4(fd, peer.raw(), &len, flags);
+            if (c < 0) c = -errno;
+        }
         if (c < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                err = std::make_exception_ptr(unix_error(errno, "accept", fd_str(fd)));
+            if (c != -EAGAIN && c != -EWOULDBLOCK && c != -EINTR)
+                err = std::make_exception_ptr(unix_error(-c, "accept", fd_str(fd)));
             break;
         }
         peer.set_size(len);

@@ -1,6 +1,7 @@
 // <lwt/unix.hpp>: Lwt_unix's files, directories, pipes, sockets, name resolution, signals,
 // processes -- on the engine this run selected.
 #include <lwt/bind.hpp>
+#include <lwt/engine.hpp>
 #include <lwt/main.hpp>
 #include <lwt/unix.hpp>
 
@@ -339,6 +340,120 @@ TEST_CASE("accept_n takes the first connection and whatever else is queued, up t
     REQUIRE(rest.size() == 2);
     REQUIRE_FALSE(rest_err2_.second);
     REQUIRE_THROWS_AS(unix_::accept_n(srv, 0), std::invalid_argument);
+}
+
+namespace {
+
+struct tcp_listener {
+    file_descr srv = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    unix_::sockaddr addr;
+    tcp_listener() {
+        unix_::bind(srv, unix_::sockaddr::inet("127.0.0.1", 0));
+        unix_::listen(srv);
+        addr = unix_::getsockname(srv);
+    }
+    file_descr connect() const {
+        auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+        main::run(unix_::connect(c, addr));
+        return c;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("connections accepted ahead of demand reach later accepts in arrival order, with their peers") {
+    tcp_listener l;
+    std::vector<file_descr> clients;
+    for (int i = 0; i < 5; ++i) clients.push_back(l.connect());
+    for (auto& c : clients) {
+        auto conn_peer_ = main::run(unix_::accept(l.srv));
+        REQUIRE(conn_peer_.second == unix_::getsockname(c));
+        REQUIRE(cloexec(conn_peer_.first));
+        main::run(unix_::send(c, "x", 1));
+        char b;
+        REQUIRE(main::run(unix_::recv(conn_peer_.first, &b, 1)) == 1);
+    }
+}
+
+TEST_CASE("accept_n gathers a hundred queued connections, each once, after its first") {
+    tcp_listener l;
+    std::vector<file_descr> clients;
+    for (int i = 0; i < 100; ++i) clients.push_back(l.connect());
+    auto first = main::run(unix_::accept(l.srv));
+    REQUIRE(first.second == unix_::getsockname(clients[0]));
+    main::run(unix_::sleep(0.01));  // io_uring: the multishot accepts the rest ahead
+    std::vector<std::string> peers;
+    while (peers.size() < 99) {
+        auto batch_err_ = main::run(unix_::accept_n(l.srv, 1000));
+        REQUIRE_FALSE(batch_err_.second);
+        for (auto& [fd, peer] : batch_err_.first) {
+            REQUIRE(cloexec(fd));
+            peers.push_back(peer.to_string());
+        }
+    }
+    REQUIRE(peers.size() == 99);
+    for (std::size_t i = 0; i < peers.size(); ++i) REQUIRE(peers[i] == unix_::getsockname(clients[i + 1]).to_string());
+}
+
+TEST_CASE("several waiting accepts are served in the order they started") {
+    tcp_listener l;
+    std::vector<promise<std::pair<file_descr, unix_::sockaddr>>> waiting;
+    for (int i = 0; i < 3; ++i) waiting.push_back(unix_::accept(l.srv));
+    std::vector<file_descr> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(l.connect());
+    for (int i = 0; i < 3; ++i) REQUIRE(main::run(waiting[i]).second == unix_::getsockname(clients[i]));
+    REQUIRE(engine::live_operations() == 0);
+}
+
+TEST_CASE("an accept cancelled or timed out while waiting leaves the next connection to the next accept") {
+    tcp_listener l;
+    auto gone = unix_::accept(l.srv);
+    cancel(gone);
+    REQUIRE(test::is_canceled(gone));
+    REQUIRE_THROWS_AS(main::run(unix_::with_timeout(0.02, [&] { return unix_::accept(l.srv); })), unix_::timeout_error);
+    REQUIRE(engine::live_operations() == 0);
+    auto c = l.connect();
+    REQUIRE(main::run(unix_::accept(l.srv)).second == unix_::getsockname(c));
+}
+
+TEST_CASE("closing a listening socket fails its waiting accepts with EBADF and closes the connections nobody took") {
+    int before = test::open_fds();
+    {
+        tcp_listener l;
+        auto a1 = unix_::accept(l.srv);
+        auto a2 = unix_::accept(l.srv);
+        main::run(l.srv.close());
+        for (auto* a : {&a1, &a2}) {
+            try {
+                main::run(*a);
+                FAIL("accept should fail");
+            } catch (const unix_::unix_error& e) {
+                REQUIRE(e.error() == EBADF);
+                REQUIRE(e.call() == "accept");
+            }
+        }
+    }
+    REQUIRE(engine::live_operations() == 0);
+    REQUIRE(test::open_fds() == before);
+
+    tcp_listener l;
+    std::vector<file_descr> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(l.connect());
+    auto taken = main::run(unix_::accept(l.srv));
+    main::run(unix_::sleep(0.01));  // io_uring: the other two are accepted ahead, unclaimed
+    main::run(l.srv.close());
+    REQUIRE(test::open_fds() == before + 3 + 1);  // the clients and the accepted connection
+    for (int i = 1; i < 3; ++i) {
+        char b;
+        int got;  // bytes, or -errno
+        try {
+            got = static_cast<int>(main::run(unix_::recv(clients[i], &b, 1)));
+        } catch (const unix_::unix_error& e) {
+            got = -e.error();
+        }
+        // The end of the stream if it was closed after an accept, a reset in the backlog.
+        REQUIRE((got == 0 || got == -ECONNRESET));
+    }
 }
 
 TEST_CASE("socket options: booleans, integers, linger and timeouts") {

@@ -1,16 +1,21 @@
 // The io_uring proactor. See the reading guide in include/lwt/detail/engine.hpp.
 //
 // user_data of an SQE: the io_op's address (operations are 8-aligned), with bit 0 set for the
-// readiness wait (POLL_ADD) that precedes a retry after -EAGAIN; 0 for SQEs whose completion
-// is ignored (async cancels); LIBURING_UDATA_TIMEOUT for liburing's own wait timeouts.
+// readiness wait (POLL_ADD) that precedes a retry after -EAGAIN; a listener's address with
+// bit 1 set for its multishot accept; 0 for SQEs whose completion is ignored (async
+// cancels); LIBURING_UDATA_TIMEOUT for liburing's own wait timeouts.
 #include <lwt/detail/uring_engine.hpp>
 
 #include <fmt/core.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -63,6 +68,17 @@ short retry_mask(io_kind k) noexcept {
 }
 
 constexpr std::uint64_t retry_tag = 1;
+constexpr std::uint64_t listener_tag = 2;
+
+// IORING_ACCEPT_MULTISHOT arrived in 5.19; older kernels reject it with EINVAL, which is
+// also what accept on a socket that does not listen gives -- so ask the kernel's version.
+bool kernel_at_least(int major, int minor) noexcept {
+    utsname u;
+    if (::uname(&u) != 0) return false;
+    int ma = 0, mi = 0;
+    if (std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
+    return ma > major || (ma == major && mi >= minor);
+}
 
 std::uint64_t data_of(const io_op& op) noexcept {
     return reinterpret_cast<std::uint64_t>(&op) | (op.polling ? retry_tag : 0);
@@ -124,6 +140,7 @@ std::unique_ptr<engine> uring_engine::create(std::string& why) {
         reg.timeout.tv_nsec = -1;
         e->sync_cancel_ = io_uring_register_sync_cancel(&e->ring_, &reg) == -ENOENT;
     }
+    e->multishot_accept_ = kernel_at_least(5, 19) && std::getenv("LWT_URING_NO_MULTISHOT") == nullptr;
     e->arm_wake();
     return e;
 }
@@ -196,6 +213,16 @@ void uring_engine::prep(io_uring_sqe* sqe, io_op& op) noexcept {
 }
 
 bool uring_engine::try_now(io_op& op) noexcept {
+    if (LWT_UNLIKELY(op.kind == io_kind::accept) && multishot_accept_) {
+        // A connection accepted ahead of demand completes the accept at once.
+        listener* l = find_listener(op.fd);
+        if (l == nullptr || l->ready.empty()) return false;
+        std::int32_t res = l->ready.front();
+        l->ready.pop_front();
+        op.phase = io_phase::done;
+        deliver(op, res);
+        return true;
+    }
     if (LWT_LIKELY(native_[static_cast<std::size_t>(op.kind)])) return false;
     // The kernel lacks this opcode (path operations before 5.11/5.15): the plain call.
     op.res = perform_now(op);
@@ -220,6 +247,14 @@ void uring_engine::unlink(io_op& op) noexcept {
 }
 
 void uring_engine::submit(io_op& op) noexcept {
+    if (LWT_UNLIKELY(op.kind == io_kind::accept) && multishot_accept_) {
+        listener& l = listener_for(op.fd);
+        op.phase = io_phase::pending;
+        ++live_ops_;
+        push_waiter(l, op);
+        if (!l.armed) arm(l);
+        return;
+    }
     io_uring_sqe* sqe = get_sqe();
     prep(sqe, op);
     io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&op));
@@ -260,6 +295,10 @@ bool uring_engine::take_from_backlog(std::uint64_t data, cqe_copy& out) noexcept
 
 void uring_engine::dispatch(const cqe_copy& c) noexcept {
     if (c.data == 0 || c.data == LIBURING_UDATA_TIMEOUT) return;
+    if (c.data & listener_tag) {
+        on_listener_cqe(*reinterpret_cast<listener*>(c.data & ~listener_tag), c);
+        return;
+    }
     if (c.data & retry_tag) {
         // The readiness wait before a retry has ended.
         auto* op = reinterpret_cast<io_op*>(c.data & ~retry_tag);
@@ -298,6 +337,7 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
 }
 
 void uring_engine::wait(std::int64_t timeout_ns) {
+    if (!retired_.empty() && free_retired()) timeout_ns = 0;  // (its waiters ran: see what they started)
     if (backlog_pos_ < backlog_.size()) timeout_ns = 0;  // completions are waiting already
     if (timeout_ns == 0) {
         io_uring_submit_and_get_events(&ring_);
@@ -349,6 +389,12 @@ void uring_engine::cancel_by_data(std::uint64_t data) noexcept {
 void uring_engine::cancel(io_op& op) noexcept {
     if (op.phase != io_phase::pending) return;
     op.cancel_requested = true;
+    if (op.kind == io_kind::accept && multishot_accept_) {
+        // A waiter of a multishot accept: nothing of its own is in the kernel.
+        if (listener* l = waited_on(op)) remove_waiter(*l, op);
+        finish(op, -ECANCELED);
+        return;
+    }
     std::uint64_t data = data_of(op);
     cqe_copy c;
     // Its completion may be reaped already (by the current dispatch loop or another cancel).
@@ -370,6 +416,7 @@ void uring_engine::cancel(io_op& op) noexcept {
 }
 
 void uring_engine::forget_fd(int fd) noexcept {
+    retire(fd);
     bool any = false;
     for (io_op* op = pending_; op != nullptr; op = op->next)
         if (op->fd == fd) any = true;
@@ -393,6 +440,7 @@ void uring_engine::forget_fd(int fd) noexcept {
 
 void uring_engine::cancel_all() noexcept {
     tearing_down_ = true;
+    while (!listeners_.empty()) retire(listeners_.begin()->first);
     io_uring_submit(&ring_);
     if (sync_cancel_) {
         io_uring_sync_cancel_reg reg;
@@ -406,7 +454,8 @@ void uring_engine::cancel_all() noexcept {
         cancel_by_data(reinterpret_cast<std::uint64_t>(&wake_op_));
     }
     // Collect every completion (coroutines resume and may start more work: cancel it too).
-    for (int round = 0; round < 1000 && (live_ops_ > 0 || backlog_pos_ < backlog_.size()); ++round) {
+    for (int round = 0; round < 1000 && (live_ops_ > 0 || backlog_pos_ < backlog_.size() || !retired_.empty());
+         ++round) {
         wait(100'000'000);
         if (live_ops_ > 0)
             for (io_op* op = pending_; op != nullptr; op = op->next)
@@ -415,6 +464,162 @@ void uring_engine::cancel_all() noexcept {
                     cancel_by_data(data_of(*op));
                 }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Multishot accept: one SQE per listening socket, shared by its accepts.
+
+uring_engine::listener* uring_engine::find_listener(int fd) noexcept {
+    auto it = listeners_.find(fd);
+    return it == listeners_.end() ? nullptr : it->second.get();
+}
+
+uring_engine::listener& uring_engine::listener_for(int fd) {
+    auto& slot = listeners_[fd];
+    if (!slot) {
+        slot = std::make_unique<listener>();
+        slot->fd = fd;
+    }
+    return *slot;
+}
+
+// The listener whose waiters include `op`: its fd's, or a retired one (the fd was closed).
+uring_engine::listener* uring_engine::waited_on(const io_op& op) noexcept {
+    auto holds = [&](const listener& l) {
+        for (const io_op* w = l.head; w != nullptr; w = w->next)
+            if (w == &op) return true;
+        return false;
+    };
+    if (listener* l = find_listener(op.fd); l != nullptr && holds(*l)) return l;
+    for (auto& r : retired_)
+        if (r->fd == op.fd && holds(*r)) return r.get();
+    return nullptr;
+}
+
+void uring_engine::arm(listener& l) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    // No address: one buffer would serve every completion; deliver() asks getpeername.
+    io_uring_prep_multishot_accept(sqe, l.fd, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&l) | listener_tag);
+    l.armed = true;
+}
+
+void uring_engine::stop(listener& l) noexcept {
+    if (!l.armed || l.cancelling) return;
+    l.cancelling = true;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&l) | listener_tag, 0);
+    io_uring_sqe_set_data64(sqe, 0);
+}
+
+void uring_engine::push_waiter(listener& l, io_op& op) noexcept {
+    op.next = nullptr;
+    op.prev = l.tail;
+    if (l.tail != nullptr)
+        l.tail->next = &op;
+    else
+        l.head = &op;
+    l.tail = &op;
+}
+
+io_op* uring_engine::pop_waiter(listener& l) noexcept {
+    io_op* op = l.head;
+    if (op != nullptr) remove_waiter(l, *op);
+    return op;
+}
+
+void uring_engine::remove_waiter(listener& l, io_op& op) noexcept {
+    (op.prev != nullptr ? op.prev->next : l.head) = op.next;
+    (op.next != nullptr ? op.next->prev : l.tail) = op.prev;
+    op.next = op.prev = nullptr;
+}
+
+// Completes an accept with a connection (or an error) of the multishot: what a one-shot
+// accept would have given, peer address included.
+void uring_engine::deliver(io_op& op, std::int32_t res) noexcept {
+    if (res >= 0) {
+        if (op.addr != nullptr && ::getpeername(res, static_cast<sockaddr*>(op.addr), static_cast<socklen_t*>(op.addr2)) != 0)
+            *static_cast<socklen_t*>(op.addr2) = 0;  // the peer is gone already: its first read says so
+        if (op.flags & SOCK_NONBLOCK) ::fcntl(res, F_SETFL, ::fcntl(res, F_GETFL) | O_NONBLOCK);
+    }
+    if (op.phase == io_phase::done) {
+        op.res = res;  // taken at once in try_now
+    } else {
+        finish(op, res);
+    }
+}
+
+void uring_engine::on_listener_cqe(listener& l, const cqe_copy& c) noexcept {
+    const bool last = !(c.flags & IORING_CQE_F_MORE);
+    if (last) l.armed = l.cancelling = false;
+    if (l.closed) {
+        if (c.res >= 0) ::close(c.res);
+        return;  // (the next wait() fails its waiters and frees it)
+    }
+    if (!(last && c.res == -ECANCELED)) {  // (the end of a stop(): no connection, no error)
+        if (io_op* op = pop_waiter(l))
+            deliver(*op, c.res);  // resumes its coroutine, which may accept again or close l
+        else
+            l.ready.push_back(c.res);
+    }
+    if (l.closed) return;
+    if (!l.armed && l.head != nullptr) arm(l);
+    if (l.ready.size() >= max_ready) stop(l);
+}
+
+int uring_engine::take_accepted(int fd) noexcept {
+    listener* l = find_listener(fd);
+    if (l == nullptr || l->head != nullptr) return -EAGAIN;  // (waiting accepts come first)
+    if (l->ready.empty()) {
+        // Connections the kernel accepted may sit in the ring, not yet dispatched: one
+        // multishot run accepts the whole backlog. With no waiter they go to `ready`.
+        reap();
+        cqe_copy c;
+        while (take_from_backlog(reinterpret_cast<std::uint64_t>(l) | listener_tag, c)) on_listener_cqe(*l, c);
+    }
+    if (l->ready.empty()) return -EAGAIN;
+    std::int32_t res = l->ready.front();
+    l->ready.pop_front();
+    return res;
+}
+
+// forget_fd: the connections accepted ahead of demand are closed, the multishot cancelled;
+// the listener lives on (retired) until its last CQE, which fails the accepts still waiting.
+void uring_engine::retire(int fd) noexcept {
+    auto it = listeners_.find(fd);
+    if (it == listeners_.end()) return;
+    std::unique_ptr<listener> l = std::move(it->second);
+    listeners_.erase(it);
+    l->closed = true;
+    for (std::int32_t r : l->ready)
+        if (r >= 0) ::close(r);
+    l->ready.clear();
+    listener& r = *retired_.emplace_back(std::move(l));
+    if (r.armed) {
+        io_uring_submit(&ring_);
+        cancel_by_data(reinterpret_cast<std::uint64_t>(&r) | listener_tag);
+    }
+}
+
+// The next wait() after a retired listener's last CQE fails the accepts still waiting on it
+// (EBADF, like the other operations of a forgotten fd: at the next iteration) and frees it
+// -- never during a dispatch, whose coroutine may be the one that retired it.
+bool uring_engine::free_retired() noexcept {
+    std::vector<std::unique_ptr<listener>> done;  // (out of retired_ first: waiters may retire more)
+    for (auto it = retired_.begin(); it != retired_.end();) {
+        if ((*it)->armed) {
+            ++it;
+        } else {
+            done.push_back(std::move(*it));
+            it = retired_.erase(it);
+        }
+    }
+    for (auto& l : done)
+        while (io_op* op = pop_waiter(*l)) {
+            if (tearing_down_) op->cancel_requested = true;
+            finish(*op, -ECANCELED);
+        }
+    return !done.empty();
 }
 
 }  // namespace lwt::detail

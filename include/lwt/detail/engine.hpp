@@ -20,6 +20,9 @@
 // user_data is the io_op; the engine stores cqe->res and calls complete(op), which resumes the
 // frame; what the frame does next (more SQEs) goes into the next submission. epoll: the fd's
 // readiness event retries the parked operations' system calls, then completes them.
+// Accepts on io_uring (5.19+) are the one exception to "one SQE per operation": a listening
+// socket has one multishot accept, whose connections go to the oldest waiting accept or wait
+// (at most 64) for the next one -- see uring_engine.hpp.
 //
 // Cancellation (DESIGN rule 7). `lwt::cancel` reaches a pending op through the coroutine's
 // `awaiting` pointer. cancel() is synchronous: when it returns, the operation has completed
@@ -159,8 +162,13 @@ public:
     // Cancels a pending op synchronously: complete(op) has run when this returns.
     virtual void cancel(io_op& op) noexcept = 0;
     // Forgets everything about `fd` before it is closed; pending operations on it fail with
-    // EBADF (they complete before this returns).
+    // EBADF (epoll: before this returns; io_uring: at the next iteration, once the kernel has
+    // let go of them). Connections accepted ahead on it are closed.
     virtual void forget_fd(int fd) noexcept = 0;
+    // A connection the engine accepted on listening socket `fd` ahead of demand, if it holds
+    // one (io_uring's multishot accept); -EAGAIN otherwise. Used by accept_n after its first
+    // connection, before it asks the kernel's backlog.
+    virtual int take_accepted(int /*fd*/) noexcept { return -EAGAIN; }
 
     // One loop iteration's I/O: submits what is queued, waits until something completes or
     // `timeout_ns` passes (-1: no limit, 0: do not block), runs the completions and the

@@ -7,8 +7,10 @@
 #include <liburing.h>
 
 #include <bitset>
+#include <deque>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace lwt::detail {
@@ -26,6 +28,7 @@ public:
     void submit(io_op& op) noexcept override;
     void cancel(io_op& op) noexcept override;
     void forget_fd(int fd) noexcept override;
+    int take_accepted(int fd) noexcept override;
 
 protected:
     void wait(std::int64_t timeout_ns) override;
@@ -50,6 +53,36 @@ private:
     void unlink(io_op& op) noexcept;
     void cancel_by_data(std::uint64_t data) noexcept;
 
+    // Accepts go through one multishot accept per listening socket (kernel 5.19): a single
+    // SQE keeps accepting, and each connection goes to the oldest waiting accept, or waits in
+    // `ready` for the next one (at most max_ready; past that the multishot is cancelled, so
+    // that a server that stops accepting leaves connections in the kernel's backlog, and it
+    // is armed again on demand). Waiters are linked by their next/prev, not in pending_.
+    // A listener outlives its fd's forget_fd (in retired_) until its last CQE (no
+    // IORING_CQE_F_MORE) has been dispatched; the next wait() frees it.
+    struct listener {
+        int fd = -1;
+        bool armed = false;       // a multishot accept is in the kernel
+        bool cancelling = false;  // ... and asked to stop
+        bool closed = false;      // its fd was forgotten
+        std::deque<std::int32_t> ready;  // accepted fds (or -errno) that nobody took yet
+        io_op* head = nullptr;           // waiting accepts, oldest first
+        io_op* tail = nullptr;
+    };
+    static constexpr std::size_t max_ready = 64;
+    listener& listener_for(int fd);
+    listener* find_listener(int fd) noexcept;
+    listener* waited_on(const io_op& op) noexcept;
+    void arm(listener& l) noexcept;
+    void stop(listener& l) noexcept;
+    void push_waiter(listener& l, io_op& op) noexcept;
+    io_op* pop_waiter(listener& l) noexcept;
+    void remove_waiter(listener& l, io_op& op) noexcept;
+    void deliver(io_op& op, std::int32_t res) noexcept;
+    void on_listener_cqe(listener& l, const cqe_copy& c) noexcept;
+    void retire(int fd) noexcept;
+    bool free_retired() noexcept;
+
     io_uring ring_{};
     bool ring_ok_ = false;
     bool sync_cancel_ = false;      // IORING_REGISTER_SYNC_CANCEL (6.0)
@@ -59,6 +92,9 @@ private:
     io_op* pending_ = nullptr;      // every operation in flight (teardown, forget_fd)
     std::vector<cqe_copy> backlog_; // reaped, not yet dispatched
     std::size_t backlog_pos_ = 0;
+    bool multishot_accept_ = false;  // the kernel has IORING_ACCEPT_MULTISHOT (5.19)
+    std::unordered_map<int, std::unique_ptr<listener>> listeners_;
+    std::vector<std::unique_ptr<listener>> retired_;  // forgotten, until their last CQE
 };
 
 }  // namespace lwt::detail

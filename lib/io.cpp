@@ -62,6 +62,9 @@ struct channel {
     bool flush_scheduled = false;
     bool standard = false;     // stdout_/stderr_: flushed synchronously at exit
     int fd = -1;               // when over a descriptor (for the exit flush)
+    // The call of rd or wr that the operation holding the channel is waiting for: abort()
+    // cancels it. Set only while that operation is suspended on it.
+    std::optional<promise<std::size_t>> io;
 };
 
 namespace {
@@ -141,8 +144,39 @@ bool free_and_open(const channel& c) noexcept { return !c.closed && !c.lk.is_loc
 
 // ---- input ----
 
+// co_await of a call of the channel's rd or wr by the operation holding the channel. While
+// it waits, abort() can reach the call (c.io); the operation then fails with channel_closed,
+// as in Lwt, whatever the cancelled call reported. `fill`: the call read into the buffer's
+// free end (c.max grows by the count).
+struct io_await {
+    using lwt_native_awaiter = void;
+    channel& c;
+    promise<std::size_t> p;
+    lwt::detail::coro_awaiter<std::size_t, lwt::detail::take::copy> inner;
+    bool fill = false;
+
+    io_await(channel& c_, promise<std::size_t> p_, bool fill_ = false)
+        : c(c_), p(std::move(p_)), inner(lwt::detail::state_of(p)), fill(fill_) {}
+    bool await_ready() const noexcept { return inner.await_ready(); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        if (LWT_UNLIKELY(c.closed)) lwt::cancel(p);  // aborted while the operation ran: no wait
+        c.io = p;
+        if (inner.await_suspend(h)) return true;
+        c.io.reset();
+        return false;
+    }
+    std::size_t await_resume() {
+        c.io.reset();
+        if (LWT_UNLIKELY(p.state() == lwt::state::rejected) && c.closed) throw channel_closed();
+        std::size_t n = inner.await_resume();
+        if (fill) c.max += n;
+        return n;
+    }
+};
+
 // Reads more into the buffer (compacting it first); 0 at the end of file.
-promise<std::size_t> refill(channel& c) {
+io_await refill(channel& c) {
     if (c.ptr == c.max) {
         c.ptr = c.max = 0;
     } else if (c.max == c.size) {
@@ -150,12 +184,7 @@ promise<std::size_t> refill(channel& c) {
         c.max -= c.ptr;
         c.ptr = 0;
     }
-    return lwt::map(
-        [&c](std::size_t n) {
-            c.max += n;
-            return n;
-        },
-        c.rd(c.buf.get() + c.max, c.size - c.max));
+    return io_await(c, c.rd(c.buf.get() + c.max, c.size - c.max), true);
 }
 
 // A whole line from the buffer, if one is there (without its newline).
@@ -227,7 +256,7 @@ promise<std::size_t> read_into_impl(std::shared_ptr<channel> c, std::uint64_t g,
         if (c->ptr == c->max) {
             if (len - done >= c->size && c->rd) {
                 // Larger than the buffer: read straight into the caller's memory.
-                std::size_t n = co_await c->rd(buf + done, len - done);
+                std::size_t n = co_await io_await(*c, c->rd(buf + done, len - done));
                 if (n == 0) break;
                 done += n;
                 if (!exactly) break;
@@ -250,7 +279,7 @@ promise<std::size_t> read_into_impl(std::shared_ptr<channel> c, std::uint64_t g,
 promise<void> flush_locked(std::shared_ptr<channel> c) {
     std::size_t off = 0;
     try {
-        while (off < c->ptr) off += co_await c->wr(c->buf.get() + off, c->ptr - off);
+        while (off < c->ptr) off += co_await io_await(*c, c->wr(c->buf.get() + off, c->ptr - off));
     } catch (...) {
         // What was written is gone from the buffer; the rest stays for a later attempt.
         std::memmove(c->buf.get(), c->buf.get() + off, c->ptr - off);
@@ -298,7 +327,7 @@ promise<void> write_impl(std::shared_ptr<channel> c, std::uint64_t g, std::strin
         }
         if (c->ptr == 0 && data.size() - off >= c->size) {
             // Larger than the buffer: straight from the caller's data.
-            off += co_await c->wr(data.data() + off, data.size() - off);
+            off += co_await io_await(*c, c->wr(data.data() + off, data.size() - off));
             continue;
         }
         std::size_t n = std::min(room, data.size() - off);
@@ -318,7 +347,7 @@ promise<std::size_t> write_from_impl(std::shared_ptr<channel> c, std::uint64_t g
         std::size_t n;
         if (c->ptr == 0 && len - done >= c->size) {
             // Larger than the buffer: straight from the caller's memory.
-            n = co_await c->wr(buf + done, len - done);
+            n = co_await io_await(*c, c->wr(buf + done, len - done));
         } else {
             n = std::min(c->size - c->ptr, len - done);
             std::memcpy(c->buf.get() + c->ptr, buf + done, n);
@@ -358,7 +387,10 @@ promise<void> close_impl(std::shared_ptr<channel> c, bool flush_first) {
 
 promise<void> do_close(const std::shared_ptr<channel>& c, bool flush_first) {
     if (!c->closing) {
-        if (!flush_first) c->closed = true;  // waiting operations find it closed
+        if (!flush_first) {
+            c->closed = true;  // waiting operations find it closed
+            if (c->io) lwt::cancel(*c->io);  // the running one fails (channel_closed)
+        }
         // The channel keeps a plain cell with the outcome, not the closing coroutine (whose
         // frame holds the channel: that would be a cycle).
         auto w = lwt::wait<void>();
@@ -659,7 +691,8 @@ promise<void> flush_all() {
 // ---------------------------------------------------------------------------------------
 // Closing.
 
-promise<void> close(const input_channel& ic) { return detail::do_close(ic.shared(), true); }
+// Lwt: an input channel is closed at once, like abort (nothing to flush).
+promise<void> close(const input_channel& ic) { return detail::do_close(ic.shared(), false); }
 promise<void> close(const output_channel& oc) { return detail::do_close(oc.shared(), true); }
 promise<void> abort(const input_channel& ic) { return detail::do_close(ic.shared(), false); }
 promise<void> abort(const output_channel& oc) { return detail::do_close(oc.shared(), false); }

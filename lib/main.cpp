@@ -91,6 +91,9 @@ hooks& leave_iter_hooks() { return detail::lazily(detail::leave_hooks); }
 
 void at_exit(std::function<promise<void>()> f) {
     lwt::detail::register_exit_hook([f = std::move(f)] {
+        // A program may exit from inside run (std::exit in a handler): that run never
+        // returns, so the hook runs in a loop of its own rather than fail as a nested run.
+        detail::running = false;
         try {
             run(f);
         } catch (const std::exception& e) {

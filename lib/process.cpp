@@ -48,6 +48,7 @@ struct child {
     std::string text;  // the command, for messages
     std::optional<promise<process::status>> done;
     bool ended = false;
+    bool timed_out = false;  // killed by options::timeout
     std::optional<promise<void>> timer;
     std::optional<io::output_channel> in;
     std::optional<io::input_channel> out, err;
@@ -170,13 +171,23 @@ child_ptr spawn(const command& cmd, const options& o, bool pipe_in, bool pipe_ou
         if (auto ch = weak.lock()) {
             ch->ended = true;
             if (ch->timer) cancel(*ch->timer);
+            if (ch->timed_out) {
+                // Its own processes may keep the pipes open for ever: a reader takes what is
+                // there already, then finds the channel closed instead of waiting.
+                if (ch->in) io::abort(*ch->in);
+                if (ch->out) io::abort(*ch->out);
+                if (ch->err) io::abort(*ch->err);
+            }
         }
     });
     if (o.timeout && c->done->is_pending()) {
         c->timer.emplace(unix_::sleep(*o.timeout));
         on_success(*c->timer, [weak] {
             if (auto ch = weak.lock())
-                if (!ch->ended) ::kill(ch->pid, SIGKILL);  // not reaped yet: the pid is still ours
+                if (!ch->ended) {  // not reaped yet: the pid is still ours
+                    ch->timed_out = true;
+                    ::kill(ch->pid, SIGKILL);
+                }
         });
     }
     return c;
@@ -234,9 +245,24 @@ promise<process::status> exec_impl(command cmd, options o) {
     co_return st;
 }
 
+// The child's stdout to its end -- or, after a timeout, to the point where it runs dry.
+promise<std::string> read_output(child_ptr c) {
+    std::string out;
+    try {
+        for (;;) {
+            std::string chunk = co_await io::read(*c->out, 65536);
+            if (chunk.empty()) break;
+            out += chunk;
+        }
+    } catch (const io::channel_closed&) {
+        if (!c->timed_out) throw;
+    }
+    co_return out;
+}
+
 promise<std::string> pread_impl(command cmd, options o) {
     auto c = spawn(cmd, o, false, true, false);
-    std::string out = co_await io::read(*c->out);
+    std::string out = co_await read_output(c);
     process::status st = co_await close_child(c);
     check(o, c->text, st, out);
     co_return out;
@@ -254,6 +280,8 @@ promise<void> pwrite_impl(command cmd, std::string input, options o) {
         co_await feed(c, std::move(input));
     } catch (const unix_::unix_error&) {
         write_failed = std::current_exception();  // e.g. EPIPE: the child did not read it all
+    } catch (const io::channel_closed&) {
+        if (!c->timed_out) throw;
     }
     process::status st = co_await close_child(c);
     check(o, c->text, st, "");
@@ -263,12 +291,14 @@ promise<void> pwrite_impl(command cmd, std::string input, options o) {
 promise<std::string> pmap_impl(command cmd, std::string input, options o) {
     auto c = spawn(cmd, o, true, true, false);
     auto writer = feed(c, std::move(input));
-    std::string out = co_await io::read(*c->out);
+    std::string out = co_await read_output(c);
     std::exception_ptr write_failed;
     try {
         co_await writer;
     } catch (const unix_::unix_error&) {
         write_failed = std::current_exception();
+    } catch (const io::channel_closed&) {
+        if (!c->timed_out) throw;
     }
     process::status st = co_await close_child(c);
     check(o, c->text, st, out);
@@ -277,7 +307,12 @@ promise<std::string> pmap_impl(command cmd, std::string input, options o) {
 }
 
 promise<std::optional<std::string>> next_line(child_ptr c, options o) {
-    auto line = co_await io::read_line_opt(*c->out);
+    std::optional<std::string> line;
+    try {
+        line = co_await io::read_line_opt(*c->out);
+    } catch (const io::channel_closed&) {
+        if (!c->timed_out) throw;  // (timed out: the end of its output)
+    }
     if (!line) {
         process::status st = co_await close_child(c);
         check(o, c->text, st, "");

@@ -1,4 +1,5 @@
 // <lwt/io.hpp>: Lwt_io channels, files, clients and servers -- on the engine this run selected.
+#include <lwt/engine.hpp>
 #include <lwt/io.hpp>
 #include <lwt/main.hpp>
 #include <lwt/unix.hpp>
@@ -179,6 +180,36 @@ TEST_CASE("closing an output channel flushes it first; abort does not") {
     main::run(io::abort(b));
     REQUIRE(sink == "kept");
     REQUIRE(io::is_closed(b));
+}
+
+TEST_CASE("abort and close of an input channel fail the read waiting on it with channel_closed") {
+    for (bool use_abort : {true, false}) {
+        auto ic_oc_ = io::pipe();  // nothing is ever written: the read waits in the engine
+        auto& ic = ic_oc_.first;
+        auto line = io::read_line(ic);
+        auto queued = io::read_char(ic);
+        REQUIRE(line.state() == lwt::state::pending);
+        auto closing = use_abort ? io::abort(ic) : io::close(ic);
+        main::run(closing);
+        REQUIRE(test::rejected_with<io::channel_closed>(line));
+        REQUIRE(test::rejected_with<io::channel_closed>(queued));
+        REQUIRE(io::is_closed(ic));
+        REQUIRE(engine::live_operations() == 0);
+    }
+}
+
+TEST_CASE("abort of an output channel fails the write blocked on a full pipe with channel_closed") {
+    auto ic_oc_ = io::pipe();  // nobody reads: the pipe fills and the flush waits
+    auto& oc = ic_oc_.second;
+    std::string big(1 << 20, 'x');
+    auto w = io::write(oc, big);
+    auto f = io::flush(oc);
+    main::run(unix_::sleep(0.01));
+    REQUIRE(w.state() == lwt::state::pending);
+    main::run(io::abort(oc));
+    REQUIRE(test::rejected_with<io::channel_closed>(w));
+    REQUIRE(test::rejected_with<io::channel_closed>(f));
+    REQUIRE(engine::live_operations() == 0);
 }
 
 TEST_CASE("operations on one channel never interleave, and atomic groups several") {

@@ -7,6 +7,8 @@
 #include "support.hpp"
 
 #include <stdexcept>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -134,6 +136,40 @@ TEST_CASE("at_exit hooks run LIFO when the thread exits") {
         lwt::main::run(lwt::pause());
     }).join();
     REQUIRE(log == std::vector<std::string>{"second registered", "first registered"});
+}
+
+TEST_CASE("at_exit hooks also run when the program exits from inside run") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        // A thread of its own: the child must not use the parent's engine (its ring).
+        std::thread([w = fds[1]] {
+            lwt::unix_::file_descr out(w);
+            lwt::main::at_exit([&]() -> lwt::promise<void> {
+                co_await lwt::unix_::sleep(0.001);
+                co_await lwt::unix_::write(out, "hook ran", 8);
+            });
+            lwt::main::run([]() -> lwt::promise<void> {
+                co_await lwt::unix_::sleep(0.001);
+                std::exit(0);
+            });
+            ::_exit(3);  // not reached
+        }).join();
+        ::_exit(4);
+    }
+    ::close(fds[1]);
+    std::string got;
+    char buf[64];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    REQUIRE(got == "hook ran");
 }
 
 TEST_CASE("sleeps and pauses made before run are served by the next run") {

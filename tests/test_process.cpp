@@ -71,6 +71,30 @@ TEST_CASE("a timeout kills the child instead of hanging") {
     REQUIRE(main::run(process::exec({"true"}, o)).success());
 }
 
+TEST_CASE("a timeout ends pread, pmap and pread_lines even when a grandchild holds the pipes") {
+    process::options o;
+    o.timeout = 200ms;
+    // The shell's child (sleep) inherits stdout and keeps it open after the shell is killed.
+    auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(main::run(process::pread(process::shell("echo early; sleep 5 2>/dev/null; echo late"), o)) == "early\n");
+    REQUIRE(main::run(process::pmap(process::shell("cat; sleep 5 2>/dev/null"), "fed\n", o)) == "fed\n");
+    auto lines = process::pread_lines(process::shell("echo one; sleep 5 2>/dev/null"), o);
+    REQUIRE(main::run(lines.to_list()) == std::vector<std::string>{"one"});
+    // A child that never reads its stdin: the blocked write ends too.
+    std::string big(1 << 20, 'x');
+    main::run(process::pwrite(process::shell("sleep 5 >/dev/null 2>&1"), big, o));
+    REQUIRE(std::chrono::steady_clock::now() - t0 < 10s);
+    // With check, the kill is reported as the error it is, with what was read.
+    o.check = true;
+    try {
+        main::run(process::pread(process::shell("echo early; sleep 5 2>/dev/null"), o));
+        FAIL("pread should fail");
+    } catch (const process::exit_error& e) {
+        REQUIRE(e.exit_status().k == process::status::kind::signaled);
+        REQUIRE(e.output() == "early\n");
+    }
+}
+
 TEST_CASE("env, cwd and redirections apply to the child") {
     process::options o;
     o.env = std::vector<std::string>{"LWTPP_TEST=42", "PATH=/usr/bin:/bin"};

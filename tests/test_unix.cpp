@@ -139,6 +139,33 @@ TEST_CASE("errors carry errno, the call and its argument") {
     REQUIRE_THROWS_AS(main::run(unix_::mkdir("/proc/forbidden")), unix_::unix_error);
 }
 
+TEST_CASE("operations on a closed descriptor reject with EBADF, as Lwt's do") {
+    auto r_w_ = unix_::pipe();
+    auto& r = r_w_.first;
+    auto& w = r_w_.second;
+    main::run(r.close());
+    main::run(w.close());
+    auto s = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    main::run(s.close());
+    char buf[4];
+    auto ebadf = [](auto p, const char* call) {
+        try {
+            main::run(std::move(p));
+            FAIL(call << " should fail");
+        } catch (const unix_::unix_error& e) {
+            REQUIRE(e.error() == EBADF);
+            REQUIRE(e.call() == call);
+        }
+    };
+    ebadf(unix_::read(r, buf, sizeof buf), "read");
+    ebadf(unix_::write(w, "x", 1), "write");
+    ebadf(unix_::recv(s, buf, sizeof buf), "recv");
+    ebadf(unix_::send(s, "x", 1), "send");
+    ebadf(unix_::accept(s), "accept");
+    ebadf(unix_::connect(s, unix_::sockaddr::inet("127.0.0.1", 9)), "connect");
+    ebadf(unix_::fsync(r), "fsync");
+}
+
 TEST_CASE("bad arguments are std::invalid_argument at the call") {
     using namespace std::string_literals;
     REQUIRE_THROWS_AS(unix_::openfile("a\0b"s, O_RDONLY), std::invalid_argument);

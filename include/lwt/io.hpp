@@ -192,10 +192,14 @@ promise<void> eprintlf(fmt::format_string<A...> f, A&&... a) {
 // ---------------------------------------------------------------------------------------
 // Closing and grouping.
 
-// An output channel is flushed first. Closing twice gives the first close's outcome.
+// An output channel is flushed first (after the operations queued before the close); an
+// input channel is closed at once, like abort (Lwt). Closing twice gives the first close's
+// outcome.
 LWT_EXPORT promise<void> close(const input_channel& ic);
 LWT_EXPORT promise<void> close(const output_channel& oc);
-// Closes without flushing; operations waiting on the channel fail with channel_closed.
+// Closes without flushing: the operation running on the channel (its read or write is
+// cancelled) and those waiting fail with channel_closed. A read or write function of `make`
+// whose promise ignores cancellation is waited for.
 LWT_EXPORT promise<void> abort(const input_channel& ic);
 LWT_EXPORT promise<void> abort(const output_channel& oc);
 LWT_EXPORT bool is_closed(const input_channel& ic) noexcept;

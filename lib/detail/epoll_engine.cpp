@@ -150,6 +150,11 @@ bool epoll_engine::try_now(io_op& op) noexcept {
         op.phase = io_phase::done;
         return true;
     }
+    if (op.fd < 0) {  // a closed file_descr: what the kernel would say
+        op.res = -EBADF;
+        op.phase = io_phase::done;
+        return true;
+    }
     std::int32_t r;
     try {
         fd_entry& e = entry(op.fd);

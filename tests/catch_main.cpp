@@ -1,2 +1,4 @@
-#define CATCH_CONFIG_MAIN
-#include <catch2/catch.hpp>
+// The main of the core suites.
+#include "catch_run.hpp"
+
+int main(int argc, char** argv) { return test::run_catch(argc, argv); }

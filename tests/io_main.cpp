@@ -1,10 +1,9 @@
 // The main of the I/O suites. They run once per engine: LWT_ENGINE=uring|epoll selects it,
 // and LWT_EXPECT_ENGINE (set for the run under tools/noring) says which one must have been
 // chosen. A uring run where io_uring is unavailable on this machine is skipped (exit 77).
-#define CATCH_CONFIG_RUNNER
 #include <lwt/engine.hpp>
 
-#include <catch2/catch.hpp>
+#include "catch_run.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,5 +20,5 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "io_uring is not available here: the uring run is skipped\n");
         return 77;
     }
-    return Catch::Session().run(argc, argv);
+    return test::run_catch(argc, argv);
 }

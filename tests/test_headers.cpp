@@ -1,6 +1,5 @@
 // The `headers` suite: every public header was compiled on its own, in its own translation
 // unit, with -std=gnu++20 (where `unix` is a predefined macro) -- linking is the proof.
-#define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
 #define LWT_HEADER(name) int header_tu_##name();

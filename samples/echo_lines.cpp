@@ -2,12 +2,15 @@
 // them to standard output, in direct style.
 //
 //   try: printf 'one\ntwo\n' | build/samples/echo_lines
-//        build/samples/echo_lines          (type lines; Ctrl-D ends)
+//        build/samples/echo_lines          (type lines; an empty line or Ctrl-D ends)
 #include <lwt/lwt.hpp>
 
 int main() {
     lwt::main::run(lwt::direct::spawn([]() -> lwt::promise<void> {
-        while (auto line = co_await lwt::io::read_line_opt(lwt::io::stdin_))
+        // Until an empty line or the end of input, as in Lwt_direct's example.
+        while (auto line = co_await lwt::io::read_line_opt(lwt::io::stdin_)) {
+            if (line->empty()) break;
             co_await lwt::io::write_line(lwt::io::stdout_, *line);
+        }
     }));
 }

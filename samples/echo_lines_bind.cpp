@@ -10,7 +10,7 @@ using namespace lwt::infix;
 
 lwt::promise<void> loop() {
     return lwt::io::read_line_opt(lwt::io::stdin_) >>= [](const std::optional<std::string>& line) {
-        if (!line) return lwt::return_();
+        if (!line || line->empty()) return lwt::return_();
         return lwt::io::write_line(lwt::io::stdout_, *line) >>= [] { return loop(); };
     };
 }

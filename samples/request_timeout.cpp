@@ -3,7 +3,8 @@
 // (started by the sample itself when none is given), so it runs offline.
 //
 //   try: build/samples/request_timeout                 (a local server answers)
-//        build/samples/request_timeout example.com 80  (the network, if you have one)
+//        build/samples/request_timeout example.com     (the network, if you have one; port 80)
+//        build/samples/request_timeout HOST PORT
 #include <lwt/lwt.hpp>
 
 #include <cstdio>
@@ -34,7 +35,7 @@ promise<std::optional<std::string>> timeout() {
 int main(int argc, char** argv) {
     std::optional<io::server> local;
     std::string host = argc > 1 ? argv[1] : "127.0.0.1";
-    std::string port = argc > 2 ? argv[2] : "";
+    std::string port = argc > 2 ? argv[2] : "80";
     if (argc <= 1) {
         // A tiny local HTTP server to talk to.
         local = main::run(io::establish_server_with_client_address(
@@ -45,7 +46,14 @@ int main(int argc, char** argv) {
             }));
         port = std::to_string(local->listening_address().port());
     }
-    auto response = main::run(pick(request(host, port), timeout()));
+    std::optional<std::string> response;
+    try {
+        response = main::run(pick(request(host, port), timeout()));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "Request failed: %s\n", e.what());
+        if (local) main::run(io::shutdown_server(*local));
+        return 2;
+    }
     if (local) main::run(io::shutdown_server(*local));
     if (!response) {
         std::fprintf(stderr, "Request timed out\n");

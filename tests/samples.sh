@@ -37,9 +37,20 @@ T() { timeout 20 "$@"; }
 case $name in
 echo_lines | echo_lines_bind)
     expect "$name" "$(printf 'one\ntwo\r\nlast' | T "$S/$name")" "$(printf 'one\ntwo\nlast')"
+    expect "$name stops at an empty line" "$(printf 'one\n\nnever\n' | T "$S/$name")" "one"
     ;;
 request_timeout)
     expect "$name" "$(T "$S/request_timeout" | tail -n 1)" "hello"
+    # A server that takes the connection and never answers: the 5-second timeout wins.
+    port=$(free_port)
+    start python3 -c "import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $port)); s.listen(); time.sleep(30)"
+    wait_port "$port"
+    expect "$name times out" "$(T "$S/request_timeout" 127.0.0.1 "$port" 2>&1 >/dev/null; echo "exit $?")" "Request timed out
+exit 1"
+    expect "$name reports a refused connection" "$(T "$S/request_timeout" 127.0.0.1 1 2>&1 >/dev/null | cut -c1-15; echo "exit ${PIPESTATUS[0]}")" "Request failed:
+exit 2"
     ;;
 tcp_server | tcp_client | tcp_client_bind | tcp_connection | tcp_connection_bind | accept_loop)
     need nc

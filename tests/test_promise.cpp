@@ -57,6 +57,20 @@ TEST_CASE("return_ and fail give settled promises and fail keeps the exception's
     REQUIRE_THROWS_AS(f.value(), boom);
     auto g = lwt::fail<int>(std::make_exception_ptr(std::out_of_range("x")));
     REQUIRE_THROWS_AS(g.value(), std::out_of_range);
+    // Rejecting with the handled exception through a base-class reference keeps it whole.
+    auto w = lwt::wait<int>();
+    try {
+        throw std::out_of_range("derived");
+    } catch (const std::exception& e) {
+        w.second.reject(e);
+        auto h = lwt::fail<int>(e);
+        REQUIRE_THROWS_AS(h.value(), std::out_of_range);
+    }
+    REQUIRE_THROWS_AS(w.first.value(), std::out_of_range);
+    // A base-class reference to some other object is copied as it is typed.
+    std::runtime_error other("plain");
+    const std::exception& base = other;
+    REQUIRE_THROWS_AS(lwt::fail<int>(base).value(), std::exception);
 }
 
 TEST_CASE("resolving a promise twice throws invalid_argument") {
@@ -499,6 +513,7 @@ TEST_CASE("all gives the values in input order and both gives a pair") {
     REQUIRE(al.is_pending());
     a.second.resolve(1);
     REQUIRE(al.value() == std::vector<int>{1, 2, 3});
+    REQUIRE(lwt::all({lwt::return_(4), lwt::return_(5)}).value() == std::vector<int>{4, 5});  // a braced list
     auto x = lwt::wait<std::string>();
     auto bo = lwt::both(lwt::return_(1), x.first);
     x.second.resolve("two");

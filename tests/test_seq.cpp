@@ -1,6 +1,5 @@
-// <lwt/seq.hpp> and <lwt/result.hpp>: Lwt_seq as a coroutine generator, Lwt_result.
+// <lwt/seq.hpp>: Lwt_seq as a lazily pulled coroutine generator.
 #include <lwt/main.hpp>
-#include <lwt/result.hpp>
 #include <lwt/seq.hpp>
 
 #include <catch2/catch.hpp>
@@ -89,31 +88,56 @@ TEST_CASE("dropping a seq suspended on a promise frees it once that promise sett
     REQUIRE(resumed);  // it finished its wait, then was freed (ASan checks the rest)
 }
 
-// ---------------------------------------------------------------------------------------
-// result
-
-TEST_CASE("result holds a value or an error") {
-    result<int, std::string> ok = 3;
-    result<int, std::string> bad = lwt::error(std::string("nope"));
-    REQUIRE(ok.ok());
-    REQUIRE(ok.value() == 3);
-    REQUIRE_FALSE(bad.ok());
-    REQUIRE(bad.error() == "nope");
-    REQUIRE_THROWS_AS(bad.value(), bad_result_access);
-    REQUIRE(bad.value_or(7) == 7);
+TEST_CASE("cancelling a pending next() cancels what the body awaits; an uncaught cancel ends the seq") {
+    auto gate = task<void>();
+    auto body = [](promise<void> g) -> seq<int> {
+        co_yield 1;
+        co_await g;
+        co_yield 2;
+    };
+    auto s = body(gate.first);
+    REQUIRE(main::run(s.next()) == std::optional<int>(1));
+    auto p = s.next();
+    REQUIRE(p.is_pending());
+    cancel(p);
+    REQUIRE(test::is_canceled(gate.first));  // cancellation reached the body's wait
+    REQUIRE(test::is_canceled(p));
+    REQUIRE_FALSE(main::run(s.next()).has_value());  // the body ended with it
 }
 
-TEST_CASE("result_ helpers map, bind and recover over promises of results") {
-    auto p = result_::return_<std::string>(2);
-    auto doubled = result_::map([](int x) { return x * 2; }, p);
-    REQUIRE(main::run(doubled).value() == 4);
-    auto chained = result_::bind(doubled, [](int x) { return result_::fail<int>(std::string("at ") + std::to_string(x)); });
-    REQUIRE(main::run(chained).error() == "at 4");
-    auto relabelled = result_::map_error([](std::string e) { return e.size(); }, chained);
-    REQUIRE(main::run(relabelled).error() == 4u);
-    auto caught = result_::catch_(fail<int>(std::out_of_range("x")));
-    REQUIRE_FALSE(main::run(caught).ok());
-    REQUIRE_THROWS_AS(main::run(result_::get_exn(caught)), std::out_of_range);
-    auto both = result_::both(result_::return_<std::string>(1), result_::return_<std::string>(std::string("b")));
-    REQUIRE(main::run(both).value() == std::pair<int, std::string>(1, "b"));
+TEST_CASE("a body that catches the cancel of its wait decides what the cancelled next() gets") {
+    auto gate = task<void>();
+    auto body = [](promise<void> g) -> seq<int> {
+        bool canceled = false;
+        try {
+            co_await g;
+        } catch (const lwt::canceled&) {
+            canceled = true;
+        }
+        co_yield canceled ? -1 : 1;
+        co_yield 2;
+    };
+    auto s = body(gate.first);
+    auto p = s.next();
+    cancel(p);
+    REQUIRE(main::run(p) == std::optional<int>(-1));
+    REQUIRE(main::run(s.next()) == std::optional<int>(2));
+    REQUIRE_FALSE(main::run(s.next()).has_value());
+}
+
+TEST_CASE("cancelling a next() whose body awaits something not cancelable loses no element") {
+    auto gate = wait<void>();  // Lwt.wait: cancel does nothing to it
+    auto body = [](promise<void> g) -> seq<int> {
+        co_await g;
+        co_yield 7;
+        co_yield 8;
+    };
+    auto s = body(gate.first);
+    auto p = s.next();
+    cancel(p);
+    REQUIRE(p.is_pending());  // nothing cancelable to stop: it still waits for the body
+    REQUIRE_THROWS_AS(s.next(), std::logic_error);
+    gate.second.resolve();
+    REQUIRE(main::run(p) == std::optional<int>(7));
+    REQUIRE(main::run(s.next()) == std::optional<int>(8));
 }

@@ -111,10 +111,24 @@ LWT_EXPORT void reject_cell(state_base* s, bool later, std::exception_ptr e);
 
 template <class E>
 std::exception_ptr to_exception_ptr(E&& e) {
-    if constexpr (std::is_same_v<std::decay_t<E>, std::exception_ptr>)
+    using D = std::decay_t<E>;
+    if constexpr (std::is_same_v<D, std::exception_ptr>) {
         return std::forward<E>(e);
-    else
+    } else {
+        if constexpr (std::is_polymorphic_v<D> && std::is_lvalue_reference_v<E>) {
+            // `catch (const std::exception& x) { r.reject(x); }`: x may be a derived object,
+            // which a copy would slice -- the exception being handled is that very object.
+            if (std::exception_ptr cur = std::current_exception()) {
+                try {
+                    std::rethrow_exception(cur);
+                } catch (const D& handled) {
+                    if (&handled == &e) return cur;
+                } catch (...) {
+                }
+            }
+        }
         return std::make_exception_ptr(std::forward<E>(e));
+    }
 }
 }  // namespace detail
 
@@ -447,6 +461,10 @@ void dont_wait(F&& f, H&& handler) {
 template <class T>
 promise<std::vector<T>> all(std::vector<promise<T>> ps) {
     return detail::make_all<T>(std::move(ps));
+}
+template <class T>
+promise<std::vector<T>> all(std::initializer_list<promise<T>> ps) {
+    return detail::make_all<T>(std::vector<promise<T>>(ps));
 }
 template <class A, class B>
 promise<std::pair<A, B>> both(const promise<A>& a, const promise<B>& b) {

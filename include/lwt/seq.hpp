@@ -11,8 +11,10 @@
 //
 // Nothing runs until next() is called; each next() runs the body to its next co_yield (or
 // its end: std::nullopt; or its failure: the rejection). One next() at a time (a second
-// while one is pending is std::logic_error). A seq is move-only; destroying it while its body
-// is suspended on a pending promise lets the body finish that wait, then frees it.
+// while one is pending is std::logic_error). Cancelling a pending next() cancels what the
+// body awaits; a body that does not catch lwt::canceled ends, and that next() rejects with
+// it -- no yielded value is ever dropped. A seq is move-only; destroying it while its body is
+// suspended on a pending promise lets the body finish that wait, then frees it.
 #pragma once
 
 #include <lwt/promise.hpp>
@@ -33,9 +35,25 @@ public:
     struct promise_type;
     using handle = std::coroutine_handle<promise_type>;
 
+    // The promise of a next() that waits for the body: cancelling it forwards to what the
+    // body is suspended on, as cancelling a coroutine's promise does (rule 7). The body then
+    // decides: a co_yield fulfils the next(), a failure (lwt::canceled, uncaught) rejects it.
+    struct next_cell final : detail::state<std::optional<T>>, detail::pooled {
+        promise_type* body;  // valid while the cell is pending: the frame outlives it
+
+        explicit next_cell(promise_type* b) noexcept : body(b) {
+            this->destroy_fn = [](detail::state_base* s) noexcept { delete static_cast<next_cell*>(s); };
+            this->cancel_fn = &forward;
+        }
+        static void forward(detail::cancelable* self, detail::cancel_walk& w, detail::state_base*) {
+            auto* c = static_cast<next_cell*>(static_cast<detail::state_base*>(self));
+            if (c->pending() && c->body->awaiting != nullptr) w.visit(c->body->awaiting, c);
+        }
+    };
+
     struct promise_type : detail::coro_common {
-        std::optional<T> current;                           // yielded, not yet handed out
-        std::optional<resolver<std::optional<T>>> waiting;  // the next() waiting for it
+        std::optional<T> current;    // yielded, not yet handed out
+        next_cell* waiting = nullptr;  // the next() waiting for it (one reference)
         std::exception_ptr error;
         bool done = false;
         bool abandoned = false;  // the seq is gone: free the frame at the next suspension
@@ -46,21 +64,30 @@ public:
         seq get_return_object() noexcept { return seq(handle::from_promise(*this)); }
         std::suspend_always initial_suspend() noexcept { return {}; }
 
+        // At a co_yield or the end, with a next() waiting (the body had suspended on a
+        // promise meanwhile): settles it. The frame is freed first when the seq is gone, and
+        // is not touched after the settlement (its waiters may pull again, or drop the seq).
+        static void hand_over(handle h) noexcept {
+            promise_type& p = h.promise();
+            next_cell* c = std::exchange(p.waiting, nullptr);
+            std::optional<T> v;
+            if (p.current) v.emplace(std::move(*p.current));
+            p.current.reset();
+            std::exception_ptr e = p.done ? std::exchange(p.error, nullptr) : nullptr;
+            if (p.abandoned) h.destroy();
+            if (c == nullptr) return;
+            if (e)
+                detail::reject_cell(c, true, std::move(e));
+            else
+                detail::resolve_cell(static_cast<detail::state<std::optional<T>>*>(c), true, std::move(v));
+            detail::release(c);
+        }
+
         struct yield_awaiter {
             bool await_ready() const noexcept { return false; }
             void await_suspend(handle h) noexcept {
                 promise_type& p = h.promise();
-                if (p.abandoned) {
-                    h.destroy();
-                    return;
-                }
-                if (p.waiting) {  // a next() is waiting (the body had suspended meanwhile)
-                    auto r = std::move(*p.waiting);
-                    p.waiting.reset();
-                    std::optional<T> v(std::move(*p.current));
-                    p.current.reset();
-                    r.resolve(std::move(v));  // deferred when nested: the body is suspended first
-                }
+                if (p.waiting != nullptr || p.abandoned) hand_over(h);
             }
             void await_resume() const noexcept {}
         };
@@ -76,18 +103,7 @@ public:
             void await_suspend(handle h) noexcept {
                 promise_type& p = h.promise();
                 p.done = true;
-                if (p.abandoned) {
-                    h.destroy();
-                    return;
-                }
-                if (p.waiting) {
-                    auto r = std::move(*p.waiting);
-                    p.waiting.reset();
-                    if (p.error)
-                        r.reject(std::exchange(p.error, nullptr));
-                    else
-                        r.resolve(std::nullopt);
-                }
+                if (p.waiting != nullptr || p.abandoned) hand_over(h);
             }
             void await_resume() const noexcept {}
         };
@@ -112,7 +128,7 @@ public:
     promise<std::optional<T>> next() {
         if (!h_) throw std::logic_error("lwt::seq::next: moved-from sequence");
         promise_type& p = h_.promise();
-        if (p.waiting) throw std::logic_error("lwt::seq::next: a next() is already pending");
+        if (p.waiting != nullptr) throw std::logic_error("lwt::seq::next: a next() is already pending");
         if (p.done) {
             if (p.error) return fail<std::optional<T>>(std::exchange(p.error, nullptr));
             return return_(std::optional<T>());
@@ -130,9 +146,11 @@ public:
             if (p.error) return fail<std::optional<T>>(std::exchange(p.error, nullptr));
             return return_(std::optional<T>());
         }
-        auto w = lwt::task<std::optional<T>>();  // the body waits on a promise: so do we
-        p.waiting.emplace(std::move(w.second));
-        return std::move(w.first);
+        // The body waits on a promise: so do we.
+        auto* c = new next_cell(&p);
+        c->refs = 2;  // the promise returned, and p.waiting
+        p.waiting = c;
+        return detail::adopt<std::optional<T>>(static_cast<detail::state<std::optional<T>>*>(c));
     }
 
     // ---- combinators (each a sequence of its own, pulling from this one) ----
@@ -185,7 +203,7 @@ private:
     void reset() noexcept {
         if (!h_) return;
         promise_type& p = h_.promise();
-        if (p.waiting || (!p.done && !p.current && started_and_suspended_on_await(p)))
+        if (p.waiting != nullptr || (!p.done && !p.current && started_and_suspended_on_await(p)))
             p.abandoned = true;  // suspended on a pending promise: freed when that resumes it
         else
             h_.destroy();

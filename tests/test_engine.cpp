@@ -211,7 +211,8 @@ TEST_CASE("destroying an engine with work pending cancels it and frees every fra
     // cancels them (the coroutines see the cancellation and finish), waits for the kernel's
     // completions and frees everything (ASan/LSan check the rest).
     std::string seen;
-    unix_::file_descr keep_a, keep_b;  // outlive the thread, so the read is really in flight
+    unix_::file_descr keep_a, keep_b, keep_srv;  // outlive the thread: the read and the accept
+                                                  // are really in flight
     std::thread([&] {
         auto a_b_ = tcp_pair();
         auto& a = a_b_.first;
@@ -227,8 +228,22 @@ TEST_CASE("destroying an engine with work pending cancels it and frees every fra
             } catch (const unix_::unix_error& e) {
                 out += std::string("read failed: ") + e.what() + ";";
             }
+            out += "live " + std::to_string(engine::live_operations()) + ";";
             view.release();
         };
+        auto acceptor = [](const unix_::file_descr& l, std::string& out) -> promise<void> {
+            try {
+                co_await unix_::accept(l);
+                out += "accept finished;";
+            } catch (const canceled&) {
+                out += "accept cancelled;";
+            }
+            out += "live " + std::to_string(engine::live_operations()) + ";";
+        };
+        auto srv = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+        unix_::bind(srv, unix_::sockaddr::inet("127.0.0.1", 0));
+        unix_::listen(srv);
+        keep_srv = std::move(srv);
         auto sleeper = [](std::string& out) -> promise<void> {
             try {
                 co_await unix_::sleep(60.0);
@@ -238,13 +253,18 @@ TEST_CASE("destroying an engine with work pending cancels it and frees every fra
         };
         async([&] { return reader(b.fd(), seen); });
         async([&] { return sleeper(seen); });
-        REQUIRE(engine::live_operations() == 1);
+        async([&] { return acceptor(keep_srv, seen); });
+        REQUIRE(engine::live_operations() == 2);
         REQUIRE(engine::pending_timers() == 1);
         keep_a = std::move(a);
         keep_b = std::move(b);
     }).join();
     REQUIRE(seen.find("read cancelled;") != std::string::npos);
     REQUIRE(seen.find("sleep cancelled;") != std::string::npos);
+    REQUIRE(seen.find("accept cancelled;") != std::string::npos);
+    // Each cancelled operation counted itself out: the last one to resume saw none left.
+    auto last = seen.substr(seen.rfind("live "));
+    REQUIRE(last.substr(0, last.find(';')) == "live 0");
 }
 
 TEST_CASE("a coroutine waiting on a promise nobody can resolve any more is cancelled at thread exit") {

@@ -395,6 +395,8 @@ TEST_CASE("connections accepted ahead of demand reach later accepts in arrival o
     for (auto& c : clients) {
         auto conn_peer_ = main::run(unix_::accept(l.srv));
         REQUIRE(conn_peer_.second == unix_::getsockname(c));
+        REQUIRE(unix_::getpeername(conn_peer_.first) == unix_::getsockname(c));
+        REQUIRE(unix_::getpeername(c) == l.addr);
         REQUIRE(cloexec(conn_peer_.first));
         main::run(unix_::send(c, "x", 1));
         char b;

@@ -141,6 +141,9 @@ std::unique_ptr<engine> uring_engine::create(std::string& why) {
         e->sync_cancel_ = io_uring_register_sync_cancel(&e->ring_, &reg) == -ENOENT;
     }
     e->multishot_accept_ = kernel_at_least(5, 19) && std::getenv("LWT_URING_NO_MULTISHOT") == nullptr;
+    // Accepts then leave try_now's fast path the way unsupported opcodes do: the data path
+    // pays nothing for the test.
+    if (e->multishot_accept_) e->native_[static_cast<std::size_t>(io_kind::accept)] = false;
     e->arm_wake();
     return e;
 }
@@ -212,18 +215,29 @@ void uring_engine::prep(io_uring_sqe* sqe, io_op& op) noexcept {
     }
 }
 
+// A connection accepted ahead of demand completes the accept at once. (Out of line: the
+// data path's try_now stays a leaf function without a stack frame.)
+LWT_COLD bool uring_engine::try_accept_now(io_op& op) noexcept {
+    listener* l = find_listener(op.fd);
+    if (l == nullptr || l->ready.empty()) return false;
+    std::int32_t res = l->ready.front();
+    l->ready.pop_front();
+    op.phase = io_phase::done;
+    deliver(op, res);
+    return true;
+}
+
+LWT_COLD void uring_engine::submit_accept(io_op& op) noexcept {
+    listener& l = listener_for(op.fd);
+    op.phase = io_phase::pending;
+    ++live_ops_;
+    push_waiter(l, op);
+    if (!l.armed) arm(l);
+}
+
 bool uring_engine::try_now(io_op& op) noexcept {
-    if (LWT_UNLIKELY(op.kind == io_kind::accept) && multishot_accept_) {
-        // A connection accepted ahead of demand completes the accept at once.
-        listener* l = find_listener(op.fd);
-        if (l == nullptr || l->ready.empty()) return false;
-        std::int32_t res = l->ready.front();
-        l->ready.pop_front();
-        op.phase = io_phase::done;
-        deliver(op, res);
-        return true;
-    }
     if (LWT_LIKELY(native_[static_cast<std::size_t>(op.kind)])) return false;
+    if (op.kind == io_kind::accept) return try_accept_now(op);  // (multishot accept, see create)
     // The kernel lacks this opcode (path operations before 5.11/5.15): the plain call.
     op.res = perform_now(op);
     op.phase = io_phase::done;
@@ -247,14 +261,7 @@ void uring_engine::unlink(io_op& op) noexcept {
 }
 
 void uring_engine::submit(io_op& op) noexcept {
-    if (LWT_UNLIKELY(op.kind == io_kind::accept) && multishot_accept_) {
-        listener& l = listener_for(op.fd);
-        op.phase = io_phase::pending;
-        ++live_ops_;
-        push_waiter(l, op);
-        if (!l.armed) arm(l);
-        return;
-    }
+    if (LWT_UNLIKELY(op.kind == io_kind::accept) && multishot_accept_) return submit_accept(op);
     io_uring_sqe* sqe = get_sqe();
     prep(sqe, op);
     io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&op));
@@ -337,7 +344,7 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
 }
 
 void uring_engine::wait(std::int64_t timeout_ns) {
-    if (!retired_.empty() && free_retired()) timeout_ns = 0;  // (its waiters ran: see what they started)
+    if (LWT_UNLIKELY(!retired_.empty()) && free_retired()) timeout_ns = 0;  // (its waiters ran: see what they started)
     if (backlog_pos_ < backlog_.size()) timeout_ns = 0;  // completions are waiting already
     if (timeout_ns == 0) {
         io_uring_submit_and_get_events(&ring_);

@@ -81,6 +81,8 @@ private:
     void deliver(io_op& op, std::int32_t res) noexcept;
     void on_listener_cqe(listener& l, const cqe_copy& c) noexcept;
     void retire(int fd) noexcept;
+    bool try_accept_now(io_op& op) noexcept;
+    void submit_accept(io_op& op) noexcept;
     bool free_retired() noexcept;
 
     io_uring ring_{};

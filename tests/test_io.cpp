@@ -70,7 +70,7 @@ TEST_CASE("read_line throws end_of_file only when nothing was read") {
 
 TEST_CASE("read, read(count), read_char, read_into and read_into_exactly at every chunking") {
     const std::string text = "0123456789abcdefghijklmnopqrstuvwxyz";
-    for (std::size_t chunk = 1; chunk <= text.size(); chunk += 5) {
+    for (std::size_t chunk = 1; chunk <= text.size(); ++chunk) {
         INFO("chunk " << chunk);
         REQUIRE(main::run(io::read(scripted(text, chunk))) == text);
         auto ic = scripted(text, chunk);
@@ -92,9 +92,35 @@ TEST_CASE("read, read(count), read_char, read_into and read_into_exactly at ever
     }
 }
 
-TEST_CASE("read_lines gives the lines as a stream") {
-    auto lines = main::run(io::read_lines(scripted("a\nb\nc", 2)).to_list());
-    REQUIRE(lines == std::vector<std::string>{"a", "b", "c"});
+TEST_CASE("read_lines and read_chars give the input as streams, at every chunking") {
+    const std::string text = "a\nbb\r\n\nc";
+    for (std::size_t chunk = 1; chunk <= text.size(); ++chunk) {
+        INFO("chunk " << chunk);
+        auto lines = main::run(io::read_lines(scripted(text, chunk)).to_list());
+        REQUIRE(lines == std::vector<std::string>{"a", "bb", "", "c"});
+        auto chars = main::run(io::read_chars(scripted(text, chunk)).to_list());
+        REQUIRE(std::string(chars.begin(), chars.end()) == text);
+    }
+}
+
+TEST_CASE("binary numbers are read whole at every chunking, in both byte orders") {
+    // -2 (LE int16), 0x01020304 (BE int32), -5e9 (LE int64), 3.25 (BE float64), -1.5 (LE float32)
+    std::string bytes("\xfe\xff"
+                      "\x01\x02\x03\x04"
+                      "\x00\x0e\xfa\xd5\xfe\xff\xff\xff"
+                      "\x40\x0a\x00\x00\x00\x00\x00\x00"
+                      "\x00\x00\xc0\xbf",
+                      26);
+    for (std::size_t chunk = 1; chunk <= bytes.size(); ++chunk) {
+        INFO("chunk " << chunk);
+        auto ic = scripted(bytes, chunk);
+        REQUIRE(main::run(io::LE::read_int16(ic)) == -2);
+        REQUIRE(main::run(io::BE::read_int32(ic)) == 0x01020304);
+        REQUIRE(main::run(io::LE::read_int64(ic)) == -5'000'000'000LL);
+        REQUIRE(main::run(io::BE::read_float64(ic)) == 3.25);
+        REQUIRE(main::run(io::LE::read_float32(ic)) == -1.5f);
+        REQUIRE_THROWS_AS(main::run(io::BE::read_int16(ic)), end_of_file);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -462,6 +488,33 @@ TEST_CASE("shutdown_server stops accepting while accepted connections keep worki
     REQUIRE_THROWS_AS(main::run(io::open_connection(addr)), unix_::unix_error);  // refused
     main::run(io::close(conn.second));
     main::run(io::close(conn.first));
+}
+
+TEST_CASE("servers set TCP_NODELAY on connections and SO_REUSEADDR: a restarted server binds the port its live connection still uses") {
+    std::vector<bool> nodelay;
+    auto gate = wait<void>();
+    auto handler = [&](unix_::sockaddr, unix_::file_descr fd) -> promise<void> {
+        nodelay.push_back(unix_::getsockopt(fd, unix_::socket_bool_option::tcp_nodelay));
+        co_await gate.first;  // keeps the connection open across the restart
+    };
+    auto srv = main::run(io::establish_server_with_client_socket(unix_::sockaddr::inet("127.0.0.1", 0), handler));
+    auto addr = srv.listening_address();
+    auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    main::run(unix_::connect(c, addr));
+    main::run(unix_::sleep(0.02));
+    REQUIRE(nodelay == std::vector<bool>{true});
+    main::run(io::shutdown_server(srv));
+    // Port `addr` is still the local port of the accepted connection: without SO_REUSEADDR
+    // this bind would fail with EADDRINUSE.
+    auto again = main::run(io::establish_server_with_client_socket(addr, handler));
+    REQUIRE(again.listening_address() == addr);
+    auto c2 = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    main::run(unix_::connect(c2, addr));
+    main::run(unix_::sleep(0.02));
+    REQUIRE(nodelay.size() == 2);
+    gate.second.resolve();
+    main::run(io::shutdown_server(again));
+    main::run(unix_::sleep(0.01));  // the handlers end, their sockets close
 }
 
 TEST_CASE("max_connections bounds the connections handled at once") {

@@ -130,6 +130,48 @@ TEST_CASE("process objects: pid, channels, kill, close") {
     REQUIRE_NOTHROW(s.kill());  // ended: nothing to do
 }
 
+TEST_CASE("open_process_in reads, open_process_out writes, kill ends a running child") {
+    auto in = process::open_process_in(process::shell("echo one; echo two"));
+    REQUIRE(main::run(io::read_lines(in.stdout_()).to_list()) == std::vector<std::string>{"one", "two"});
+    REQUIRE(main::run(in.close()).success());
+    test::temp_dir dir;
+    auto out = process::open_process_out(process::shell("cat > " + (dir / "fed")));
+    main::run(io::write_line(out.stdin_(), "written"));
+    REQUIRE(main::run(out.close()).success());  // closes its stdin first: cat ends
+    REQUIRE(main::run(process::pread({"cat", dir / "fed"})) == "written\n");
+    auto s = process::open_process_none({"sleep", "30"});
+    REQUIRE(s.running());
+    s.kill(SIGKILL);
+    auto st = main::run(s.status());
+    REQUIRE(st.k == process::status::kind::signaled);
+    REQUIRE(st.code == SIGKILL);
+    REQUIRE_FALSE(s.running());
+}
+
+TEST_CASE("stdin redirections: dev_null and close give the child no input") {
+    process::options n;
+    n.stdin_ = process::redirection::dev_null();
+    REQUIRE(main::run(process::pread(process::shell("cat; echo end"), n)) == "end\n");
+    process::options c;
+    c.stdin_ = process::redirection::close();
+    c.stderr_ = process::redirection::dev_null();
+    // With fd 0 closed, reading it fails: the shell reports it and goes on.
+    REQUIRE(main::run(process::pread(process::shell("cat || echo no stdin"), c)) == "no stdin\n");
+}
+
+TEST_CASE("check reports a death by signal as exit_error") {
+    process::options o;
+    o.check = true;
+    try {
+        main::run(process::pread(process::shell("echo partial; kill -9 $$"), o));
+        FAIL("pread should fail");
+    } catch (const process::exit_error& e) {
+        REQUIRE(e.exit_status().k == process::status::kind::signaled);
+        REQUIRE(e.exit_status().code == SIGKILL);
+        REQUIRE(e.output() == "partial\n");
+    }
+}
+
 TEST_CASE("children do not inherit the runtime's ignored SIGPIPE") {
     REQUIRE(std::signal(SIGPIPE, SIG_IGN) != SIG_ERR);  // as the runtime sets it
     // The child reports the signals it ignores: SIGPIPE must not be among them.

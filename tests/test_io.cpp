@@ -154,6 +154,25 @@ TEST_CASE("writes are buffered, flushed on flush, when full, and by themselves w
     REQUIRE(sink.substr(48) == "!1-two\n[  7]");
 }
 
+TEST_CASE("write_lines writes a stream of lines, fprintlf formats one, and flush_all flushes every channel") {
+    std::string a_sink, b_sink;
+    auto sink_channel = [](std::string& sink) {
+        return io::make(io::output, [&sink](const char* b, std::size_t n) {
+            sink.append(b, n);
+            return return_(n);
+        });
+    };
+    auto a = sink_channel(a_sink);
+    auto b = sink_channel(b_sink);
+    main::run(io::write_lines(a, stream<std::string>::of_list({"x", "y"})));
+    main::run(io::fprintlf(b, "{}={:.1f}", "pi", 3.14159));
+    REQUIRE(a_sink.empty());  // still buffered: no iteration ran since the writes
+    REQUIRE(b_sink.empty());
+    main::run(io::flush_all());
+    REQUIRE(a_sink == "x\ny\n");
+    REQUIRE(b_sink == "pi=3.1\n");
+}
+
 TEST_CASE("write_from writes at least one byte; write_from_exactly all of them") {
     std::string sink;
     auto oc = io::make(io::output, [&](const char* b, std::size_t n) {

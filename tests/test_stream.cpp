@@ -69,6 +69,37 @@ TEST_CASE("a cancelled reader loses no element") {
     REQUIRE(s.get().value() == std::optional<int>(2));
 }
 
+TEST_CASE("every waiting read (next, peek, npeek, junk, njunk, is_empty, to_list) is cancelable and loses nothing") {
+    auto sp = stream<int>::create();
+    auto& s = sp.first;
+    auto& push = sp.second;
+    auto n = s.next();
+    auto p = s.peek();
+    auto np = s.npeek(2);
+    auto j = s.junk();
+    auto nj = s.njunk(2);
+    auto e = s.is_empty();
+    auto l = s.to_list();
+    cancel(n);
+    cancel(j);
+    cancel(nj);
+    cancel(p);
+    cancel(np);
+    cancel(e);
+    cancel(l);
+    REQUIRE(test::is_canceled(n));
+    REQUIRE(test::is_canceled(p));
+    REQUIRE(test::is_canceled(np));
+    REQUIRE(test::is_canceled(j));
+    REQUIRE(test::is_canceled(nj));
+    REQUIRE(test::is_canceled(e));
+    REQUIRE(test::is_canceled(l));
+    push(1);
+    push(2);
+    push(std::nullopt);
+    REQUIRE(main::run(s.to_list()) == std::vector<int>{1, 2});  // nothing was taken or dropped
+}
+
 TEST_CASE("create_bounded: one push blocks when full, a second is stream_full, close refuses both") {
     REQUIRE_THROWS_AS(stream<int>::create_bounded(0), std::invalid_argument);
     auto sp = stream<int>::create_bounded(2);

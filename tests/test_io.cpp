@@ -584,7 +584,14 @@ TEST_CASE("out of descriptors (EMFILE), the server backs off and serves again on
     hog.pop_back();
     auto client = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
     main::run(unix_::connect(client, addr));  // queued: the server cannot accept it yet
-    main::run(unix_::sleep(0.05));            // it tries, gets EMFILE, backs off (no spinning)
+    // It tries, gets EMFILE and backs off: a few loop iterations in 50 ms, where a retry at
+    // once would spin through thousands.
+    std::size_t iterations = 0;
+    auto hook = main::enter_iter_hooks().add_last([&] { ++iterations; });
+    main::run(unix_::sleep(0.05));
+    main::enter_iter_hooks().remove(hook);
+    INFO("iterations " << iterations);
+    REQUIRE(iterations < 50);
     for (int i = 0; i < 8 && !hog.empty(); ++i) {
         ::close(hog.back());
         hog.pop_back();

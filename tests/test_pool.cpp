@@ -62,6 +62,18 @@ TEST_CASE("waiters are served FIFO when every member is lent, and waiting is can
     REQUIRE(order == std::vector<std::string>{"a", "c"});
 }
 
+TEST_CASE("cancelling a use while f runs reaches what f awaits and gives the member back") {
+    int made = 0;
+    pool<conn> p(1, [&] { return return_(conn{++made}); });
+    auto gate = task<void>();
+    auto u = p.use([&](conn&) { return gate.first; });
+    cancel(u);
+    REQUIRE(test::is_canceled(gate.first));  // the cancellation reached f's wait
+    REQUIRE_THROWS_AS(main::run(u), lwt::canceled);
+    REQUIRE(main::run(p.use([](conn& c) { return return_(c.id); })) == 1);  // the member is back
+    REQUIRE(made == 1);
+}
+
 TEST_CASE("a reused member is validated; an invalid one is disposed of and replaced") {
     int made = 0;
     std::vector<int> disposed;

@@ -93,6 +93,20 @@ TEST_CASE("with_switch turns the switch off when f settles, whatever its outcome
     REQUIRE(closed == 2);
 }
 
+TEST_CASE("cancelling turn_off reaches the hooks it waits for; the switch stays off") {
+    switch_ sw;
+    auto gate = task<void>();
+    sw.add_hook([&] { return gate.first; });
+    auto off = sw.turn_off();
+    REQUIRE(off.is_pending());
+    REQUIRE_FALSE(sw.is_on());
+    cancel(off);
+    REQUIRE(test::is_canceled(gate.first));
+    REQUIRE_THROWS_AS(main::run(off), lwt::canceled);
+    REQUIRE_FALSE(sw.is_on());
+    REQUIRE(sw.turn_off().state() == lwt::state::fulfilled);  // off already
+}
+
 TEST_CASE("an attached promise is cancelled when the switch is turned off") {
     switch_ sw;
     auto s = sw.attach(unix_::sleep(60.0));

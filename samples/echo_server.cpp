@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
     unix_::setsockopt(listener, unix_::socket_bool_option::so_reuseaddr, true);
     unix_::bind(listener, unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port)));
     unix_::listen(listener, 4096);
+    fmt::print(stderr, "echo_server: listening on 127.0.0.1:{} ({} engine)\n", port, engine::id());
     auto stop = wait<void>();
     for (int sig : {SIGTERM, SIGINT}) unix_::on_signal(sig, [r = stop.second](int) { if (r.cell()->pending()) r.resolve(); });
     main::run(pick(accept_loop(listener), stop.first));

@@ -38,7 +38,8 @@ results=()
 run() {
     local name=$1; shift
     local port; port=$(free_port)
-    "$@" "$port" >/dev/null 2>&1 &
+    local log; log=$(mktemp)
+    "$@" "$port" >/dev/null 2>"$log" &
     local pid=$!
     if ! wait_port "$port"; then
         echo "demo: $name did not start" >&2
@@ -52,6 +53,11 @@ run() {
     local rc=$?
     kill -TERM "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    # The engine column: the server's own (lwt++ servers say which at start), not the
+    # load generator's.
+    local engine; engine=$(sed -n 's/.*(\([a-z]*\) engine).*/\1/p' "$log" | head -n 1)
+    rm -f "$log"
+    [ -n "$engine" ] && line=$(printf '%s' "$line" | sed "s/ engine=[^ ]*/ engine=$engine/")
     [ -n "$line" ] && results+=("$line")
     return $rc
 }

@@ -158,7 +158,7 @@ bool epoll_engine::try_now(io_op& op) noexcept {
     std::int32_t r;
     try {
         fd_entry& e = entry(op.fd);
-        const waitlist& l = dir == 1 ? e.writers : e.readers;
+        const op_queue& l = dir == 1 ? e.writers : e.readers;
         // Behind parked operations (FIFO), or drained since the last edge: park at once.
         if (l.head != nullptr || (e.registered && e.drained[dir])) return false;
         r = attempt(op, e, false);
@@ -172,28 +172,6 @@ bool epoll_engine::try_now(io_op& op) noexcept {
     return true;
 }
 
-void epoll_engine::push(waitlist& l, io_op& op) noexcept {
-    op.next = nullptr;
-    op.prev = l.tail;
-    if (l.tail != nullptr)
-        l.tail->next = &op;
-    else
-        l.head = &op;
-    l.tail = &op;
-}
-
-void epoll_engine::remove(waitlist& l, io_op& op) noexcept {
-    if (op.prev != nullptr)
-        op.prev->next = op.next;
-    else
-        l.head = op.next;
-    if (op.next != nullptr)
-        op.next->prev = op.prev;
-    else
-        l.tail = op.prev;
-    op.next = op.prev = nullptr;
-}
-
 void epoll_engine::submit(io_op& op) noexcept {
     fd_entry& e = fds_[static_cast<std::size_t>(op.fd)];  // try_now created it
     if (!e.registered) {
@@ -204,7 +182,7 @@ void epoll_engine::submit(io_op& op) noexcept {
     }
     op.phase = io_phase::pending;
     ++live_ops_;
-    push(direction(op) == 1 ? e.writers : e.readers, op);
+    (direction(op) == 1 ? e.writers : e.readers).push(op);
     if (!e.registered) {
         // epoll refuses this fd: it is always ready; complete on the next iteration.
         ready_.push_back(op.fd);
@@ -214,7 +192,7 @@ void epoll_engine::submit(io_op& op) noexcept {
 void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events) noexcept {
     for (;;) {
         fd_entry& e = fds_[static_cast<std::size_t>(fd)];  // re-read: completions may grow fds_
-        waitlist& l = writers ? e.writers : e.readers;
+        op_queue& l = writers ? e.writers : e.readers;
         io_op* op = l.head;
         if (op == nullptr) return;
         std::int32_t r;
@@ -227,7 +205,7 @@ void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events) noexce
             note_result(e, *op, writers ? 1 : 0, r);
         }
         if (r == -EAGAIN) return;
-        remove(l, *op);
+        l.remove(*op);
         finish(*op, r);
     }
 }
@@ -280,7 +258,7 @@ void epoll_engine::cancel(io_op& op) noexcept {
     if (op.phase != io_phase::pending) return;
     op.cancel_requested = true;
     fd_entry& e = fds_[static_cast<std::size_t>(op.fd)];
-    remove(direction(op) == 1 ? e.writers : e.readers, op);
+    (direction(op) == 1 ? e.writers : e.readers).remove(op);
     finish(op, -ECANCELED);
 }
 
@@ -290,7 +268,7 @@ void epoll_engine::forget_fd(int fd) noexcept {
         fd_entry& e = fds_[static_cast<std::size_t>(fd)];
         io_op* op = e.readers.head != nullptr ? e.readers.head : e.writers.head;
         if (op == nullptr) break;
-        remove(op == e.readers.head ? e.readers : e.writers, *op);
+        (op == e.readers.head ? e.readers : e.writers).remove(*op);
         finish(*op, -EBADF);
     }
     fd_entry& e = fds_[static_cast<std::size_t>(fd)];
@@ -305,7 +283,7 @@ void epoll_engine::cancel_all() noexcept {
             io_op* op = e.readers.head != nullptr ? e.readers.head : e.writers.head;
             if (op == nullptr) break;
             op->cancel_requested = true;
-            remove(op == e.readers.head ? e.readers : e.writers, *op);
+            (op == e.readers.head ? e.readers : e.writers).remove(*op);
             finish(*op, -ECANCELED);
         }
     }

@@ -218,10 +218,8 @@ void uring_engine::prep(io_uring_sqe* sqe, io_op& op) noexcept {
 // A connection accepted ahead of demand completes the accept at once. (Out of line: the
 // data path's try_now stays a leaf function without a stack frame.)
 LWT_COLD bool uring_engine::try_accept_now(io_op& op) noexcept {
-    listener* l = find_listener(op.fd);
-    if (l == nullptr || l->ready.empty()) return false;
-    std::int32_t res = l->ready.front();
-    l->ready.pop_front();
+    std::int32_t res = take_accepted(op.fd);
+    if (res == -EAGAIN) return false;
     op.phase = io_phase::done;
     deliver(op, res);
     return true;
@@ -231,7 +229,7 @@ LWT_COLD void uring_engine::submit_accept(io_op& op) noexcept {
     listener& l = listener_for(op.fd);
     op.phase = io_phase::pending;
     ++live_ops_;
-    push_waiter(l, op);
+    l.waiters.push(op);
     if (!l.armed) arm(l);
 }
 
@@ -398,7 +396,7 @@ void uring_engine::cancel(io_op& op) noexcept {
     op.cancel_requested = true;
     if (op.kind == io_kind::accept && multishot_accept_) {
         // A waiter of a multishot accept: nothing of its own is in the kernel.
-        if (listener* l = waited_on(op)) remove_waiter(*l, op);
+        if (listener* l = waited_on(op)) l->waiters.remove(op);
         finish(op, -ECANCELED);
         return;
     }
@@ -492,14 +490,9 @@ uring_engine::listener& uring_engine::listener_for(int fd) {
 
 // The listener whose waiters include `op`: its fd's, or a retired one (the fd was closed).
 uring_engine::listener* uring_engine::waited_on(const io_op& op) noexcept {
-    auto holds = [&](const listener& l) {
-        for (const io_op* w = l.head; w != nullptr; w = w->next)
-            if (w == &op) return true;
-        return false;
-    };
-    if (listener* l = find_listener(op.fd); l != nullptr && holds(*l)) return l;
+    if (listener* l = find_listener(op.fd); l != nullptr && l->waiters.contains(op)) return l;
     for (auto& r : retired_)
-        if (r->fd == op.fd && holds(*r)) return r.get();
+        if (r->fd == op.fd && r->waiters.contains(op)) return r.get();
     return nullptr;
 }
 
@@ -517,28 +510,6 @@ void uring_engine::stop(listener& l) noexcept {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&l) | listener_tag, 0);
     io_uring_sqe_set_data64(sqe, 0);
-}
-
-void uring_engine::push_waiter(listener& l, io_op& op) noexcept {
-    op.next = nullptr;
-    op.prev = l.tail;
-    if (l.tail != nullptr)
-        l.tail->next = &op;
-    else
-        l.head = &op;
-    l.tail = &op;
-}
-
-io_op* uring_engine::pop_waiter(listener& l) noexcept {
-    io_op* op = l.head;
-    if (op != nullptr) remove_waiter(l, *op);
-    return op;
-}
-
-void uring_engine::remove_waiter(listener& l, io_op& op) noexcept {
-    (op.prev != nullptr ? op.prev->next : l.head) = op.next;
-    (op.next != nullptr ? op.next->prev : l.tail) = op.prev;
-    op.next = op.prev = nullptr;
 }
 
 // Completes an accept with a connection (or an error) of the multishot: what a one-shot
@@ -564,19 +535,19 @@ void uring_engine::on_listener_cqe(listener& l, const cqe_copy& c) noexcept {
         return;  // (the next wait() fails its waiters and frees it)
     }
     if (!(last && c.res == -ECANCELED)) {  // (the end of a stop(): no connection, no error)
-        if (io_op* op = pop_waiter(l))
+        if (io_op* op = l.waiters.pop())
             deliver(*op, c.res);  // resumes its coroutine, which may accept again or close l
         else
             l.ready.push_back(c.res);
     }
     if (l.closed) return;
-    if (!l.armed && l.head != nullptr) arm(l);
+    if (!l.armed && !l.waiters.empty()) arm(l);
     if (l.ready.size() >= max_ready) stop(l);
 }
 
 int uring_engine::take_accepted(int fd) noexcept {
     listener* l = find_listener(fd);
-    if (l == nullptr || l->head != nullptr) return -EAGAIN;  // (waiting accepts come first)
+    if (l == nullptr || !l->waiters.empty()) return -EAGAIN;  // (waiting accepts come first)
     if (l->ready.empty()) {
         // Connections the kernel accepted may sit in the ring, not yet dispatched: one
         // multishot run accepts the whole backlog. With no waiter they go to `ready`.
@@ -622,7 +593,7 @@ bool uring_engine::free_retired() noexcept {
         }
     }
     for (auto& l : done)
-        while (io_op* op = pop_waiter(*l)) {
+        while (io_op* op = l->waiters.pop()) {
             if (tearing_down_) op->cancel_requested = true;
             finish(*op, -ECANCELED);
         }

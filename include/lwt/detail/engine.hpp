@@ -112,6 +112,36 @@ struct io_op : cancelable {
 LWT_EXPORT void cancel_io_op(cancelable* self, cancel_walk& w, state_base* owner);
 inline io_op::io_op() noexcept { cancel_fn = &cancel_io_op; }
 
+// A FIFO of pending operations linked through their next/prev: the operations parked on an
+// fd (epoll) or waiting for a listener's multishot accept (io_uring).
+struct op_queue {
+    io_op* head = nullptr;
+    io_op* tail = nullptr;
+
+    bool empty() const noexcept { return head == nullptr; }
+    void push(io_op& op) noexcept {
+        op.next = nullptr;
+        op.prev = tail;
+        (tail != nullptr ? tail->next : head) = &op;
+        tail = &op;
+    }
+    void remove(io_op& op) noexcept {
+        (op.prev != nullptr ? op.prev->next : head) = op.next;
+        (op.next != nullptr ? op.next->prev : tail) = op.prev;
+        op.next = op.prev = nullptr;
+    }
+    io_op* pop() noexcept {
+        io_op* op = head;
+        if (op != nullptr) remove(*op);
+        return op;
+    }
+    bool contains(const io_op& op) const noexcept {
+        for (const io_op* o = head; o != nullptr; o = o->next)
+            if (o == &op) return true;
+        return false;
+    }
+};
+
 // A timer: the cell of a sleep() promise, in the engine's heap until it fires or is
 // cancelled (then removed at once).
 struct timer_node final : state<void>, pooled {

@@ -35,12 +35,8 @@ protected:
 
 private:
     enum class fd_type : std::uint8_t { unknown, socket, stream, file };
-    struct waitlist {
-        io_op* head = nullptr;
-        io_op* tail = nullptr;
-    };
     struct fd_entry {
-        waitlist readers, writers;
+        op_queue readers, writers;
         fd_type type = fd_type::unknown;
         bool nonblocking = false;
         bool registered = false;
@@ -55,8 +51,6 @@ private:
     std::int32_t attempt(io_op& op, const fd_entry& e, bool known_ready) noexcept;
     void serve(int fd, std::uint32_t events) noexcept;
     void serve_list(int fd, bool writers, std::uint32_t events) noexcept;
-    static void push(waitlist& l, io_op& op) noexcept;
-    static void remove(waitlist& l, io_op& op) noexcept;
 
     int epfd_ = -1;
     bool pwait2_ = true;  // epoll_pwait2 (5.11), else epoll_wait with milliseconds

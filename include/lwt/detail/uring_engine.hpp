@@ -66,8 +66,7 @@ private:
         bool cancelling = false;  // ... and asked to stop
         bool closed = false;      // its fd was forgotten
         std::deque<std::int32_t> ready;  // accepted fds (or -errno) that nobody took yet
-        io_op* head = nullptr;           // waiting accepts, oldest first
-        io_op* tail = nullptr;
+        op_queue waiters;                // waiting accepts, oldest first
     };
     static constexpr std::size_t max_ready = 64;
     listener& listener_for(int fd);
@@ -75,9 +74,6 @@ private:
     listener* waited_on(const io_op& op) noexcept;
     void arm(listener& l) noexcept;
     void stop(listener& l) noexcept;
-    void push_waiter(listener& l, io_op& op) noexcept;
-    io_op* pop_waiter(listener& l) noexcept;
-    void remove_waiter(listener& l, io_op& op) noexcept;
     void deliver(io_op& op, std::int32_t res) noexcept;
     void on_listener_cqe(listener& l, const cqe_copy& c) noexcept;
     void retire(int fd) noexcept;

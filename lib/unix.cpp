@@ -208,10 +208,9 @@ int stdin_fd() noexcept { return 0; }
 
 namespace {
 
-// A transfer that yields a byte count (read, write, recv, send and their variants). Its
-// promise's cell holds the operation itself: the engine completes the cell directly, with no
-// coroutine frame in between -- the data path's hot spot. The engine holds a reference while
-// the operation is in flight, so the cell outlives a dropped promise.
+// A transfer converted to a promise: the promise's cell holds the operation itself, and the
+// engine completes the cell directly, with no coroutine frame in between. The engine holds
+// a reference while the operation is in flight, so the cell outlives a dropped promise.
 struct transfer_cell final : lwt::detail::state<std::size_t>, lwt::detail::pooled {
     io_op op;
     const char* call = "";
@@ -224,25 +223,15 @@ struct transfer_cell final : lwt::detail::state<std::size_t>, lwt::detail::poole
     }
 
     // The outcome of the finished operation, without running waiters.
-    LWT_INLINE void take_result() noexcept {
-        if (LWT_LIKELY(op.res >= 0 && !op.cancel_requested))
+    void take_result() noexcept {
+        if (LWT_LIKELY(op.res >= 0 && !op.cancel_requested)) {
             set_value(static_cast<std::size_t>(op.res));
-        else
-            take_failure();
-    }
-    LWT_COLD void take_failure() noexcept {
-        std::int32_t r = op.res;
-        if (op.cancel_requested && (r == -ECANCELED || r == -EINTR)) {
-            set_rejected(std::make_exception_ptr(lwt::canceled()), true);
-        } else if (r >= 0) {
-            set_value(static_cast<std::size_t>(r));  // the kernel finished first: its result wins
-        } else {
-            int err = r == -ECANCELED ? EBADF : -r;  // ECANCELED unasked: its fd was closed
-            try {
-                set_rejected(std::make_exception_ptr(unix_error(err, call, fd_str(op.fd))), false);
-            } catch (...) {
-                set_rejected(std::current_exception(), false);
-            }
+            return;
+        }
+        try {
+            set_value(static_cast<std::size_t>(result_slow({op.res, op.cancel_requested, 0}, call, fd_str(op.fd), false)));
+        } catch (...) {
+            set_rejected(std::current_exception());
         }
     }
     static void complete(io_op* o) noexcept {
@@ -260,34 +249,119 @@ struct transfer_cell final : lwt::detail::state<std::size_t>, lwt::detail::poole
         auto* c = static_cast<transfer_cell*>(static_cast<lwt::detail::state_base*>(self));
         if (c->pending()) w.leaf(self, c, &cancel_action);
     }
+
+    // Starts the operation described in `op` from here.
+    void start(engine& e) noexcept {
+        if (e.try_now(op)) {
+            take_result();
+        } else {
+            lwt::detail::retain(this);
+            e.submit(op);
+        }
+    }
 };
 
-promise<std::size_t> transfer(io_kind kind, int fd, void* buf, std::uint32_t len, std::uint64_t off, int flags,
-                              const char* call) {
-    auto* c = new transfer_cell();
-    c->call = call;
-    io_op& op = c->op;
-    op.kind = kind;
-    op.fd = fd;
-    op.addr = buf;
-    op.len = len;
-    op.off = off;
-    op.flags = flags;
-    promise<std::size_t> p = lwt::detail::adopt<std::size_t>(c);
+void copy_request(const io_op& from, io_op& to) noexcept {
+    to.kind = from.kind;
+    to.fd = from.fd;
+    to.flags = from.flags;
+    to.len = from.len;
+    to.off = from.off;
+    to.addr = from.addr;
+    to.addr2 = from.addr2;
+}
+
+// An unawaited transfer records its completion; whoever looks next (await, conversion)
+// finds the result in the operation.
+void note_done(io_op*) noexcept {}
+
+}  // namespace
+
+// The operation is tried at once; if it would have to wait, it is in the engine before the
+// call returns. `this` is final: the transfer is returned by guaranteed copy elision and
+// never moves, so the engine may keep &op_.
+transfer::transfer(const detail::transfer_request& r) noexcept : call_(r.call) {
+    op_.kind = r.kind;
+    op_.fd = r.fd;
+    op_.addr = r.buf;
+    op_.len = r.len;
+    op_.off = r.off;
+    op_.flags = r.flags;
+    op_.complete = &note_done;
     engine& e = engine::current();
-    if (e.try_now(op)) {
+    if (!e.try_now(op_)) e.submit(op_);
+}
+
+void transfer::misuse() const {
+    if (op_.phase == lwt::detail::io_phase::idle)
+        throw std::logic_error(fmt::format("lwt::unix_::{}: awaited after it was converted to a promise", call_));
+    throw std::logic_error(fmt::format(
+        "lwt::unix_::{}: awaited by two coroutines at once (convert it to a promise to share it)", call_));
+}
+
+std::size_t transfer::outcome() const {
+    return static_cast<std::size_t>(result_slow({op_.res, op_.cancel_requested, 0}, call_, fd_str(op_.fd), false));
+}
+
+transfer::operator promise<std::size_t>() && {
+    using lwt::detail::io_phase;
+    if (op_.phase == io_phase::idle || op_.frame != nullptr) misuse();
+    auto* c = new transfer_cell();
+    c->call = call_;
+    copy_request(op_, c->op);
+    promise<std::size_t> p = lwt::detail::adopt<std::size_t>(c);
+    if (op_.phase == io_phase::done) {
+        c->op.res = op_.res;
+        c->op.cancel_requested = op_.cancel_requested;
         c->take_result();
     } else {
-        lwt::detail::retain(c);
-        e.submit(op);
+        engine& e = engine::current();
+        if (e.relocate(op_, c->op)) {
+            // Moved as it is (not yet handed to the kernel, or parked in user space).
+            lwt::detail::retain(c);
+        } else {
+            // The kernel holds &op_: take it back (synchronously), then go on from the cell --
+            // with the kernel's result if it finished first, or afresh if it had not started.
+            e.cancel(op_);
+            if (op_.res == -ECANCELED || op_.res == -EINTR) {
+                c->start(e);
+            } else {
+                c->op.res = op_.res;
+                c->take_result();
+            }
+        }
     }
+    op_.phase = io_phase::idle;
     return p;
 }
 
-promise<std::size_t> rw(io_kind kind, const file_descr& fd, const void* buf, std::size_t len, std::uint64_t off,
-                        const char* call) {
+void transfer::cancel() noexcept {
+    op_.cancel_requested = true;
+    if (op_.phase == lwt::detail::io_phase::pending) engine::current().cancel(op_);
+}
+
+// Destroyed while the operation is in flight: dropped unawaited, it goes on from a cell of
+// its own (as a dropped promise would); in a frame destroyed while suspended on it, it is
+// cancelled, since nobody is left to see its outcome.
+void transfer::abandon() noexcept {
+    if (op_.frame == nullptr) {
+        try {
+            promise<std::size_t> detached = std::move(*this);
+            return;
+        } catch (...) {  // no memory for a cell: stop it rather than leave &op_ in the kernel
+        }
+    }
+    op_.complete = &note_done;
+    op_.awaiting = nullptr;
+    engine::current().cancel(op_);
+}
+
+namespace {
+
+transfer rw(io_kind kind, const file_descr& fd, const void* buf, std::size_t len, std::uint64_t off,
+            const char* call) {
     check_buffer(buf, len, call);
-    return transfer(kind, fd.fd(), const_cast<void*>(buf), clamp_len(len), off, 0, call);
+    return transfer({kind, fd.fd(), const_cast<void*>(buf), clamp_len(len), off, 0, call});
 }
 
 std::uint64_t offset_of(off_t off, const char* call) {
@@ -299,33 +373,33 @@ constexpr std::uint64_t at_position = ~std::uint64_t{0};
 
 }  // namespace
 
-promise<std::size_t> read(const file_descr& fd, void* buf, std::size_t len) {
+transfer read(const file_descr& fd, void* buf, std::size_t len) {
     return rw(io_kind::read, fd, buf, len, at_position, "read");
 }
-promise<std::size_t> write(const file_descr& fd, const void* buf, std::size_t len) {
+transfer write(const file_descr& fd, const void* buf, std::size_t len) {
     return rw(io_kind::write, fd, buf, len, at_position, "write");
 }
-promise<std::size_t> pread(const file_descr& fd, void* buf, std::size_t len, off_t offset) {
+transfer pread(const file_descr& fd, void* buf, std::size_t len, off_t offset) {
     return rw(io_kind::read, fd, buf, len, offset_of(offset, "pread"), "pread");
 }
-promise<std::size_t> pwrite(const file_descr& fd, const void* buf, std::size_t len, off_t offset) {
+transfer pwrite(const file_descr& fd, const void* buf, std::size_t len, off_t offset) {
     return rw(io_kind::write, fd, buf, len, offset_of(offset, "pwrite"), "pwrite");
 }
 
 namespace {
-promise<std::size_t> rwv(io_kind kind, const file_descr& fd, std::span<const struct iovec> iov, const char* call) {
+transfer rwv(io_kind kind, const file_descr& fd, std::span<const struct iovec> iov, const char* call) {
     if (iov.size() > IOV_MAX)
         throw std::invalid_argument(fmt::format("lwt::unix_::{}: {} buffers (at most {})", call, iov.size(), IOV_MAX));
     for (const auto& v : iov) check_buffer(v.iov_base, v.iov_len, call);
-    return transfer(kind, fd.fd(), const_cast<struct iovec*>(iov.data()), static_cast<std::uint32_t>(iov.size()),
-                    at_position, 0, call);
+    return transfer({kind, fd.fd(), const_cast<struct iovec*>(iov.data()), static_cast<std::uint32_t>(iov.size()),
+                     at_position, 0, call});
 }
 }  // namespace
 
-promise<std::size_t> readv(const file_descr& fd, std::span<const struct iovec> iov) {
+transfer readv(const file_descr& fd, std::span<const struct iovec> iov) {
     return rwv(io_kind::readv, fd, iov, "readv");
 }
-promise<std::size_t> writev(const file_descr& fd, std::span<const struct iovec> iov) {
+transfer writev(const file_descr& fd, std::span<const struct iovec> iov) {
     return rwv(io_kind::writev, fd, iov, "writev");
 }
 
@@ -782,15 +856,14 @@ sockaddr getpeername(const file_descr& fd) {
     return a;
 }
 
-promise<std::size_t> recv(const file_descr& fd, void* buf, std::size_t len, int flags) {
+transfer recv(const file_descr& fd, void* buf, std::size_t len, int flags) {
     check_buffer(buf, len, "recv");
-    return transfer(io_kind::recv, fd.fd(), buf, clamp_len(len), ~std::uint64_t{0}, flags, "recv");
+    return transfer({io_kind::recv, fd.fd(), buf, clamp_len(len), ~std::uint64_t{0}, flags, "recv"});
 }
 
-promise<std::size_t> send(const file_descr& fd, const void* buf, std::size_t len, int flags) {
+transfer send(const file_descr& fd, const void* buf, std::size_t len, int flags) {
     check_buffer(buf, len, "send");
-    return transfer(io_kind::send, fd.fd(), const_cast<void*>(buf), clamp_len(len), ~std::uint64_t{0}, flags,
-                    "send");
+    return transfer({io_kind::send, fd.fd(), const_cast<void*>(buf), clamp_len(len), ~std::uint64_t{0}, flags, "send"});
 }
 
 namespace {

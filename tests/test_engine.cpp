@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "net_support.hpp"
 #include "support.hpp"
 
 #include <chrono>
@@ -18,23 +19,7 @@
 using namespace lwt;
 using namespace std::chrono_literals;
 
-namespace {
-
-// A connected pair of loopback TCP sockets.
-std::pair<unix_::file_descr, unix_::file_descr> tcp_pair() {
-    auto srv = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
-    unix_::bind(srv, unix_::sockaddr::inet("127.0.0.1", 0));
-    unix_::listen(srv);
-    auto addr = unix_::getsockname(srv);
-    auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
-    auto acc = unix_::accept(srv);
-    main::run(unix_::connect(c, addr));
-    auto conn_peer_ = main::run(std::move(acc));
-    auto& conn = conn_peer_.first;
-    return {std::move(c), std::move(conn)};
-}
-
-}  // namespace
+using test::tcp_pair;
 
 TEST_CASE("engine::id names the engine LWT_ENGINE asked for") {
     std::string id(engine::id());
@@ -129,7 +114,7 @@ TEST_CASE("cancelling a pending read completes it at once with lwt::canceled") {
     auto& a = a_b_.first;
     auto& b = a_b_.second;
     char buf[16];
-    auto r = unix_::recv(b, buf, sizeof buf);
+    lwt::promise r = unix_::recv(b, buf, sizeof buf);
     REQUIRE(r.is_pending());
     REQUIRE(engine::live_operations() == 1);
     cancel(r);
@@ -146,7 +131,7 @@ TEST_CASE("a cancelled read whose bytes the kernel already delivered returns the
     auto& b = a_b_.second;
     main::run(unix_::send(a, "data", 4));
     char buf[16] = {};
-    auto r = unix_::recv(b, buf, sizeof buf);
+    lwt::promise r = unix_::recv(b, buf, sizeof buf);
     cancel(r);  // io_uring: the read reaches the kernel now and completes with the bytes
     REQUIRE(r.state() == lwt::state::fulfilled);
     REQUIRE(r.value() == 4);
@@ -179,7 +164,7 @@ TEST_CASE("pick of a read and a sleep cancels the read in flight before the pick
     auto a_b_ = tcp_pair();  // a: the peer, kept open
     auto& b = a_b_.second;
     char buf[8];
-    auto rd = lwt::map([](std::size_t n) { return static_cast<int>(n); }, unix_::recv(b, buf, sizeof buf));
+    auto rd = lwt::map([](std::size_t n) { return static_cast<int>(n); }, lwt::promise(unix_::recv(b, buf, sizeof buf)));
     auto sl = lwt::map([] { return -1; }, unix_::sleep(0.01));
     std::size_t live_when_waiter_ran = 99;
     auto p = pick(rd, sl);

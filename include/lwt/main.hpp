@@ -51,12 +51,18 @@ T run(promise<T> p) {
     return detail::outcome(p);
 }
 
+// run(t) for an awaitable that converts to a promise (lwt::unix_::transfer).
+template <lwt::detail::converts_to_promise A>
+auto run(A&& a) {
+    return run(lwt::detail::as_promise_t<A>(std::forward<A>(a)));
+}
+
 // Lwt_main.run (f ()): calls f inside the run, so f's synchronous work already counts as
 // running (a nested run inside f throws). f is kept alive until its promise settles.
 template <class F>
     requires std::is_invocable_v<F&>
 auto run(F&& f) {
-    using R = std::invoke_result_t<std::decay_t<F>&>;
+    using R = lwt::detail::as_promise_t<std::invoke_result_t<std::decay_t<F>&>>;
     static_assert(lwt::detail::is_promise_v<R>, "lwt::main::run: f must return an lwt::promise");
     using T = lwt::detail::promise_value_t<R>;
     std::optional<promise<T>> p;

@@ -86,6 +86,10 @@ private:
     friend promise<T> detail::adopt<T>(detail::state<T>*) noexcept;
 };
 
+// lwt::promise p = lwt::unix_::read(...): the promise an awaitable converts to.
+template <detail::converts_to_promise A>
+promise(A&&) -> promise<detail::promise_value_t<detail::as_promise_t<A>>>;
+
 namespace detail {
 template <class T>
 LWT_INLINE state<T>* state_of(const promise<T>& p) noexcept {
@@ -303,8 +307,8 @@ struct keep_box final : waiter, pooled {
 };
 
 template <class F>
-auto invoke_keeping(F&& f) -> std::invoke_result_t<std::decay_t<F>&> {
-    using R = std::invoke_result_t<std::decay_t<F>&>;
+auto invoke_keeping(F&& f) -> as_promise_t<std::invoke_result_t<std::decay_t<F>&>> {
+    using R = as_promise_t<std::invoke_result_t<std::decay_t<F>&>>;
     if constexpr (!is_promise_v<R>) {
         return std::invoke(f);
     } else if constexpr (std::is_empty_v<std::decay_t<F>> && std::is_trivially_copyable_v<std::decay_t<F>>) {
@@ -331,8 +335,8 @@ auto invoke_keeping(F&& f) -> std::invoke_result_t<std::decay_t<F>&> {
 
 // Calls f, turning a synchronous throw into a rejected promise.
 template <class F>
-auto invoke_to_promise(F&& f) -> std::invoke_result_t<F&&> {
-    using R = std::invoke_result_t<F&&>;
+auto invoke_to_promise(F&& f) -> as_promise_t<std::invoke_result_t<F&&>> {
+    using R = as_promise_t<std::invoke_result_t<F&&>>;
     try {
         return invoke_keeping(std::forward<F>(f));
     } catch (...) {

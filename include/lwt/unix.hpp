@@ -1,7 +1,10 @@
 // Lwt_unix: system calls as promises, on this thread's engine (io_uring, or epoll).
 //
 // Every operation that can wait is a promise: it is submitted at once and completes on the
-// loop. Cancelling it (lwt::cancel, pick, with_timeout) reaches the operation in flight
+// loop. The byte transfers (read, write, pread, pwrite, readv, writev, recv, send) give a
+// `transfer`: started at once like a promise, awaited without any allocation (the operation
+// lives in the transfer, inside the awaiting frame), and converted to a promise<std::size_t>
+// wherever one is needed. Cancelling an operation (lwt::cancel, pick, with_timeout) reaches the operation in flight
 // (DESIGN rule 7): when the cancel returns, the kernel no longer touches the buffer; if the
 // kernel had finished first, its result is delivered (bytes read), except an accepted or
 // opened descriptor, which is closed and the operation reports lwt::canceled.
@@ -12,6 +15,7 @@
 // std::invalid_argument, thrown at the call.
 #pragma once
 
+#include <lwt/detail/engine.hpp>
 #include <lwt/promise.hpp>
 
 #include <chrono>
@@ -104,7 +108,7 @@ promise<T> timeout(D d) {
 // rejection, and f is kept alive until its promise settles.
 template <duration_like D, class F>
 auto with_timeout(D d, F&& f) {
-    using R = std::invoke_result_t<std::decay_t<F>&>;
+    using R = lwt::detail::as_promise_t<std::invoke_result_t<std::decay_t<F>&>>;
     static_assert(lwt::detail::is_promise_v<R>, "lwt::unix_::with_timeout: f must return an lwt::promise");
     using T = lwt::detail::promise_value_t<R>;
     auto t = timeout<T>(d);
@@ -150,26 +154,122 @@ LWT_EXPORT int stdin_fd() noexcept;
 // Lwt_unix.openfile: flags are the O_* constants (O_CLOEXEC is always added).
 LWT_EXPORT promise<file_descr> openfile(std::string path, int flags, mode_t perm = 0644);
 
-LWT_EXPORT promise<std::size_t> read(const file_descr& fd, void* buf, std::size_t len);
-LWT_EXPORT promise<std::size_t> write(const file_descr& fd, const void* buf, std::size_t len);
-LWT_EXPORT promise<std::size_t> pread(const file_descr& fd, void* buf, std::size_t len, off_t offset);
-LWT_EXPORT promise<std::size_t> pwrite(const file_descr& fd, const void* buf, std::size_t len, off_t offset);
-// Scatter/gather: the iovec array must stay valid until the promise settles.
-LWT_EXPORT promise<std::size_t> readv(const file_descr& fd, std::span<const struct iovec> iov);
-LWT_EXPORT promise<std::size_t> writev(const file_descr& fd, std::span<const struct iovec> iov);
+namespace detail {
+struct transfer_request {
+    lwt::detail::io_kind kind;
+    int fd;
+    void* buf;
+    std::uint32_t len;   // bytes, or iovecs for readv/writev
+    std::uint64_t off;   // ~0: the current position
+    int flags;
+    const char* call;    // for errors: "read", "send", ...
+};
+}  // namespace detail
+
+// A read or write of bytes (read, write, pread, pwrite, readv, writev, recv, send), started
+// by the call that returns it -- as eagerly as a promise: the system call is tried at once,
+// or the operation is in the engine when the call returns.
+//
+//     std::size_t n = co_await lwt::unix_::read(fd, buf, sizeof buf);   // no allocation
+//     lwt::promise<std::size_t> p = lwt::unix_::read(fd, buf, sizeof buf);  // a shared promise
+//
+// The operation lives inside the transfer, so the transfer cannot move: await it where the
+// call made it (a temporary in a co_await, or a local variable), or convert it to a promise
+// (implicitly, or with lwt::promise p = ...), which moves the operation into the promise's
+// cell -- still in flight, never restarted while it can be moved as it is. Awaiting
+// gives the byte count, or throws what the promise would be rejected with (unix_error,
+// lwt::canceled). It is cancelable like a promise: lwt::cancel(t), or cancelling the
+// coroutine that awaits it. One coroutine awaits it at a time (a promise may have many).
+// Dropped unawaited, it goes on in the background like a dropped promise.
+class LWT_EXPORT transfer {
+public:
+    using lwt_promise = promise<std::size_t>;  // what it converts to
+
+    explicit transfer(const detail::transfer_request& r) noexcept;  // starts it (internal)
+    transfer(const transfer&) = delete;
+    transfer& operator=(const transfer&) = delete;
+    ~transfer() {
+        if (LWT_UNLIKELY(op_.phase == lwt::detail::io_phase::pending)) abandon();
+    }
+
+    // What an lwt coroutine's co_await uses: a handle, by value, since g++ 12 copies an
+    // awaiter it gets by reference -- and the operation must not move.
+    class awaiter {
+    public:
+        using lwt_native_awaiter = void;
+        explicit awaiter(transfer& t) noexcept : t_(t) {}
+        bool await_ready() const noexcept { return t_.op_.phase == lwt::detail::io_phase::done; }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            using lwt::detail::io_phase;
+            lwt::detail::io_op& op = t_.op_;
+            if (LWT_UNLIKELY(op.frame != nullptr || op.phase == io_phase::idle)) t_.misuse();
+            auto& p = h.promise();
+            // Cancelling the coroutine reaches the operation from here on -- also while the
+            // trampoline is handed back, when deferred work may cancel it (op then records
+            // its completion without resuming anyone).
+            p.awaiting = &op;
+            op.awaiting = &p.awaiting;
+            p.suspending();
+            if (LWT_UNLIKELY(op.phase == io_phase::done)) {
+                p.awaiting = nullptr;
+                return false;
+            }
+            op.frame = h.address();
+            op.keys = p.keys;
+            op.complete = &lwt::detail::resume_awaiter;
+            return true;
+        }
+        std::size_t await_resume() const {
+            const lwt::detail::io_op& op = t_.op_;
+            if (LWT_LIKELY(op.res >= 0 && !op.cancel_requested)) return static_cast<std::size_t>(op.res);
+            return t_.outcome();
+        }
+
+    private:
+        transfer& t_;
+    };
+    awaiter lwt_awaiter() & noexcept { return awaiter(*this); }
+    awaiter lwt_awaiter() && noexcept { return awaiter(*this); }
+
+    // The operation as a promise (moved into its cell); the transfer is spent afterwards.
+    operator promise<std::size_t>() &&;  // NOLINT(google-explicit-constructor)
+    operator promise<std::size_t>() & { return std::move(*this); }
+
+    // Cancels the operation in flight (lwt::cancel(t)): when this returns the kernel no
+    // longer touches the buffer, and awaiting gives the kernel's result if it finished
+    // first, lwt::canceled otherwise.
+    void cancel() noexcept;
+
+private:
+    [[noreturn]] void misuse() const;
+    std::size_t outcome() const;
+    void abandon() noexcept;
+
+    lwt::detail::io_op op_;
+    const char* call_;
+};
+
+LWT_EXPORT transfer read(const file_descr& fd, void* buf, std::size_t len);
+LWT_EXPORT transfer write(const file_descr& fd, const void* buf, std::size_t len);
+LWT_EXPORT transfer pread(const file_descr& fd, void* buf, std::size_t len, off_t offset);
+LWT_EXPORT transfer pwrite(const file_descr& fd, const void* buf, std::size_t len, off_t offset);
+// Scatter/gather: the iovec array must stay valid until the transfer completes.
+LWT_EXPORT transfer readv(const file_descr& fd, std::span<const struct iovec> iov);
+LWT_EXPORT transfer writev(const file_descr& fd, std::span<const struct iovec> iov);
 
 // Span overloads for byte-like buffers (char, unsigned char, std::byte).
 template <class B>
 concept byte_like = sizeof(B) == 1 && std::is_trivially_copyable_v<B>;
 template <byte_like B>
-promise<std::size_t> read(const file_descr& fd, std::span<B> buf) {
+transfer read(const file_descr& fd, std::span<B> buf) {
     return read(fd, buf.data(), buf.size());
 }
 template <byte_like B>
-promise<std::size_t> write(const file_descr& fd, std::span<const B> buf) {
+transfer write(const file_descr& fd, std::span<const B> buf) {
     return write(fd, buf.data(), buf.size());
 }
-inline promise<std::size_t> write(const file_descr& fd, std::string_view s) { return write(fd, s.data(), s.size()); }
+inline transfer write(const file_descr& fd, std::string_view s) { return write(fd, s.data(), s.size()); }
 
 LWT_EXPORT promise<void> close(file_descr& fd);
 LWT_EXPORT promise<void> fsync(const file_descr& fd);
@@ -280,8 +380,8 @@ LWT_EXPORT void shutdown(const file_descr& fd, shutdown_command how);
 LWT_EXPORT sockaddr getsockname(const file_descr& fd);
 LWT_EXPORT sockaddr getpeername(const file_descr& fd);
 
-LWT_EXPORT promise<std::size_t> recv(const file_descr& fd, void* buf, std::size_t len, int flags = 0);
-LWT_EXPORT promise<std::size_t> send(const file_descr& fd, const void* buf, std::size_t len, int flags = 0);
+LWT_EXPORT transfer recv(const file_descr& fd, void* buf, std::size_t len, int flags = 0);
+LWT_EXPORT transfer send(const file_descr& fd, const void* buf, std::size_t len, int flags = 0);
 LWT_EXPORT promise<std::pair<std::size_t, sockaddr>> recvfrom(const file_descr& fd, void* buf, std::size_t len,
                                                              int flags = 0);
 LWT_EXPORT promise<std::size_t> sendto(const file_descr& fd, const void* buf, std::size_t len, const sockaddr& to,
@@ -356,3 +456,8 @@ LWT_EXPORT void send_notification(int id);
 LWT_EXPORT void stop_notification(int id);
 
 }  // namespace lwt::unix_
+
+namespace lwt {
+// Lwt.cancel for a transfer that is not (yet) a promise: see transfer::cancel.
+inline void cancel(unix_::transfer& t) noexcept { t.cancel(); }
+}  // namespace lwt

@@ -262,6 +262,14 @@ void epoll_engine::cancel(io_op& op) noexcept {
     finish(op, -ECANCELED);
 }
 
+bool epoll_engine::relocate(io_op& from, io_op& to) noexcept {
+    fd_entry& e = fds_[static_cast<std::size_t>(from.fd)];
+    (direction(from) == 1 ? e.writers : e.readers).replace(from, to);
+    to.phase = io_phase::pending;
+    from.phase = io_phase::idle;
+    return true;
+}
+
 void epoll_engine::forget_fd(int fd) noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
     for (;;) {

@@ -420,6 +420,28 @@ void uring_engine::cancel(io_op& op) noexcept {
     dispatch(c);
 }
 
+bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
+    if (from.polling || (from.kind == io_kind::accept && multishot_accept_)) return false;
+    // SQEs from sqe_head to sqe_tail are filled but not yet published to the kernel (liburing
+    // publishes them all at the next submit); the newest is the likeliest.
+    io_uring_sq& sq = ring_.sq;
+    const auto data = reinterpret_cast<std::uint64_t>(&from);
+    for (unsigned i = sq.sqe_tail; i != sq.sqe_head;) {
+        io_uring_sqe& sqe = sq.sqes[--i & sq.ring_mask];
+        if (sqe.user_data != data) continue;
+        sqe.user_data = reinterpret_cast<std::uint64_t>(&to);
+        to.prev = from.prev;
+        to.next = from.next;
+        (to.prev != nullptr ? to.prev->next : pending_) = &to;
+        if (to.next != nullptr) to.next->prev = &to;
+        from.next = from.prev = nullptr;
+        to.phase = io_phase::pending;
+        from.phase = io_phase::idle;
+        return true;
+    }
+    return false;
+}
+
 void uring_engine::forget_fd(int fd) noexcept {
     retire(fd);
     bool any = false;

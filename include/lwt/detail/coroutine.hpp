@@ -64,6 +64,23 @@ struct promise_value<promise<T>> {
 template <class P>
 using promise_value_t = typename promise_value<std::remove_cvref_t<P>>::type;
 
+// An awaitable that stands for a promise it converts to (unix_::transfer): `lwt_promise`
+// names it. as_promise_t gives that promise type (a promise gives itself).
+template <class A>
+concept converts_to_promise = requires { typename std::remove_cvref_t<A>::lwt_promise; };
+template <class R>
+struct as_promise {
+    using type = R;
+};
+template <converts_to_promise R>
+struct as_promise<R> {
+    using type = typename R::lwt_promise;
+};
+template <class R>
+using as_promise_t = typename as_promise<std::remove_cvref_t<R>>::type;
+template <class R>
+inline constexpr bool promise_like_v = is_promise_v<as_promise_t<R>>;
+
 // What a suspended lwt coroutine exposes to the awaiters it uses.
 struct coro_info {
     key_frame* keys;                 // the key values current at the coroutine's creation
@@ -133,6 +150,12 @@ settled_t<T> settled(const promise<T>& p) noexcept {
 // Awaiters of the runtime that manage the trampoline and keys themselves.
 template <class A>
 concept native_awaiter = requires { typename std::remove_cvref_t<A>::lwt_native_awaiter; };
+// An awaitable whose lwt_awaiter() gives a native awaiter by value (unix_::transfer, which
+// must not be copied, as g++ 12 does with an awaiter it gets by reference).
+template <class A>
+concept gives_native_awaiter = requires(A&& a) {
+    { std::forward<A>(a).lwt_awaiter() } -> native_awaiter;
+};
 
 template <class A>
 struct is_settled_t : std::false_type {};
@@ -251,8 +274,13 @@ struct coro_common : coro_info {
     A&& await_transform(A&& a) noexcept {
         return std::forward<A>(a);
     }
+    template <gives_native_awaiter A>
+    auto await_transform(A&& a) noexcept {
+        return std::forward<A>(a).lwt_awaiter();
+    }
     template <class A>
-        requires(!is_promise_v<A> && !is_settled_t<std::remove_cvref_t<A>>::value && !native_awaiter<A>)
+        requires(!is_promise_v<A> && !is_settled_t<std::remove_cvref_t<A>>::value && !native_awaiter<A> &&
+                 !gives_native_awaiter<A>)
     auto await_transform(A&& a) {
         using Aw = decltype(get_awaiter(std::forward<A>(a)));
         return foreign_awaiter<Aw>{get_awaiter(std::forward<A>(a)), this};

@@ -135,6 +135,14 @@ struct op_queue {
         if (op != nullptr) remove(*op);
         return op;
     }
+    // `to` takes `from`'s place in the queue.
+    void replace(io_op& from, io_op& to) noexcept {
+        to.prev = from.prev;
+        to.next = from.next;
+        (to.prev != nullptr ? to.prev->next : head) = &to;
+        (to.next != nullptr ? to.next->prev : tail) = &to;
+        from.next = from.prev = nullptr;
+    }
     bool contains(const io_op& op) const noexcept {
         for (const io_op* o = head; o != nullptr; o = o->next)
             if (o == &op) return true;
@@ -191,6 +199,11 @@ public:
     virtual void submit(io_op& op) noexcept = 0;
     // Cancels a pending op synchronously: complete(op) has run when this returns.
     virtual void cancel(io_op& op) noexcept = 0;
+    // Moves pending `from` to `to` (whose request fields the caller has copied) when nothing
+    // outside this process holds &from: epoll's parked operations, an io_uring SQE not yet
+    // submitted. True: `to` is pending in `from`'s place and `from` is idle. False: the
+    // kernel holds &from (cancel it to take it back).
+    virtual bool relocate(io_op& from, io_op& to) noexcept = 0;
     // Forgets everything about `fd` before it is closed; pending operations on it fail with
     // EBADF (epoll: before this returns; io_uring: at the next iteration, once the kernel has
     // let go of them). Connections accepted ahead on it are closed.

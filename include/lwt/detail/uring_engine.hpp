@@ -27,6 +27,7 @@ public:
     bool try_now(io_op& op) noexcept override;
     void submit(io_op& op) noexcept override;
     void cancel(io_op& op) noexcept override;
+    bool relocate(io_op& from, io_op& to) noexcept override;
     void forget_fd(int fd) noexcept override;
     int take_accepted(int fd) noexcept override;
 

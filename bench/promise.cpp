@@ -24,19 +24,11 @@
 #include <string>
 #include <vector>
 
-static std::uint64_t g_news = 0;
-
-void* operator new(std::size_t n) {
-    ++g_news;
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "count_new.hpp"
 
 namespace {
 
-std::uint64_t allocations() { return g_news + lwt::detail::ctx.allocations; }
+std::uint64_t allocations() { return count_new::calls + lwt::detail::ctx.allocations; }
 
 volatile long sink;
 

@@ -10,7 +10,6 @@
 #include "net_support.hpp"
 #include "support.hpp"
 
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -20,17 +19,8 @@
 #include <stdexcept>
 #include <string>
 
-// Every operator new of the program, to see that awaiting a transfer allocates nothing.
-namespace {
-std::uint64_t g_news = 0;
-}
-void* operator new(std::size_t n) {
-    ++g_news;
-    if (void* p = std::malloc(n != 0 ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+// Counts every operator new: awaiting a transfer must allocate nothing.
+#include "../bench/count_new.hpp"
 
 using namespace lwt;
 using test::tcp_pair;
@@ -38,7 +28,7 @@ using test::tcp_pair;
 namespace {
 
 // Heap blocks handed out so far: operator new, and the runtime's pool (frames, cells).
-std::uint64_t allocations() { return g_news + lwt::detail::ctx.allocations; }
+std::uint64_t allocations() { return count_new::calls + lwt::detail::ctx.allocations; }
 
 // `rounds` one-byte ping-pongs from a to b, each awaited where it is made; gives how many
 // allocations they took (after one warm-up round).

@@ -5,10 +5,13 @@
 // Reading guide
 // -------------
 // Operations. An `io_op` describes one system call (kind, fd, buffers, flags) and carries its
-// result. It lives inside `io_awaiter`, inside the frame of the coroutine that awaits it: no
-// allocation per operation. Phases: idle -> pending (owned by the engine: an SQE in flight, or
-// parked on an fd's wait list) -> done. While pending, the kernel or the engine may write the
-// result and the operation's buffers; the awaiting frame is suspended and cannot go away.
+// result. It lives inside the frame of the coroutine that awaits it -- in `io_awaiter`, or in
+// a `unix_::transfer` (read, write, recv, send...), which starts it at the call -- so there
+// is no allocation per operation. Phases: idle -> pending (owned by the engine: an SQE in
+// flight, or parked on an fd's wait list) -> done. While pending, the kernel or the engine
+// may write the result and the operation's buffers; its owner cannot go away (a suspended
+// frame; a transfer's destructor first moves the operation into a promise cell, see
+// relocate, or cancels it).
 //
 // Who resumes a coroutine. Only `io_op::complete`, called by the engine on the loop thread
 // when the result is known: it clears the coroutine's `awaiting`, makes the coroutine's keys

@@ -208,45 +208,65 @@ int stdin_fd() noexcept { return 0; }
 
 namespace {
 
-// A transfer converted to a promise: the promise's cell holds the operation itself, and the
-// engine completes the cell directly, with no coroutine frame in between. The engine holds
-// a reference while the operation is in flight, so the cell outlives a dropped promise.
-struct transfer_cell final : lwt::detail::state<std::size_t>, lwt::detail::pooled {
+// What an error names as the call's argument.
+std::string error_arg(const io_op& op, const detail::transfer_kind::extra&) { return fd_str(op.fd); }
+std::string error_arg(const io_op& op, const detail::accept_kind::extra&) { return fd_str(op.fd); }
+std::string error_arg(const io_op&, const detail::connect_kind::extra& x) { return x.addr.to_string(); }
+
+// The value of a finished operation that failed or was cancelled: the kernel's result if it
+// finished first (an owned descriptor is closed instead: result_slow), else the failure.
+template <class K>
+typename K::value_type value_slow(io_op& op, typename K::extra& x, const char* call) {
+    std::int32_t r = result_slow({op.res, op.cancel_requested, 0}, call, error_arg(op, x), K::owns_result);
+    op.res = r;
+    op.cancel_requested = false;
+    return K::value(op, x);
+}
+
+// An operation converted to a promise: the promise's cell holds the operation itself, and
+// the engine completes the cell directly, with no coroutine frame in between. The engine
+// holds a reference while the operation is in flight, so the cell outlives a dropped promise.
+template <class K>
+struct op_cell final : lwt::detail::state<typename K::value_type>, lwt::detail::pooled {
     io_op op;
+    typename K::extra x;
     const char* call = "";
 
-    transfer_cell() noexcept {
-        destroy_fn = [](lwt::detail::state_base* s) noexcept { delete static_cast<transfer_cell*>(s); };
-        cancel_fn = &cancel_transfer;
+    op_cell() noexcept {
+        this->destroy_fn = [](lwt::detail::state_base* s) noexcept { delete static_cast<op_cell*>(s); };
+        this->cancel_fn = &cancel_cell;
         op.complete = &complete;
         op.frame = this;
     }
 
     // The outcome of the finished operation, without running waiters.
     void take_result() noexcept {
-        if (LWT_LIKELY(op.res >= 0 && !op.cancel_requested)) {
-            set_value(static_cast<std::size_t>(op.res));
-            return;
-        }
         try {
-            set_value(static_cast<std::size_t>(result_slow({op.res, op.cancel_requested, 0}, call, fd_str(op.fd), false)));
+            if constexpr (std::is_void_v<typename K::value_type>) {
+                if (LWT_UNLIKELY(op.res < 0 || op.cancel_requested)) value_slow<K>(op, x, call);
+                this->set_value();
+            } else if (LWT_LIKELY(op.res >= 0 && !op.cancel_requested)) {
+                this->set_value(K::value(op, x));
+            } else {
+                this->set_value(value_slow<K>(op, x, call));
+            }
         } catch (...) {
-            set_rejected(std::current_exception());
+            this->set_rejected(std::current_exception());
         }
     }
     static void complete(io_op* o) noexcept {
-        auto* c = static_cast<transfer_cell*>(o->frame);
+        auto* c = static_cast<op_cell*>(o->frame);
         c->take_result();
         lwt::detail::settle(c, false);
         lwt::detail::release(c);  // the engine's reference
     }
     static void cancel_action(lwt::detail::cancelable* self) noexcept {
-        auto* c = static_cast<transfer_cell*>(static_cast<lwt::detail::state_base*>(self));
+        auto* c = static_cast<op_cell*>(static_cast<lwt::detail::state_base*>(self));
         c->op.cancel_requested = true;
         if (c->op.phase == lwt::detail::io_phase::pending) engine::current().cancel(c->op);
     }
-    static void cancel_transfer(lwt::detail::cancelable* self, lwt::detail::cancel_walk& w, lwt::detail::state_base*) {
-        auto* c = static_cast<transfer_cell*>(static_cast<lwt::detail::state_base*>(self));
+    static void cancel_cell(lwt::detail::cancelable* self, lwt::detail::cancel_walk& w, lwt::detail::state_base*) {
+        auto* c = static_cast<op_cell*>(static_cast<lwt::detail::state_base*>(self));
         if (c->pending()) w.leaf(self, c, &cancel_action);
     }
 
@@ -271,45 +291,57 @@ void copy_request(const io_op& from, io_op& to) noexcept {
     to.addr2 = from.addr2;
 }
 
-// An unawaited transfer records its completion; whoever looks next (await, conversion)
-// finds the result in the operation.
+// An unawaited operation records its completion; whoever looks next (await, conversion)
+// finds the result in the io_op.
 void note_done(io_op*) noexcept {}
 
 }  // namespace
 
 // The operation is tried at once; if it would have to wait, it is in the engine before the
-// call returns. `this` is final: the transfer is returned by guaranteed copy elision and
-// never moves, so the engine may keep &op_.
-transfer::transfer(const detail::transfer_request& r) noexcept : call_(r.call) {
+// call returns. `this` is final: the operation is returned by guaranteed copy elision and
+// never moves, so the engine may keep &op_ (and the kernel the address in x_).
+template <class K>
+operation<K>::operation(const detail::op_request& r, const typename K::extra& x) noexcept : call_(r.call), x_(x) {
     op_.kind = r.kind;
     op_.fd = r.fd;
     op_.addr = r.buf;
     op_.len = r.len;
     op_.off = r.off;
     op_.flags = r.flags;
+    x_.point(op_);
     op_.complete = &note_done;
     engine& e = engine::current();
     if (!e.try_now(op_)) e.submit(op_);
 }
 
-void transfer::misuse() const {
+template <class K>
+void operation<K>::misuse() const {
     if (op_.phase == lwt::detail::io_phase::idle)
-        throw std::logic_error(fmt::format("lwt::unix_::{}: awaited after it was converted to a promise", call_));
+        throw std::logic_error(fmt::format(
+            "lwt::unix_::{}: awaited after its result was given (awaited, or converted to a promise)", call_));
     throw std::logic_error(fmt::format(
         "lwt::unix_::{}: awaited by two coroutines at once (convert it to a promise to share it)", call_));
 }
 
-std::size_t transfer::outcome() const {
-    return static_cast<std::size_t>(result_slow({op_.res, op_.cancel_requested, 0}, call_, fd_str(op_.fd), false));
+template <class K>
+typename K::value_type operation<K>::outcome() {
+    if constexpr (K::owns_result) op_.phase = lwt::detail::io_phase::idle;  // given (or closed) now
+    return value_slow<K>(op_, x_, call_);
 }
 
-transfer::operator promise<std::size_t>() && {
+template <class K>
+operation<K>::operator promise<typename K::value_type>() && {
     using lwt::detail::io_phase;
-    if (op_.phase == io_phase::idle || op_.frame != nullptr) misuse();
-    auto* c = new transfer_cell();
+    if (op_.phase == io_phase::idle || op_.frame != nullptr) misuse();  // (frame: awaited now)
+    auto* c = new op_cell<K>();
     c->call = call_;
     copy_request(op_, c->op);
-    promise<std::size_t> p = lwt::detail::adopt<std::size_t>(c);
+    auto aim = [&] {  // the cell's copy of what the kernel reads or writes beside the buffers
+        c->x = x_;
+        c->x.point(c->op);
+    };
+    aim();
+    promise<value_type> p = lwt::detail::adopt<value_type>(c);
     if (op_.phase == io_phase::done) {
         c->op.res = op_.res;
         c->op.cancel_requested = op_.cancel_requested;
@@ -317,13 +349,17 @@ transfer::operator promise<std::size_t>() && {
     } else {
         engine& e = engine::current();
         if (e.relocate(op_, c->op)) {
-            // Moved as it is (not yet handed to the kernel, or parked in user space).
+            // Moved as it is (not yet handed to the kernel, or waiting in user space).
             lwt::detail::retain(c);
         } else {
-            // The kernel holds &op_: take it back (synchronously), then go on from the cell --
-            // with the kernel's result if it finished first, or afresh if it had not started.
+            // The kernel will still write next to op_ (an io_uring one-shot accept): take it
+            // back (synchronously), then go on from the cell -- with the kernel's result if
+            // it finished first, or afresh if it had not started (unless its fd was closed
+            // meanwhile: the number may be another file's by now).
+            const bool orphaned = op_.orphaned;
             e.cancel(op_);
-            if (op_.res == -ECANCELED || op_.res == -EINTR) {
+            aim();  // what the kernel wrote there, if it finished
+            if ((op_.res == -ECANCELED && !orphaned) || op_.res == -EINTR) {
                 c->start(e);
             } else {
                 c->op.res = op_.res;
@@ -335,26 +371,41 @@ transfer::operator promise<std::size_t>() && {
     return p;
 }
 
-void transfer::cancel() noexcept {
+template <class K>
+void operation<K>::cancel() noexcept {
     op_.cancel_requested = true;
     if (op_.phase == lwt::detail::io_phase::pending) engine::current().cancel(op_);
 }
 
-// Destroyed while the operation is in flight: dropped unawaited, it goes on from a cell of
-// its own (as a dropped promise would); in a frame destroyed while suspended on it, it is
-// cancelled, since nobody is left to see its outcome.
-void transfer::abandon() noexcept {
+// Destroyed while the operation is in flight. Dropped unawaited, it goes on from a cell of
+// its own (as a dropped promise would). Awaited by a coroutine (not the one whose frame held
+// it: a suspended frame is never destroyed), it is cancelled: that coroutine resumes here,
+// while op_ is still alive for its await_resume, and sees lwt::canceled.
+template <class K>
+void operation<K>::abandon() noexcept {
     if (op_.frame == nullptr) {
         try {
-            promise<std::size_t> detached = std::move(*this);
+            promise<value_type> detached = std::move(*this);
             return;
         } catch (...) {  // no memory for a cell: stop it rather than leave &op_ in the kernel
+            op_.complete = &note_done;
         }
     }
-    op_.complete = &note_done;
-    op_.awaiting = nullptr;
     engine::current().cancel(op_);
+    discard();
 }
+
+// Finished, never given: a descriptor it holds is closed.
+template <class K>
+void operation<K>::discard() noexcept {
+    if constexpr (K::owns_result)
+        if (op_.phase == lwt::detail::io_phase::done && op_.res >= 0) ::close(op_.res);
+    op_.phase = lwt::detail::io_phase::idle;
+}
+
+template class operation<detail::transfer_kind>;
+template class operation<detail::accept_kind>;
+template class operation<detail::connect_kind>;
 
 namespace {
 
@@ -772,24 +823,16 @@ void listen(const file_descr& fd, int backlog) {
 
 namespace {
 
-promise<std::pair<file_descr, sockaddr>> accept_impl(int fd) {
-    sockaddr peer;
-    socklen_t len = sockaddr::capacity;
-    io_awaiter a = fd_op(io_kind::accept, fd);
-    a.op.addr = peer.raw();
-    a.op.addr2 = &len;
-    a.op.flags = engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0;
-    auto done = co_await a;
-    file_descr conn(result(done, "accept", [&] { return fd_str(fd); }, true));
-    peer.set_size(len);
-    co_return std::pair<file_descr, sockaddr>(std::move(conn), peer);
+accept_op accept_on(int fd) {
+    int flags = engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0;
+    return accept_op({io_kind::accept, fd, nullptr, 0, 0, flags, "accept"});
 }
 
 promise<std::pair<std::vector<std::pair<file_descr, sockaddr>>, std::exception_ptr>> accept_n_impl(int fd,
                                                                                                  std::size_t n) {
     std::vector<std::pair<file_descr, sockaddr>> out;
     std::exception_ptr err;
-    out.push_back(co_await accept_impl(fd));  // the first one may wait; its failure rejects
+    out.push_back(co_await accept_on(fd));  // the first one may wait; its failure rejects
     int flags = SOCK_CLOEXEC | (engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
     while (out.size() < n) {
         // The rest: only what is ready already -- accepted ahead by the engine (io_uring's
@@ -816,7 +859,7 @@ promise<std::pair<std::vector<std::pair<file_descr, sockaddr>>, std::exception_p
 
 }  // namespace
 
-promise<std::pair<file_descr, sockaddr>> accept(const file_descr& fd) { return accept_impl(fd.fd()); }
+accept_op accept(const file_descr& fd) { return accept_on(fd.fd()); }
 
 promise<std::pair<std::vector<std::pair<file_descr, sockaddr>>, std::exception_ptr>> accept_n(const file_descr& fd,
                                                                                             std::size_t n) {
@@ -824,17 +867,9 @@ promise<std::pair<std::vector<std::pair<file_descr, sockaddr>>, std::exception_p
     return accept_n_impl(fd.fd(), n);
 }
 
-namespace {
-promise<void> connect_impl(int fd, sockaddr addr) {
-    io_awaiter a = fd_op(io_kind::connect, fd);
-    a.op.addr = addr.raw();
-    a.op.len = addr.size();
-    auto done = co_await a;
-    result(done, "connect", [&] { return addr.to_string(); });
+connect_op connect(const file_descr& fd, const sockaddr& addr) {
+    return connect_op({io_kind::connect, fd.fd(), nullptr, 0, 0, 0, "connect"}, {addr});
 }
-}  // namespace
-
-promise<void> connect(const file_descr& fd, const sockaddr& addr) { return connect_impl(fd.fd(), addr); }
 
 void shutdown(const file_descr& fd, shutdown_command how) {
     if (::shutdown(fd.fd(), static_cast<int>(how)) != 0) throw_errno("shutdown", fd_str(fd.fd()));

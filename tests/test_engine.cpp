@@ -146,7 +146,7 @@ TEST_CASE("a cancelled accept that succeeded closes the new socket: nothing leak
     main::run(unix_::connect(c, unix_::getsockname(srv)));  // queued in the backlog
     int before = test::open_fds();
     {
-        auto acc = unix_::accept(srv);
+        lwt::promise acc = unix_::accept(srv);
         cancel(acc);
         if (acc.state() == lwt::state::fulfilled) {
             // epoll: accepted before the cancel arrived; the caller owns the socket
@@ -182,7 +182,7 @@ TEST_CASE("closing a descriptor fails the operations pending on it with EBADF") 
     main::run(b.close());
     REQUIRE_FALSE(b.is_open());
     try {
-        main::run(r);
+        main::run(std::move(r));
         FAIL("the read should have failed");
     } catch (const unix_::unix_error& e) {
         REQUIRE(e.error() == EBADF);

@@ -436,7 +436,7 @@ TEST_CASE("several waiting accepts are served in the order they started") {
 
 TEST_CASE("an accept cancelled or timed out while waiting leaves the next connection to the next accept") {
     tcp_listener l;
-    auto gone = unix_::accept(l.srv);
+    lwt::promise gone = unix_::accept(l.srv);
     cancel(gone);
     REQUIRE(test::is_canceled(gone));
     REQUIRE_THROWS_AS(main::run(unix_::with_timeout(0.02, [&] { return unix_::accept(l.srv); })), unix_::timeout_error);
@@ -454,7 +454,7 @@ TEST_CASE("closing a listening socket fails its waiting accepts with EBADF and c
         main::run(l.srv.close());
         for (auto* a : {&a1, &a2}) {
             try {
-                main::run(*a);
+                main::run(std::move(*a));
                 FAIL("accept should fail");
             } catch (const unix_::unix_error& e) {
                 REQUIRE(e.error() == EBADF);

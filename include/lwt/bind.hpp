@@ -97,7 +97,7 @@ promise<T> finalize_impl(F f, C cleanup) {
 // promise; p's rejection skips f.
 template <class T, class F>
 auto bind(promise<T> p, F f) {
-    using R = detail::callback_result_t<F, T>;
+    using R = lwt::detail::as_promise_t<detail::callback_result_t<F, T>>;
     static_assert(detail::is_promise_v<R>, "lwt::bind: the callback must return an lwt::promise");
     return detail::bind_impl<detail::promise_value_t<R>>(std::move(p), std::move(f));
 }
@@ -113,7 +113,7 @@ auto map(F f, promise<T> p) {
 // Lwt.catch f h: f()'s promise, or h(exception)'s if it (or f itself) fails.
 template <class F, class H>
 auto catch_(F f, H h) {
-    using R = std::invoke_result_t<F&>;
+    using R = lwt::detail::as_promise_t<std::invoke_result_t<F&>>;
     static_assert(detail::is_promise_v<R>, "lwt::catch_: f must return an lwt::promise");
     return detail::catch_impl<detail::promise_value_t<R>>(std::move(f), std::move(h));
 }
@@ -121,10 +121,10 @@ auto catch_(F f, H h) {
 // Lwt.try_bind f g h: g(value) if f()'s promise is fulfilled, h(exception) if it fails.
 template <class F, class G, class H>
 auto try_bind(F f, G on_value, H on_exn) {
-    using P = std::invoke_result_t<F&>;
+    using P = lwt::detail::as_promise_t<std::invoke_result_t<F&>>;
     static_assert(detail::is_promise_v<P>, "lwt::try_bind: f must return an lwt::promise");
     using T = detail::promise_value_t<P>;
-    using R = detail::callback_result_t<G, T>;
+    using R = lwt::detail::as_promise_t<detail::callback_result_t<G, T>>;
     return detail::try_bind_impl<detail::promise_value_t<R>, T>(std::move(f), std::move(on_value), std::move(on_exn));
 }
 
@@ -132,9 +132,19 @@ auto try_bind(F f, G on_value, H on_exn) {
 // c fails, whose failure wins.
 template <class F, class C>
 auto finalize(F f, C cleanup) {
-    using R = std::invoke_result_t<F&>;
+    using R = lwt::detail::as_promise_t<std::invoke_result_t<F&>>;
     static_assert(detail::is_promise_v<R>, "lwt::finalize: f must return an lwt::promise");
     return detail::finalize_impl<detail::promise_value_t<R>>(std::move(f), std::move(cleanup));
+}
+
+// bind and map on an operation that converts to a promise (lwt::unix_::read(...), ...).
+template <detail::converts_to_promise A, class F>
+auto bind(A&& a, F f) {
+    return lwt::bind(detail::as_promise_t<A>(std::forward<A>(a)), std::move(f));
+}
+template <class F, detail::converts_to_promise A>
+auto map(F f, A&& a) {
+    return lwt::map(std::move(f), detail::as_promise_t<A>(std::forward<A>(a)));
 }
 
 // Lwt.Infix. C++'s >>= is right-associative: bracket chains, (p >>= f) >>= g.
@@ -142,6 +152,10 @@ namespace infix {
 template <class T, class F>
 auto operator>>=(promise<T> p, F f) {
     return lwt::bind(std::move(p), std::move(f));
+}
+template <detail::converts_to_promise A, class F>
+auto operator>>=(A&& a, F f) {
+    return lwt::bind(std::forward<A>(a), std::move(f));
 }
 }  // namespace infix
 

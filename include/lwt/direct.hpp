@@ -84,7 +84,7 @@ namespace lwt::direct {
 // current now. Cancelling the returned promise reaches the task.
 template <class F>
 auto spawn(F&& f) {
-    using R = std::invoke_result_t<std::decay_t<F>&>;
+    using R = lwt::detail::as_promise_t<std::invoke_result_t<std::decay_t<F>&>>;
     static_assert(lwt::detail::is_promise_v<R>, "lwt::direct::spawn: f must return an lwt::promise");
     using T = lwt::detail::promise_value_t<R>;
     using cell = lwt::detail::spawn_cell<T, std::decay_t<F>>;

@@ -229,7 +229,7 @@ promise<T> atomic_impl(Ch ch, F f) {
 // promise settles.
 template <class Ch, class F>
 auto atomic(const Ch& ch, F f) {
-    using R = std::invoke_result_t<F&, Ch&>;
+    using R = lwt::detail::as_promise_t<std::invoke_result_t<F&, Ch&>>;
     static_assert(lwt::detail::is_promise_v<R>, "lwt::io::atomic: f must return an lwt::promise");
     return detail::atomic_impl<lwt::detail::promise_value_t<R>>(ch, std::move(f));
 }
@@ -285,7 +285,7 @@ promise<T> with_channel(promise<Ch> open, F f) {
 template <class Mode, class F>
 auto with_file(Mode m, std::string path, F f) {
     using Ch = std::conditional_t<std::is_same_v<Mode, input_t>, input_channel, output_channel>;
-    using R = std::invoke_result_t<F&, Ch&>;
+    using R = lwt::detail::as_promise_t<std::invoke_result_t<F&, Ch&>>;
     static_assert(lwt::detail::is_promise_v<R>, "lwt::io::with_file: f must return an lwt::promise");
     return detail::with_channel<lwt::detail::promise_value_t<R>>(open_file(m, std::move(path)), std::move(f));
 }
@@ -381,7 +381,7 @@ promise<T> with_connection_impl(unix_::sockaddr addr, F f) {
 // Lwt_io.with_connection: f(ic, oc) on a new connection, both channels closed afterwards.
 template <class F>
 auto with_connection(const unix_::sockaddr& addr, F f) {
-    using R = std::invoke_result_t<F&, input_channel&, output_channel&>;
+    using R = lwt::detail::as_promise_t<std::invoke_result_t<F&, input_channel&, output_channel&>>;
     static_assert(lwt::detail::is_promise_v<R>, "lwt::io::with_connection: f must return an lwt::promise");
     return detail::with_connection_impl<lwt::detail::promise_value_t<R>>(addr, std::move(f));
 }

@@ -51,9 +51,11 @@ T run(promise<T> p) {
     return detail::outcome(p);
 }
 
-// run(t) for an awaitable that converts to a promise (lwt::unix_::transfer).
+// run(op) for an operation that converts to a promise (lwt::unix_::read(...), ...): a named
+// one is moved in (converting it spends it).
 template <lwt::detail::converts_to_promise A>
 auto run(A&& a) {
+    static_assert(!std::is_lvalue_reference_v<A>, "lwt::main::run: pass an operation as std::move(op)");
     return run(lwt::detail::as_promise_t<A>(std::forward<A>(a)));
 }
 

@@ -43,7 +43,7 @@ public:
     // cancelled. Cancelled while waiting for the mutex, f never runs and nothing is unlocked.
     template <class F>
     auto with_lock(F f) {
-        using R = std::invoke_result_t<F&>;
+        using R = lwt::detail::as_promise_t<std::invoke_result_t<F&>>;
         static_assert(detail::is_promise_v<R>, "lwt::mutex::with_lock: f must return an lwt::promise");
         return with_lock_impl<detail::promise_value_t<R>>(*this, std::move(f));
     }

@@ -48,7 +48,7 @@ public:
     // Lwt_pool.use: f(member) with a member of the pool; gives f's outcome.
     template <class F>
     auto use(F f) {
-        using R = std::invoke_result_t<F&, T&>;
+        using R = lwt::detail::as_promise_t<std::invoke_result_t<F&, T&>>;
         static_assert(detail::is_promise_v<R>, "lwt::pool::use: f must return an lwt::promise");
         return use_impl<detail::promise_value_t<R>>(s_, std::move(f));
     }

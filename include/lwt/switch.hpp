@@ -72,7 +72,7 @@ public:
     // (whatever its outcome); gives f's outcome, or the hooks' failure if f succeeded.
     template <class F>
     static auto with_switch(F f) {
-        using R = std::invoke_result_t<F&, switch_>;
+        using R = lwt::detail::as_promise_t<std::invoke_result_t<F&, switch_>>;
         static_assert(detail::is_promise_v<R>, "lwt::switch_::with_switch: f must return an lwt::promise");
         return with_switch_impl<detail::promise_value_t<R>>(std::move(f));
     }

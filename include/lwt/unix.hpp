@@ -1,10 +1,10 @@
 // Lwt_unix: system calls as promises, on this thread's engine (io_uring, or epoll).
 //
 // Every operation that can wait is a promise: it is submitted at once and completes on the
-// loop. The byte transfers (read, write, pread, pwrite, readv, writev, recv, send) give a
-// `transfer`: started at once like a promise, awaited without any allocation (the operation
-// lives in the transfer, inside the awaiting frame), and converted to a promise<std::size_t>
-// wherever one is needed. Cancelling an operation (lwt::cancel, pick, with_timeout) reaches the operation in flight
+// loop. The byte transfers (read, write, pread, pwrite, readv, writev, recv, send), accept
+// and connect give an `operation`: started at once like a promise, awaited without any
+// allocation (the operation lives in it, inside the awaiting frame), and converted to a
+// promise wherever one is needed. Cancelling an operation (lwt::cancel, pick, with_timeout) reaches the operation in flight
 // (DESIGN rule 7): when the cancel returns, the kernel no longer touches the buffer; if the
 // kernel had finished first, its result is delivered (bytes read), except an accepted or
 // opened descriptor, which is closed and the operation reports lwt::canceled.
@@ -155,41 +155,56 @@ LWT_EXPORT int stdin_fd() noexcept;
 LWT_EXPORT promise<file_descr> openfile(std::string path, int flags, mode_t perm = 0644);
 
 namespace detail {
-struct transfer_request {
+// What the call that returns an operation<K> asks of the kernel.
+struct op_request {
     lwt::detail::io_kind kind;
     int fd;
     void* buf;
     std::uint32_t len;   // bytes, or iovecs for readv/writev
     std::uint64_t off;   // ~0: the current position
     int flags;
-    const char* call;    // for errors: "read", "send", ...
+    const char* call;    // for errors: "read", "accept", ...
 };
 }  // namespace detail
 
-// A read or write of bytes (read, write, pread, pwrite, readv, writev, recv, send), started
-// by the call that returns it -- as eagerly as a promise: the system call is tried at once,
-// or the operation is in the engine when the call returns.
+// One system call in flight, started by the call that returns it -- as eagerly as a
+// promise: it is tried at once, or it is in the engine when the call returns. The byte
+// transfers (read, write, pread, pwrite, readv, writev, recv, send) give a `transfer`,
+// accept an `accept_op`, connect a `connect_op`:
 //
 //     std::size_t n = co_await lwt::unix_::read(fd, buf, sizeof buf);   // no allocation
 //     lwt::promise<std::size_t> p = lwt::unix_::read(fd, buf, sizeof buf);  // a shared promise
 //
-// The operation lives inside the transfer, so the transfer cannot move: await it where the
-// call made it (a temporary in a co_await, or a local variable), or convert it to a promise
-// (implicitly, or with lwt::promise p = ...), which moves the operation into the promise's
-// cell -- still in flight, never restarted while it can be moved as it is. Awaiting
-// gives the byte count, or throws what the promise would be rejected with (unix_error,
-// lwt::canceled). It is cancelable like a promise: lwt::cancel(t), or cancelling the
-// coroutine that awaits it. One coroutine awaits it at a time (a promise may have many).
-// Dropped unawaited, it goes on in the background like a dropped promise.
-class LWT_EXPORT transfer {
+// The operation lives inside the object (with what the kernel reads or writes beside the
+// caller's buffers: an address), so it cannot move: await it where the call made it (a
+// temporary in a co_await, or a local variable), or convert it to a promise (implicitly, or
+// with lwt::promise p = ...), which moves the operation into the promise's cell -- still in
+// flight, never restarted while it can be moved as it is. Awaiting gives the value, or
+// throws what the promise would be rejected with (unix_error, lwt::canceled). It is
+// cancelable like a promise: lwt::cancel(op), or cancelling the coroutine that awaits it.
+// One coroutine awaits it at a time (a promise may have many); an accepted descriptor is
+// given once. Dropped unawaited, it goes on in the background like a dropped promise (a
+// connection accepted meanwhile is closed). Destroyed while another coroutine awaits it,
+// it is cancelled and that coroutine sees lwt::canceled.
+//
+// K describes the kind: its value_type, the `extra` data kept beside the io_op (with
+// point(op), which aims the op's pointers at it), value(op, extra) for a success, and
+// whether the value owns a descriptor.
+template <class K>
+class operation {
 public:
-    using lwt_promise = promise<std::size_t>;  // what it converts to
+    using value_type = typename K::value_type;
+    using lwt_promise = promise<value_type>;  // what it converts to
 
-    explicit transfer(const detail::transfer_request& r) noexcept;  // starts it (internal)
-    transfer(const transfer&) = delete;
-    transfer& operator=(const transfer&) = delete;
-    ~transfer() {
-        if (LWT_UNLIKELY(op_.phase == lwt::detail::io_phase::pending)) abandon();
+    // Starts it (internal: the unix_ calls make operations).
+    explicit operation(const detail::op_request& r, const typename K::extra& x = {}) noexcept;
+    operation(const operation&) = delete;
+    operation& operator=(const operation&) = delete;
+    ~operation() {
+        if (LWT_UNLIKELY(op_.phase == lwt::detail::io_phase::pending))
+            abandon();
+        else if constexpr (K::owns_result)
+            if (op_.phase == lwt::detail::io_phase::done) discard();
     }
 
     // What an lwt coroutine's co_await uses: a handle, by value, since g++ 12 copies an
@@ -197,13 +212,13 @@ public:
     class awaiter {
     public:
         using lwt_native_awaiter = void;
-        explicit awaiter(transfer& t) noexcept : t_(t) {}
-        bool await_ready() const noexcept { return t_.op_.phase == lwt::detail::io_phase::done; }
+        explicit awaiter(operation& o) noexcept : o_(o) {}
+        bool await_ready() const noexcept { return o_.op_.phase == lwt::detail::io_phase::done; }
         template <class P>
         bool await_suspend(std::coroutine_handle<P> h) {
             using lwt::detail::io_phase;
-            lwt::detail::io_op& op = t_.op_;
-            if (LWT_UNLIKELY(op.frame != nullptr || op.phase == io_phase::idle)) t_.misuse();
+            lwt::detail::io_op& op = o_.op_;
+            if (LWT_UNLIKELY(op.frame != nullptr || op.phase == io_phase::idle)) o_.misuse();
             auto& p = h.promise();
             // Cancelling the coroutine reaches the operation from here on -- also while the
             // trampoline is handed back, when deferred work may cancel it (op then records
@@ -220,35 +235,61 @@ public:
             op.complete = &lwt::detail::resume_awaiter;
             return true;
         }
-        std::size_t await_resume() const {
-            const lwt::detail::io_op& op = t_.op_;
-            if (LWT_LIKELY(op.res >= 0 && !op.cancel_requested)) return static_cast<std::size_t>(op.res);
-            return t_.outcome();
+        value_type await_resume() {
+            lwt::detail::io_op& op = o_.op_;
+            op.frame = nullptr;  // nobody awaits it any more
+            if (LWT_LIKELY(op.res >= 0 && !op.cancel_requested)) {
+                if constexpr (K::owns_result) {
+                    if (LWT_UNLIKELY(op.phase != lwt::detail::io_phase::done)) o_.misuse();  // given already
+                    op.phase = lwt::detail::io_phase::idle;
+                }
+                return K::value(op, o_.x_);
+            }
+            return o_.outcome();
         }
 
     private:
-        transfer& t_;
+        operation& o_;
     };
     awaiter lwt_awaiter() & noexcept { return awaiter(*this); }
     awaiter lwt_awaiter() && noexcept { return awaiter(*this); }
 
-    // The operation as a promise (moved into its cell); the transfer is spent afterwards.
-    operator promise<std::size_t>() &&;  // NOLINT(google-explicit-constructor)
-    operator promise<std::size_t>() & { return std::move(*this); }
+    // The operation as a promise (moved into its cell); the object is spent afterwards, so
+    // a named one converts only when moved: lwt::promise p = std::move(op).
+    operator promise<value_type>() &&;  // NOLINT(google-explicit-constructor)
 
-    // Cancels the operation in flight (lwt::cancel(t)): when this returns the kernel no
+    // Cancels the operation in flight (lwt::cancel(op)): when this returns the kernel no
     // longer touches the buffer, and awaiting gives the kernel's result if it finished
     // first, lwt::canceled otherwise.
     void cancel() noexcept;
 
 private:
     [[noreturn]] void misuse() const;
-    std::size_t outcome() const;
+    value_type outcome();
     void abandon() noexcept;
+    void discard() noexcept;
 
     lwt::detail::io_op op_;
     const char* call_;
+    typename K::extra x_;
 };
+
+namespace detail {
+struct transfer_kind {
+    using value_type = std::size_t;
+    static constexpr bool owns_result = false;
+    struct extra {
+        void point(lwt::detail::io_op&) noexcept {}
+    };
+    static std::size_t value(const lwt::detail::io_op& op, const extra&) noexcept {
+        return static_cast<std::size_t>(op.res);
+    }
+};
+}  // namespace detail
+
+// A read or write of bytes: gives the byte count.
+using transfer = operation<detail::transfer_kind>;
+extern template class LWT_EXPORT operation<detail::transfer_kind>;
 
 LWT_EXPORT transfer read(const file_descr& fd, void* buf, std::size_t len);
 LWT_EXPORT transfer write(const file_descr& fd, const void* buf, std::size_t len);
@@ -370,12 +411,50 @@ LWT_EXPORT file_descr socket(socket_domain domain, socket_type type, int protoco
 LWT_EXPORT std::pair<file_descr, file_descr> socketpair(socket_domain domain, socket_type type, int protocol = 0);
 LWT_EXPORT void bind(const file_descr& fd, const sockaddr& addr);
 LWT_EXPORT void listen(const file_descr& fd, int backlog = 1024);
-LWT_EXPORT promise<std::pair<file_descr, sockaddr>> accept(const file_descr& fd);
+namespace detail {
+struct accept_kind {
+    using value_type = std::pair<file_descr, sockaddr>;
+    static constexpr bool owns_result = true;  // the new descriptor
+    struct extra {
+        sockaddr peer;
+        socklen_t len = sockaddr::capacity;
+        void point(lwt::detail::io_op& op) noexcept {
+            op.addr = peer.raw();
+            op.addr2 = &len;
+        }
+    };
+    static value_type value(const lwt::detail::io_op& op, extra& x) noexcept {
+        x.peer.set_size(x.len);
+        return {file_descr(op.res), x.peer};
+    }
+};
+struct connect_kind {
+    using value_type = void;
+    static constexpr bool owns_result = false;
+    struct extra {
+        sockaddr addr;
+        void point(lwt::detail::io_op& op) noexcept {
+            op.addr = addr.raw();
+            op.len = addr.size();
+        }
+    };
+    static void value(const lwt::detail::io_op&, const extra&) noexcept {}
+};
+}  // namespace detail
+
+// An accept in flight: gives the connection and its peer's address.
+using accept_op = operation<detail::accept_kind>;
+extern template class LWT_EXPORT operation<detail::accept_kind>;
+// A connect in flight.
+using connect_op = operation<detail::connect_kind>;
+extern template class LWT_EXPORT operation<detail::connect_kind>;
+
+LWT_EXPORT accept_op accept(const file_descr& fd);
 // Lwt_unix.accept_n: at least one and at most n connections (io_uring: multishot accept);
 // the error that stopped the batch, if any, is reported with the connections accepted.
 LWT_EXPORT promise<std::pair<std::vector<std::pair<file_descr, sockaddr>>, std::exception_ptr>> accept_n(
     const file_descr& fd, std::size_t n);
-LWT_EXPORT promise<void> connect(const file_descr& fd, const sockaddr& addr);
+LWT_EXPORT connect_op connect(const file_descr& fd, const sockaddr& addr);
 LWT_EXPORT void shutdown(const file_descr& fd, shutdown_command how);
 LWT_EXPORT sockaddr getsockname(const file_descr& fd);
 LWT_EXPORT sockaddr getpeername(const file_descr& fd);
@@ -458,6 +537,9 @@ LWT_EXPORT void stop_notification(int id);
 }  // namespace lwt::unix_
 
 namespace lwt {
-// Lwt.cancel for a transfer that is not (yet) a promise: see transfer::cancel.
-inline void cancel(unix_::transfer& t) noexcept { t.cancel(); }
+// Lwt.cancel for an operation that is not (yet) a promise: see operation::cancel.
+template <class K>
+void cancel(unix_::operation<K>& op) noexcept {
+    op.cancel();
+}
 }  // namespace lwt

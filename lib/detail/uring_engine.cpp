@@ -67,8 +67,9 @@ short retry_mask(io_kind k) noexcept {
     }
 }
 
-constexpr std::uint64_t retry_tag = 1;
-constexpr std::uint64_t listener_tag = 2;
+constexpr std::uint64_t retry_tag = 1;     // the readiness wait before a retry
+constexpr std::uint64_t listener_tag = 2;  // a listener's multishot accept (its address)
+constexpr std::uint64_t slot_tag = 4;      // an operation (its slot); else the wake-up poll
 
 // IORING_ACCEPT_MULTISHOT arrived in 5.19; older kernels reject it with EINVAL, which is
 // also what accept on a socket that does not listen gives -- so ask the kernel's version.
@@ -81,8 +82,12 @@ bool kernel_at_least(int major, int minor) noexcept {
 }
 
 std::uint64_t data_of(const io_op& op) noexcept {
-    return reinterpret_cast<std::uint64_t>(&op) | (op.polling ? retry_tag : 0);
+    return (static_cast<std::uint64_t>(op.slot) << 3) | slot_tag | (op.polling ? retry_tag : 0);
 }
+
+// The kinds whose SQE points into the operation's owner (the peer address an accept fills
+// in, the address a connect reads) rather than only into the caller's buffers.
+bool points_into_owner(io_kind k) noexcept { return k == io_kind::accept || k == io_kind::connect; }
 
 }  // namespace
 
@@ -243,6 +248,15 @@ bool uring_engine::try_now(io_op& op) noexcept {
 }
 
 void uring_engine::link(io_op& op) noexcept {
+    if (LWT_LIKELY(!free_slots_.empty())) {
+        op.slot = free_slots_.back();
+        free_slots_.pop_back();
+        slot_op_[op.slot] = &op;
+    } else {
+        op.slot = static_cast<std::uint32_t>(slot_op_.size());
+        slot_op_.push_back(&op);
+        free_slots_.reserve(slot_op_.capacity());  // unlink's push_back never allocates
+    }
     op.prev = nullptr;
     op.next = pending_;
     if (pending_ != nullptr) pending_->prev = &op;
@@ -256,15 +270,17 @@ void uring_engine::unlink(io_op& op) noexcept {
         pending_ = op.next;
     if (op.next != nullptr) op.next->prev = op.prev;
     op.next = op.prev = nullptr;
+    slot_op_[op.slot] = nullptr;
+    free_slots_.push_back(op.slot);
 }
 
 void uring_engine::submit(io_op& op) noexcept {
     if (LWT_UNLIKELY(op.kind == io_kind::accept) && multishot_accept_) return submit_accept(op);
     io_uring_sqe* sqe = get_sqe();
     prep(sqe, op);
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&op));
     op.phase = io_phase::pending;
     link(op);
+    io_uring_sqe_set_data64(sqe, data_of(op));
     ++live_ops_;
 }
 
@@ -304,9 +320,16 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
         on_listener_cqe(*reinterpret_cast<listener*>(c.data & ~listener_tag), c);
         return;
     }
+    if (LWT_UNLIKELY(!(c.data & slot_tag))) {  // the wake-up poll
+        eventfd_t v;
+        eventfd_read(wake_fd_, &v);
+        if (!tearing_down_) arm_wake();
+        run_inbox();
+        return;
+    }
+    io_op* op = op_at(c.data);
     if (c.data & retry_tag) {
         // The readiness wait before a retry has ended.
-        auto* op = reinterpret_cast<io_op*>(c.data & ~retry_tag);
         op->polling = false;
         if (c.res < 0 || op->cancel_requested) {
             unlink(*op);
@@ -315,15 +338,7 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
         }
         io_uring_sqe* sqe = get_sqe();
         prep(sqe, *op);
-        io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(op));
-        return;
-    }
-    auto* op = reinterpret_cast<io_op*>(c.data);
-    if (op == &wake_op_) {
-        eventfd_t v;
-        eventfd_read(wake_fd_, &v);
-        if (!tearing_down_) arm_wake();
-        run_inbox();
+        io_uring_sqe_set_data64(sqe, data_of(*op));
         return;
     }
     if (c.res == -EAGAIN && !op->cancel_requested) {
@@ -421,32 +436,47 @@ void uring_engine::cancel(io_op& op) noexcept {
 }
 
 bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
-    if (from.polling || (from.kind == io_kind::accept && multishot_accept_)) return false;
-    // SQEs from sqe_head to sqe_tail are filled but not yet published to the kernel (liburing
-    // publishes them all at the next submit); the newest is the likeliest.
-    io_uring_sq& sq = ring_.sq;
-    const auto data = reinterpret_cast<std::uint64_t>(&from);
-    for (unsigned i = sq.sqe_tail; i != sq.sqe_head;) {
-        io_uring_sqe& sqe = sq.sqes[--i & sq.ring_mask];
-        if (sqe.user_data != data) continue;
-        sqe.user_data = reinterpret_cast<std::uint64_t>(&to);
+    if (from.kind == io_kind::accept && multishot_accept_) {
+        // A waiter of a multishot accept: it keeps its place in the queue.
+        listener* l = waited_on(from);
+        if (l == nullptr) return false;
+        l->waiters.replace(from, to);
+    } else {
+        if (points_into_owner(from.kind)) {
+            // Its SQE must reach the kernel with `to`'s pointers; once it has, a connect's
+            // address is copied already, but an accept's peer address is still to be written.
+            bool reaimed = false;
+            io_uring_sq& sq = ring_.sq;
+            const std::uint64_t data = data_of(from);
+            for (unsigned i = sq.sqe_tail; i != sq.sqe_head && !reaimed;) {
+                io_uring_sqe& sqe = sq.sqes[--i & sq.ring_mask];
+                if (sqe.user_data != data) continue;
+                prep(&sqe, to);
+                io_uring_sqe_set_data64(&sqe, data);
+                reaimed = true;
+            }
+            if (!reaimed && from.kind == io_kind::accept) return false;
+        }
+        slot_op_[from.slot] = &to;
+        to.slot = from.slot;
+        to.polling = from.polling;
+        to.orphaned = from.orphaned;
         to.prev = from.prev;
         to.next = from.next;
         (to.prev != nullptr ? to.prev->next : pending_) = &to;
         if (to.next != nullptr) to.next->prev = &to;
         from.next = from.prev = nullptr;
-        to.phase = io_phase::pending;
-        from.phase = io_phase::idle;
-        return true;
     }
-    return false;
+    to.phase = io_phase::pending;
+    from.phase = io_phase::idle;
+    return true;
 }
 
 void uring_engine::forget_fd(int fd) noexcept {
     retire(fd);
     bool any = false;
     for (io_op* op = pending_; op != nullptr; op = op->next)
-        if (op->fd == fd) any = true;
+        if (op->fd == fd) any = op->orphaned = true;
     if (!any) return;
     io_uring_submit(&ring_);
     if (sync_cancel_) {
@@ -478,7 +508,7 @@ void uring_engine::cancel_all() noexcept {
         io_uring_register_sync_cancel(&ring_, &reg);
     } else {
         for (io_op* op = pending_; op != nullptr; op = op->next) cancel_by_data(data_of(*op));
-        cancel_by_data(reinterpret_cast<std::uint64_t>(&wake_op_));
+        cancel_by_data(reinterpret_cast<std::uint64_t>(&wake_op_));  // (no slot_tag: the wake-up poll)
     }
     // Collect every completion (coroutines resume and may start more work: cancel it too).
     for (int round = 0; round < 1000 && (live_ops_ > 0 || backlog_pos_ < backlog_.size() || !retired_.empty());
@@ -549,6 +579,15 @@ void uring_engine::deliver(io_op& op, std::int32_t res) noexcept {
     }
 }
 
+// Out of memory for one more slot: the connection is closed, as a full backlog would drop it.
+void uring_engine::push_ready(listener& l, std::int32_t res) noexcept {
+    try {
+        l.ready.push(res);
+    } catch (...) {
+        if (res >= 0) ::close(res);
+    }
+}
+
 void uring_engine::on_listener_cqe(listener& l, const cqe_copy& c) noexcept {
     const bool last = !(c.flags & IORING_CQE_F_MORE);
     if (last) l.armed = l.cancelling = false;
@@ -560,7 +599,7 @@ void uring_engine::on_listener_cqe(listener& l, const cqe_copy& c) noexcept {
         if (io_op* op = l.waiters.pop())
             deliver(*op, c.res);  // resumes its coroutine, which may accept again or close l
         else
-            l.ready.push_back(c.res);
+            push_ready(l, c.res);
     }
     if (l.closed) return;
     if (!l.armed && !l.waiters.empty()) arm(l);
@@ -578,9 +617,7 @@ int uring_engine::take_accepted(int fd) noexcept {
         while (take_from_backlog(reinterpret_cast<std::uint64_t>(l) | listener_tag, c)) on_listener_cqe(*l, c);
     }
     if (l->ready.empty()) return -EAGAIN;
-    std::int32_t res = l->ready.front();
-    l->ready.pop_front();
-    return res;
+    return l->ready.pop();
 }
 
 // forget_fd: the connections accepted ahead of demand are closed, the multishot cancelled;
@@ -591,9 +628,8 @@ void uring_engine::retire(int fd) noexcept {
     std::unique_ptr<listener> l = std::move(it->second);
     listeners_.erase(it);
     l->closed = true;
-    for (std::int32_t r : l->ready)
-        if (r >= 0) ::close(r);
-    l->ready.clear();
+    while (!l->ready.empty())
+        if (std::int32_t r = l->ready.pop(); r >= 0) ::close(r);
     listener& r = *retired_.emplace_back(std::move(l));
     if (r.armed) {
         io_uring_submit(&ring_);

@@ -90,6 +90,7 @@ struct io_op : cancelable {
     io_phase phase = io_phase::idle;
     bool cancel_requested = false;  // lwt::cancel reached this operation
     bool polling = false;            // io_uring: waiting for readiness before a retry (EAGAIN)
+    bool orphaned = false;           // io_uring: its fd was forgotten while it was in flight
     int fd = -1;
     int flags = 0;
     std::uint32_t len = 0;
@@ -107,6 +108,7 @@ struct io_op : cancelable {
     // ---- engine bookkeeping: the engine's list of pending operations ----
     io_op* next = nullptr;
     io_op* prev = nullptr;
+    std::uint32_t slot = 0;          // io_uring: its entry in the engine's slot table
 
     io_op() noexcept;
 };
@@ -202,10 +204,11 @@ public:
     virtual void submit(io_op& op) noexcept = 0;
     // Cancels a pending op synchronously: complete(op) has run when this returns.
     virtual void cancel(io_op& op) noexcept = 0;
-    // Moves pending `from` to `to` (whose request fields the caller has copied) when nothing
-    // outside this process holds &from: epoll's parked operations, an io_uring SQE not yet
-    // submitted. True: `to` is pending in `from`'s place and `from` is idle. False: the
-    // kernel holds &from (cancel it to take it back).
+    // Moves pending `from` to `to` (whose request fields the caller has copied, pointers
+    // into `from`'s owner re-aimed at `to`'s). True: `to` is pending in `from`'s place, even
+    // in the kernel, and `from` is idle. False only where the kernel will still write into
+    // memory next to `from` (an io_uring one-shot accept in flight: its peer address): cancel
+    // it to take it back.
     virtual bool relocate(io_op& from, io_op& to) noexcept = 0;
     // Forgets everything about `fd` before it is closed; pending operations on it fail with
     // EBADF (epoll: before this returns; io_uring: at the next iteration, once the kernel has

@@ -7,7 +7,6 @@
 #include <liburing.h>
 
 #include <bitset>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -50,9 +49,39 @@ private:
     void reap() noexcept;                       // moves the ready CQEs to backlog_
     void dispatch(const cqe_copy& c) noexcept;  // one completion
     bool take_from_backlog(std::uint64_t data, cqe_copy& out) noexcept;
-    void link(io_op& op) noexcept;
-    void unlink(io_op& op) noexcept;
+    void link(io_op& op) noexcept;    // into pending_, with a slot
+    void unlink(io_op& op) noexcept;  // out of pending_, its slot freed
+    io_op* op_at(std::uint64_t data) const noexcept { return slot_op_[data >> 3]; }
     void cancel_by_data(std::uint64_t data) noexcept;
+
+    // A FIFO of accepted descriptors on a ring that only grows (a deque would allocate as
+    // its elements move along): no allocation per connection in the steady state.
+    class fifo {
+    public:
+        bool empty() const noexcept { return count_ == 0; }
+        std::size_t size() const noexcept { return count_; }
+        void push(std::int32_t v) {
+            if (count_ == slots_.size()) grow();
+            slots_[(head_ + count_++) % slots_.size()] = v;
+        }
+        std::int32_t pop() noexcept {
+            std::int32_t v = slots_[head_];
+            head_ = (head_ + 1) % slots_.size();
+            --count_;
+            return v;
+        }
+
+    private:
+        void grow() {
+            std::vector<std::int32_t> bigger(slots_.empty() ? 16 : 2 * slots_.size());
+            for (std::size_t i = 0; i < count_; ++i) bigger[i] = slots_[(head_ + i) % slots_.size()];
+            slots_ = std::move(bigger);
+            head_ = 0;
+        }
+        std::vector<std::int32_t> slots_;
+        std::size_t head_ = 0;
+        std::size_t count_ = 0;
+    };
 
     // Accepts go through one multishot accept per listening socket (kernel 5.19): a single
     // SQE keeps accepting, and each connection goes to the oldest waiting accept, or waits in
@@ -66,7 +95,7 @@ private:
         bool armed = false;       // a multishot accept is in the kernel
         bool cancelling = false;  // ... and asked to stop
         bool closed = false;      // its fd was forgotten
-        std::deque<std::int32_t> ready;  // accepted fds (or -errno) that nobody took yet
+        fifo ready;                      // accepted fds (or -errno) that nobody took yet
         op_queue waiters;                // waiting accepts, oldest first
     };
     static constexpr std::size_t max_ready = 64;
@@ -77,6 +106,7 @@ private:
     void stop(listener& l) noexcept;
     void deliver(io_op& op, std::int32_t res) noexcept;
     void on_listener_cqe(listener& l, const cqe_copy& c) noexcept;
+    void push_ready(listener& l, std::int32_t res) noexcept;
     void retire(int fd) noexcept;
     bool try_accept_now(io_op& op) noexcept;
     void submit_accept(io_op& op) noexcept;
@@ -89,6 +119,11 @@ private:
     std::bitset<static_cast<std::size_t>(io_kind::count_)> native_;  // kinds the kernel has
     io_op wake_op_;                 // a POLL_ADD on the eventfd, re-armed after each wake-up
     io_op* pending_ = nullptr;      // every operation in flight (teardown, forget_fd)
+    // The kernel knows an operation by its slot (user_data: slot << 3 | slot_tag), not by its
+    // address, so that an operation can move while in flight (relocate): only the slot's
+    // entry changes. Slots are reused; the table only grows.
+    std::vector<io_op*> slot_op_;
+    std::vector<std::uint32_t> free_slots_;
     std::vector<cqe_copy> backlog_; // reaped, not yet dispatched
     std::size_t backlog_pos_ = 0;
     bool multishot_accept_ = false;  // the kernel has IORING_ACCEPT_MULTISHOT (5.19)

@@ -248,30 +248,19 @@ bool uring_engine::try_now(io_op& op) noexcept {
 }
 
 void uring_engine::link(io_op& op) noexcept {
-    if (LWT_LIKELY(!free_slots_.empty())) {
-        op.slot = free_slots_.back();
-        free_slots_.pop_back();
-        slot_op_[op.slot] = &op;
+    if (LWT_LIKELY(free_slot_ != no_slot)) {
+        op.slot = free_slot_;
+        free_slot_ = static_cast<std::uint32_t>(slots_[op.slot] >> 1);
     } else {
-        op.slot = static_cast<std::uint32_t>(slot_op_.size());
-        slot_op_.push_back(&op);
-        free_slots_.reserve(slot_op_.capacity());  // unlink's push_back never allocates
+        op.slot = static_cast<std::uint32_t>(slots_.size());
+        slots_.push_back(0);
     }
-    op.prev = nullptr;
-    op.next = pending_;
-    if (pending_ != nullptr) pending_->prev = &op;
-    pending_ = &op;
+    slots_[op.slot] = reinterpret_cast<std::uintptr_t>(&op);
 }
 
 void uring_engine::unlink(io_op& op) noexcept {
-    if (op.prev != nullptr)
-        op.prev->next = op.next;
-    else
-        pending_ = op.next;
-    if (op.next != nullptr) op.next->prev = op.prev;
-    op.next = op.prev = nullptr;
-    slot_op_[op.slot] = nullptr;
-    free_slots_.push_back(op.slot);
+    slots_[op.slot] = (static_cast<std::uintptr_t>(free_slot_) << 1) | 1;
+    free_slot_ = op.slot;
 }
 
 void uring_engine::submit(io_op& op) noexcept {
@@ -457,15 +446,10 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
             }
             if (!reaimed && from.kind == io_kind::accept) return false;
         }
-        slot_op_[from.slot] = &to;
+        slots_[from.slot] = reinterpret_cast<std::uintptr_t>(&to);
         to.slot = from.slot;
         to.polling = from.polling;
         to.orphaned = from.orphaned;
-        to.prev = from.prev;
-        to.next = from.next;
-        (to.prev != nullptr ? to.prev->next : pending_) = &to;
-        if (to.next != nullptr) to.next->prev = &to;
-        from.next = from.prev = nullptr;
     }
     to.phase = io_phase::pending;
     from.phase = io_phase::idle;
@@ -475,8 +459,9 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
 void uring_engine::forget_fd(int fd) noexcept {
     retire(fd);
     bool any = false;
-    for (io_op* op = pending_; op != nullptr; op = op->next)
-        if (op->fd == fd) any = op->orphaned = true;
+    for_each_pending([&](io_op& op) {
+        if (op.fd == fd) any = op.orphaned = true;
+    });
     if (!any) return;
     io_uring_submit(&ring_);
     if (sync_cancel_) {
@@ -488,8 +473,9 @@ void uring_engine::forget_fd(int fd) noexcept {
         reg.timeout.tv_nsec = -1;
         io_uring_register_sync_cancel(&ring_, &reg);
     } else {
-        for (io_op* op = pending_; op != nullptr; op = op->next)
-            if (op->fd == fd) cancel_by_data(data_of(*op));
+        for_each_pending([&](io_op& op) {
+            if (op.fd == fd) cancel_by_data(data_of(op));
+        });
     }
     // The cancelled operations complete with -ECANCELED at the next iteration; not asked
     // for by lwt::cancel, they report EBADF.
@@ -507,7 +493,7 @@ void uring_engine::cancel_all() noexcept {
         reg.timeout.tv_nsec = -1;
         io_uring_register_sync_cancel(&ring_, &reg);
     } else {
-        for (io_op* op = pending_; op != nullptr; op = op->next) cancel_by_data(data_of(*op));
+        for_each_pending([&](io_op& op) { cancel_by_data(data_of(op)); });
         cancel_by_data(reinterpret_cast<std::uint64_t>(&wake_op_));  // (no slot_tag: the wake-up poll)
     }
     // Collect every completion (coroutines resume and may start more work: cancel it too).
@@ -515,11 +501,12 @@ void uring_engine::cancel_all() noexcept {
          ++round) {
         wait(100'000'000);
         if (live_ops_ > 0)
-            for (io_op* op = pending_; op != nullptr; op = op->next)
-                if (!op->cancel_requested) {
-                    op->cancel_requested = true;
-                    cancel_by_data(data_of(*op));
+            for_each_pending([&](io_op& op) {
+                if (!op.cancel_requested) {
+                    op.cancel_requested = true;
+                    cancel_by_data(data_of(op));
                 }
+            });
     }
 }
 

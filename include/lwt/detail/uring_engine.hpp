@@ -49,9 +49,15 @@ private:
     void reap() noexcept;                       // moves the ready CQEs to backlog_
     void dispatch(const cqe_copy& c) noexcept;  // one completion
     bool take_from_backlog(std::uint64_t data, cqe_copy& out) noexcept;
-    void link(io_op& op) noexcept;    // into pending_, with a slot
-    void unlink(io_op& op) noexcept;  // out of pending_, its slot freed
-    io_op* op_at(std::uint64_t data) const noexcept { return slot_op_[data >> 3]; }
+    void link(io_op& op) noexcept;    // gives op a slot
+    void unlink(io_op& op) noexcept;  // frees its slot
+    io_op* op_at(std::uint64_t data) const noexcept { return reinterpret_cast<io_op*>(slots_[data >> 3]); }
+    // Calls f(op) for every operation in flight (f must not link or unlink).
+    template <class F>
+    void for_each_pending(F f) noexcept {
+        for (std::uintptr_t v : slots_)
+            if (!(v & 1)) f(*reinterpret_cast<io_op*>(v));
+    }
     void cancel_by_data(std::uint64_t data) noexcept;
 
     // A FIFO of accepted descriptors on a ring that only grows (a deque would allocate as
@@ -87,7 +93,7 @@ private:
     // SQE keeps accepting, and each connection goes to the oldest waiting accept, or waits in
     // `ready` for the next one (at most max_ready; past that the multishot is cancelled, so
     // that a server that stops accepting leaves connections in the kernel's backlog, and it
-    // is armed again on demand). Waiters are linked by their next/prev, not in pending_.
+    // is armed again on demand). Waiters are linked by their next/prev and have no slot.
     // A listener outlives its fd's forget_fd (in retired_) until its last CQE (no
     // IORING_CQE_F_MORE) has been dispatched; the next wait() frees it.
     struct listener {
@@ -118,12 +124,14 @@ private:
     bool tearing_down_ = false;
     std::bitset<static_cast<std::size_t>(io_kind::count_)> native_;  // kinds the kernel has
     io_op wake_op_;                 // a POLL_ADD on the eventfd, re-armed after each wake-up
-    io_op* pending_ = nullptr;      // every operation in flight (teardown, forget_fd)
-    // The kernel knows an operation by its slot (user_data: slot << 3 | slot_tag), not by its
-    // address, so that an operation can move while in flight (relocate): only the slot's
-    // entry changes. Slots are reused; the table only grows.
-    std::vector<io_op*> slot_op_;
-    std::vector<std::uint32_t> free_slots_;
+    // Every operation in flight has a slot, and the kernel knows it by its slot (user_data:
+    // slot << 3 | slot_tag), not by its address, so that an operation can move while in
+    // flight (relocate): only its slot changes. A slot holds the io_op's address (even), or,
+    // when free, the next free slot (next << 1 | 1): the free list costs no memory of its
+    // own. The table only grows.
+    std::vector<std::uintptr_t> slots_;
+    std::uint32_t free_slot_ = no_slot;
+    static constexpr std::uint32_t no_slot = ~std::uint32_t{0};
     std::vector<cqe_copy> backlog_; // reaped, not yet dispatched
     std::size_t backlog_pos_ = 0;
     bool multishot_accept_ = false;  // the kernel has IORING_ACCEPT_MULTISHOT (5.19)

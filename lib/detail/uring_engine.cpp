@@ -1,8 +1,9 @@
 // The io_uring proactor. See the reading guide in include/lwt/detail/engine.hpp.
 //
-// user_data of an SQE: the io_op's address (operations are 8-aligned), with bit 0 set for the
-// readiness wait (POLL_ADD) that precedes a retry after -EAGAIN; a listener's address with
-// bit 1 set for its multishot accept; 0 for SQEs whose completion is ignored (async
+// user_data of an SQE: for an operation, its slot's use tag, its slot and bit 2 (see
+// slots_), with bit 0 set for the readiness wait (POLL_ADD) that precedes a retry after
+// -EAGAIN; a listener's address with bit 1 set for its multishot accept; the wake-up poll's
+// io_op address (8-aligned: bits 0-2 clear); 0 for SQEs whose completion is ignored (async
 // cancels); LIBURING_UDATA_TIMEOUT for liburing's own wait timeouts.
 #include <lwt/detail/uring_engine.hpp>
 
@@ -82,7 +83,8 @@ bool kernel_at_least(int major, int minor) noexcept {
 }
 
 std::uint64_t data_of(const io_op& op) noexcept {
-    return (static_cast<std::uint64_t>(op.slot) << 3) | slot_tag | (op.polling ? retry_tag : 0);
+    return (static_cast<std::uint64_t>(op.tag) << 32) | (static_cast<std::uint64_t>(op.slot) << 3) | slot_tag |
+           (op.polling ? retry_tag : 0);
 }
 
 // The kinds whose SQE points into the operation's owner (the peer address an accept fills
@@ -256,6 +258,7 @@ void uring_engine::link(io_op& op) noexcept {
         slots_.push_back(0);
     }
     slots_[op.slot] = reinterpret_cast<std::uintptr_t>(&op);
+    op.tag = ++next_tag_;
 }
 
 void uring_engine::unlink(io_op& op) noexcept {
@@ -431,13 +434,16 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
         if (l == nullptr) return false;
         l->waiters.replace(from, to);
     } else {
-        if (points_into_owner(from.kind)) {
-            // Its SQE must reach the kernel with `to`'s pointers; once it has, a connect's
-            // address is copied already, but an accept's peer address is still to be written.
+        if (points_into_owner(from.kind) && !from.polling) {  // (a readiness poll points nowhere)
+            // Its SQE must reach the kernel with `to`'s pointers; once the kernel has consumed
+            // it, a connect's address is copied already, but an accept's peer address is still
+            // to be written. Unconsumed SQEs run from the kernel's head (published, not yet
+            // consumed: enter only consumes inside io_uring_enter, on this thread) to ours.
             bool reaimed = false;
             io_uring_sq& sq = ring_.sq;
             const std::uint64_t data = data_of(from);
-            for (unsigned i = sq.sqe_tail; i != sq.sqe_head && !reaimed;) {
+            const unsigned head = io_uring_smp_load_acquire(sq.khead);
+            for (unsigned i = sq.sqe_tail; i != head && !reaimed;) {
                 io_uring_sqe& sqe = sq.sqes[--i & sq.ring_mask];
                 if (sqe.user_data != data) continue;
                 prep(&sqe, to);
@@ -448,6 +454,7 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
         }
         slots_[from.slot] = reinterpret_cast<std::uintptr_t>(&to);
         to.slot = from.slot;
+        to.tag = from.tag;
         to.polling = from.polling;
         to.orphaned = from.orphaned;
     }

@@ -6,8 +6,8 @@
 // -------------
 // Operations. An `io_op` describes one system call (kind, fd, buffers, flags) and carries its
 // result. It lives inside the frame of the coroutine that awaits it -- in `io_awaiter`, or in
-// a `unix_::transfer` (read, write, recv, send...), which starts it at the call -- so there
-// is no allocation per operation. Phases: idle -> pending (owned by the engine: an SQE in
+// a `unix_::operation` (read, write, recv, send..., accept, connect), which starts it at the
+// call -- so there is no allocation per operation. Phases: idle -> pending (owned by the engine: an SQE in
 // flight, or parked on an fd's wait list) -> done. While pending, the kernel or the engine
 // may write the result and the operation's buffers; its owner cannot go away (a suspended
 // frame; a transfer's destructor first moves the operation into a promise cell, see
@@ -20,9 +20,11 @@
 //
 // From kernel completion to resumption (io_uring): the loop calls iterate(); one
 // io_uring_submit_and_wait_timeout submits the iteration's SQEs and waits; each CQE's
-// user_data is the io_op; the engine stores cqe->res and calls complete(op), which resumes the
-// frame; what the frame does next (more SQEs) goes into the next submission. epoll: the fd's
-// readiness event retries the parked operations' system calls, then completes them.
+// user_data names the operation's slot, whose entry is the io_op (a slot, not the address,
+// so that an operation can move while in flight: relocate); the engine stores cqe->res and
+// calls complete(op), which resumes the frame; what the frame does next (more SQEs) goes
+// into the next submission. epoll: the fd's readiness event retries the parked operations'
+// system calls, then completes them.
 // Accepts on io_uring (5.19+) are the one exception to "one SQE per operation": a listening
 // socket has one multishot accept, whose connections go to the oldest waiting accept or wait
 // (at most 64) for the next one -- see uring_engine.hpp.
@@ -105,10 +107,11 @@ struct io_op : cancelable {
     void* frame = nullptr;           // the awaiting coroutine
     key_frame* keys = nullptr;       // its key values
     cancelable** awaiting = nullptr; // its cancel forwarding slot (null for foreign coroutines)
-    // ---- engine bookkeeping: the engine's list of pending operations ----
+    // ---- engine bookkeeping: the queue it waits in (epoll: its fd's; io_uring: a listener's) ----
     io_op* next = nullptr;
     io_op* prev = nullptr;
     std::uint32_t slot = 0;          // io_uring: its entry in the engine's slot table
+    std::uint32_t tag = 0;           // io_uring: which use of the slot (stale cancels miss)
 
     io_op() noexcept;
 };

@@ -51,7 +51,9 @@ private:
     bool take_from_backlog(std::uint64_t data, cqe_copy& out) noexcept;
     void link(io_op& op) noexcept;    // gives op a slot
     void unlink(io_op& op) noexcept;  // frees its slot
-    io_op* op_at(std::uint64_t data) const noexcept { return reinterpret_cast<io_op*>(slots_[data >> 3]); }
+    io_op* op_at(std::uint64_t data) const noexcept {
+        return reinterpret_cast<io_op*>(slots_[(data >> 3) & slot_mask]);
+    }
     // Calls f(op) for every operation in flight (f must not link or unlink).
     template <class F>
     void for_each_pending(F f) noexcept {
@@ -125,13 +127,17 @@ private:
     std::bitset<static_cast<std::size_t>(io_kind::count_)> native_;  // kinds the kernel has
     io_op wake_op_;                 // a POLL_ADD on the eventfd, re-armed after each wake-up
     // Every operation in flight has a slot, and the kernel knows it by its slot (user_data:
-    // slot << 3 | slot_tag), not by its address, so that an operation can move while in
-    // flight (relocate): only its slot changes. A slot holds the io_op's address (even), or,
+    // tag << 32 | slot << 3 | slot_tag | retry_tag), not by its address, so that an operation
+    // can move while in flight (relocate): only its slot changes. The tag counts the slot's
+    // uses, so that a cancel still queued for an operation that has finished cannot reach
+    // the next user of its slot. A slot holds the io_op's address (even), or,
     // when free, the next free slot (next << 1 | 1): the free list costs no memory of its
     // own. The table only grows.
     std::vector<std::uintptr_t> slots_;
     std::uint32_t free_slot_ = no_slot;
+    std::uint32_t next_tag_ = 0;
     static constexpr std::uint32_t no_slot = ~std::uint32_t{0};
+    static constexpr std::uint64_t slot_mask = (std::uint64_t{1} << 29) - 1;
     std::vector<cqe_copy> backlog_; // reaped, not yet dispatched
     std::size_t backlog_pos_ = 0;
     bool multishot_accept_ = false;  // the kernel has IORING_ACCEPT_MULTISHOT (5.19)

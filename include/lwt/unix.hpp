@@ -178,8 +178,9 @@ struct op_request {
 // The operation lives inside the object (with what the kernel reads or writes beside the
 // caller's buffers: an address), so it cannot move: await it where the call made it (a
 // temporary in a co_await, or a local variable), or convert it to a promise (implicitly, or
-// with lwt::promise p = ...), which moves the operation into the promise's cell -- still in
-// flight, never restarted while it can be moved as it is. Awaiting gives the value, or
+// with lwt::promise p = ...; a named one with std::move(op)), which moves the operation into
+// the promise's cell -- still in flight, even in the kernel (only an io_uring one-shot
+// accept the kernel already holds is cancelled and restarted). Awaiting gives the value, or
 // throws what the promise would be rejected with (unix_error, lwt::canceled). It is
 // cancelable like a promise: lwt::cancel(op), or cancelling the coroutine that awaits it.
 // One coroutine awaits it at a time (a promise may have many); an accepted descriptor is

@@ -261,9 +261,7 @@ struct op_cell final : lwt::detail::state<typename K::value_type>, lwt::detail::
         lwt::detail::release(c);  // the engine's reference
     }
     static void cancel_action(lwt::detail::cancelable* self) noexcept {
-        auto* c = static_cast<op_cell*>(static_cast<lwt::detail::state_base*>(self));
-        c->op.cancel_requested = true;
-        if (c->op.phase == lwt::detail::io_phase::pending) engine::current().cancel(c->op);
+        lwt::detail::cancel_op(static_cast<op_cell*>(static_cast<lwt::detail::state_base*>(self))->op);
     }
     static void cancel_cell(lwt::detail::cancelable* self, lwt::detail::cancel_walk& w, lwt::detail::state_base*) {
         auto* c = static_cast<op_cell*>(static_cast<lwt::detail::state_base*>(self));
@@ -373,8 +371,7 @@ operation<K>::operator promise<typename K::value_type>() && {
 
 template <class K>
 void operation<K>::cancel() noexcept {
-    op_.cancel_requested = true;
-    if (op_.phase == lwt::detail::io_phase::pending) engine::current().cancel(op_);
+    lwt::detail::cancel_op(op_);
 }
 
 // Destroyed while the operation is in flight. Dropped unawaited, it goes on from a cell of

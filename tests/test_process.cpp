@@ -8,10 +8,25 @@
 
 #include <chrono>
 #include <csignal>
+#include <stdexcept>
 #include <string>
 
 using namespace lwt;
 using namespace std::chrono_literals;
+
+namespace {
+// The exit_error of pread(cmd) under check (a test failure if there is none).
+process::exit_error pread_failure(process::command cmd, process::options o) {
+    o.check = true;
+    try {
+        main::run(process::pread(std::move(cmd), o));
+    } catch (const process::exit_error& e) {
+        return e;
+    }
+    FAIL("pread should fail with exit_error");
+    throw std::logic_error("unreachable");
+}
+}  // namespace
 
 TEST_CASE("exec runs a program and gives its exit status") {
     REQUIRE(main::run(process::exec({"true"})).success());
@@ -33,15 +48,9 @@ TEST_CASE("pread gives the standard output; check turns a failure into exit_erro
     // Lwt's pread ignores the status...
     REQUIRE(main::run(process::pread(process::shell("echo partial; exit 4"))) == "partial\n");
     // ...with check, the status and the output come back as an error.
-    process::options o;
-    o.check = true;
-    try {
-        main::run(process::pread(process::shell("echo partial; exit 4"), o));
-        FAIL("expected exit_error");
-    } catch (const process::exit_error& e) {
-        REQUIRE(e.exit_status().code == 4);
-        REQUIRE(e.output() == "partial\n");
-    }
+    auto e = pread_failure(process::shell("echo partial; exit 4"), {});
+    REQUIRE(e.exit_status().code == 4);
+    REQUIRE(e.output() == "partial\n");
 }
 
 TEST_CASE("pread_lines streams the lines of the output") {
@@ -85,14 +94,9 @@ TEST_CASE("a timeout ends pread, pmap and pread_lines even when a grandchild hol
     main::run(process::pwrite(process::shell("sleep 5 >/dev/null 2>&1"), big, o));
     REQUIRE(std::chrono::steady_clock::now() - t0 < 10s);
     // With check, the kill is reported as the error it is, with what was read.
-    o.check = true;
-    try {
-        main::run(process::pread(process::shell("echo early; sleep 5 2>/dev/null"), o));
-        FAIL("pread should fail");
-    } catch (const process::exit_error& e) {
-        REQUIRE(e.exit_status().k == process::status::kind::signaled);
-        REQUIRE(e.output() == "early\n");
-    }
+    auto e = pread_failure(process::shell("echo early; sleep 5 2>/dev/null"), o);
+    REQUIRE(e.exit_status().k == process::status::kind::signaled);
+    REQUIRE(e.output() == "early\n");
 }
 
 TEST_CASE("env, cwd and redirections apply to the child") {
@@ -160,16 +164,10 @@ TEST_CASE("stdin redirections: dev_null and close give the child no input") {
 }
 
 TEST_CASE("check reports a death by signal as exit_error") {
-    process::options o;
-    o.check = true;
-    try {
-        main::run(process::pread(process::shell("echo partial; kill -9 $$"), o));
-        FAIL("pread should fail");
-    } catch (const process::exit_error& e) {
-        REQUIRE(e.exit_status().k == process::status::kind::signaled);
-        REQUIRE(e.exit_status().code == SIGKILL);
-        REQUIRE(e.output() == "partial\n");
-    }
+    auto e = pread_failure(process::shell("echo partial; kill -9 $$"), {});
+    REQUIRE(e.exit_status().k == process::status::kind::signaled);
+    REQUIRE(e.exit_status().code == SIGKILL);
+    REQUIRE(e.output() == "partial\n");
 }
 
 TEST_CASE("children do not inherit the runtime's ignored SIGPIPE") {

@@ -39,14 +39,15 @@ std::int64_t monotonic_ns() noexcept {
 // ---------------------------------------------------------------------------------------
 // Operations.
 
+void cancel_op(io_op& op) noexcept {
+    op.cancel_requested = true;
+    if (op.phase == io_phase::pending)
+        if (engine* e = engine::current_if_any()) e->cancel(op);
+}
+
 namespace {
 
-void cancel_op_action(cancelable* c) noexcept {
-    auto* op = static_cast<io_op*>(c);
-    op->cancel_requested = true;
-    if (op->phase == io_phase::pending)
-        if (engine* e = engine::current_if_any()) e->cancel(*op);
-}
+void cancel_op_action(cancelable* c) noexcept { cancel_op(*static_cast<io_op*>(c)); }
 
 }  // namespace
 

@@ -61,6 +61,10 @@ epoll_engine::~epoll_engine() {
 
 void epoll_engine::wake() noexcept { eventfd_write(wake_fd_, 1); }
 
+op_queue& epoll_engine::queue_of(fd_entry& e, const io_op& op) noexcept {
+    return direction(op) == 1 ? e.writers : e.readers;
+}
+
 epoll_engine::fd_entry& epoll_engine::entry(int fd) {
     auto i = static_cast<std::size_t>(fd);
     if (i >= fds_.size()) fds_.resize(std::max(i + 1, fds_.size() * 2));
@@ -182,7 +186,7 @@ void epoll_engine::submit(io_op& op) noexcept {
     }
     op.phase = io_phase::pending;
     ++live_ops_;
-    (direction(op) == 1 ? e.writers : e.readers).push(op);
+    queue_of(e, op).push(op);
     if (!e.registered) {
         // epoll refuses this fd: it is always ready; complete on the next iteration.
         ready_.push_back(op.fd);
@@ -258,13 +262,13 @@ void epoll_engine::cancel(io_op& op) noexcept {
     if (op.phase != io_phase::pending) return;
     op.cancel_requested = true;
     fd_entry& e = fds_[static_cast<std::size_t>(op.fd)];
-    (direction(op) == 1 ? e.writers : e.readers).remove(op);
+    queue_of(e, op).remove(op);
     finish(op, -ECANCELED);
 }
 
 bool epoll_engine::relocate(io_op& from, io_op& to) noexcept {
     fd_entry& e = fds_[static_cast<std::size_t>(from.fd)];
-    (direction(from) == 1 ? e.writers : e.readers).replace(from, to);
+    queue_of(e, from).replace(from, to);
     to.phase = io_phase::pending;
     from.phase = io_phase::idle;
     return true;

@@ -7,11 +7,11 @@
 // Operations. An `io_op` describes one system call (kind, fd, buffers, flags) and carries its
 // result. It lives inside the frame of the coroutine that awaits it -- in `io_awaiter`, or in
 // a `unix_::operation` (read, write, recv, send..., accept, connect), which starts it at the
-// call -- so there is no allocation per operation. Phases: idle -> pending (owned by the engine: an SQE in
-// flight, or parked on an fd's wait list) -> done. While pending, the kernel or the engine
-// may write the result and the operation's buffers; its owner cannot go away (a suspended
-// frame; a transfer's destructor first moves the operation into a promise cell, see
-// relocate, or cancels it).
+// call -- so there is no allocation per operation. Phases: idle -> pending (owned by the
+// engine: an SQE in flight, or parked on an fd's wait list) -> done. While pending, the
+// kernel or the engine may write the result and the operation's buffers; its owner cannot
+// go away (a suspended frame; an operation's destructor first moves it into a promise
+// cell, see relocate, or cancels it).
 //
 // Who resumes a coroutine. Only `io_op::complete`, called by the engine on the loop thread
 // when the result is known: it clears the coroutine's `awaiting`, makes the coroutine's keys
@@ -288,6 +288,10 @@ private:
 // Performs `op` synchronously with the plain system call (no waiting beyond what the call
 // itself does); returns the result as io_uring would (-errno on failure).
 LWT_EXPORT std::int32_t perform_now(io_op& op) noexcept;
+
+// lwt::cancel reaching `op`: marks it, and cancels it in its engine if it is pending there
+// (synchronously: complete(op) has run when this returns).
+LWT_EXPORT void cancel_op(io_op& op) noexcept;
 
 // The completion of an op awaited by a coroutine: resume it.
 LWT_EXPORT void resume_awaiter(io_op* op) noexcept;

@@ -49,6 +49,7 @@ private:
     void note_result(fd_entry& e, const io_op& op, int dir, std::int32_t r) noexcept;
 
     fd_entry& entry(int fd);
+    static op_queue& queue_of(fd_entry& e, const io_op& op) noexcept;  // where op parks
     std::int32_t attempt(io_op& op, const fd_entry& e, bool known_ready) noexcept;
     void serve(int fd, std::uint32_t events) noexcept;
     void serve_list(int fd, bool writers, std::uint32_t events) noexcept;

@@ -103,7 +103,7 @@ int cloexec_flags(int base) {
     return base | SOCK_CLOEXEC | (engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
 }
 
-io_awaiter fd_op(io_kind kind, int fd) {
+io_awaiter awaiter_for(io_kind kind, int fd) {
     io_awaiter a;
     a.op.kind = kind;
     a.op.fd = fd;
@@ -184,22 +184,14 @@ file_descr::~file_descr() {
     }
 }
 
-namespace {
-promise<void> close_impl(int fd) {
-    io_awaiter a = fd_op(io_kind::close, fd);
-    auto done = co_await a;
-    result(done, "close", [&] { return fd_str(fd); });
-}
-}  // namespace
-
-promise<void> file_descr::close() {
-    if (fd_ < 0) return lwt::return_();
+fd_op file_descr::close() {
+    if (fd_ < 0) return fd_op(detail::finished_t{}, "close");
     int fd = std::exchange(fd_, -1);
     engine::current().forget_fd(fd);
-    return close_impl(fd);
+    return fd_op({io_kind::close, fd, nullptr, 0, 0, 0, "close"});
 }
 
-promise<void> close(file_descr& fd) { return fd.close(); }
+fd_op close(file_descr& fd) { return fd.close(); }
 
 int stdin_fd() noexcept { return 0; }
 
@@ -208,16 +200,29 @@ int stdin_fd() noexcept { return 0; }
 
 namespace {
 
-// What an error names as the call's argument.
-std::string error_arg(const io_op& op, const detail::transfer_kind::extra&) { return fd_str(op.fd); }
-std::string error_arg(const io_op& op, const detail::accept_kind::extra&) { return fd_str(op.fd); }
-std::string error_arg(const io_op&, const detail::connect_kind::extra& x) { return x.addr.to_string(); }
+// What an error names as the call's argument: the descriptor, unless the kind says more.
+template <class K>
+std::string error_arg(const io_op& op, const typename K::extra& x) {
+    if constexpr (std::is_same_v<K, detail::connect_kind> || std::is_same_v<K, detail::sendto_kind>)
+        return x.addr.to_string();
+    else if constexpr (std::is_same_v<typename K::extra, detail::path_kind::extra>)
+        return x.path2.empty() && op.kind != io_kind::symlinkat ? quoted(x.path)
+                                                                : quoted(x.path) + ", " + quoted(x.path2);
+    else if constexpr (std::is_same_v<typename K::extra, detail::stat_kind::extra>)
+        return op.fd == AT_FDCWD ? quoted(x.path) : fd_str(op.fd);
+    else
+        return fd_str(op.fd);
+}
 
 // The value of a finished operation that failed or was cancelled: the kernel's result if it
 // finished first (an owned descriptor is closed instead: result_slow), else the failure.
 template <class K>
 typename K::value_type value_slow(io_op& op, typename K::extra& x, const char* call) {
-    std::int32_t r = result_slow({op.res, op.cancel_requested, 0}, call, error_arg(op, x), K::owns_result);
+    if constexpr (requires { K::failure_value(0); }) {
+        if (op.res < 0)  // (also when a cancel came too late: the kernel's answer wins)
+            if (auto v = K::failure_value(-op.res)) return *v;
+    }
+    std::int32_t r = result_slow({op.res, op.cancel_requested, 0}, call, error_arg<K>(op, x), K::owns_result);
     op.res = r;
     op.cancel_requested = false;
     return K::value(op, x);
@@ -299,7 +304,8 @@ void note_done(io_op*) noexcept {}
 // call returns. `this` is final: the operation is returned by guaranteed copy elision and
 // never moves, so the engine may keep &op_ (and the kernel the address in x_).
 template <class K>
-operation<K>::operation(const detail::op_request& r, const typename K::extra& x) noexcept : call_(r.call), x_(x) {
+operation<K>::operation(const detail::op_request& r, typename K::extra x) noexcept
+    : call_(r.call), x_(std::move(x)) {
     op_.kind = r.kind;
     op_.fd = r.fd;
     op_.addr = r.buf;
@@ -310,6 +316,12 @@ operation<K>::operation(const detail::op_request& r, const typename K::extra& x)
     op_.complete = &note_done;
     engine& e = engine::current();
     if (!e.try_now(op_)) e.submit(op_);
+}
+
+template <class K>
+operation<K>::operation(detail::finished_t, const char* call) noexcept : call_(call) {
+    op_.phase = lwt::detail::io_phase::done;
+    op_.res = 0;
 }
 
 template <class K>
@@ -332,31 +344,32 @@ operation<K>::operator promise<typename K::value_type>() && {
     using lwt::detail::io_phase;
     if (op_.phase == io_phase::idle || op_.frame != nullptr) misuse();  // (frame: awaited now)
     auto* c = new op_cell<K>();
+    promise<value_type> p = lwt::detail::adopt<value_type>(c);
     c->call = call_;
     copy_request(op_, c->op);
-    auto aim = [&] {  // the cell's copy of what the kernel reads or writes beside the buffers
-        c->x = x_;
-        c->x.point(c->op);
-    };
-    aim();
-    promise<value_type> p = lwt::detail::adopt<value_type>(c);
     if (op_.phase == io_phase::done) {
+        c->x = std::move(x_);
+        c->x.point(c->op);
         c->op.res = op_.res;
         c->op.cancel_requested = op_.cancel_requested;
         c->take_result();
     } else {
+        // A copy: the kernel may still read what x_ holds (a path) until it lets go of op_.
+        c->x = x_;
+        c->x.point(c->op);
         engine& e = engine::current();
         if (e.relocate(op_, c->op)) {
             // Moved as it is (not yet handed to the kernel, or waiting in user space).
             lwt::detail::retain(c);
         } else {
-            // The kernel will still write next to op_ (an io_uring one-shot accept): take it
-            // back (synchronously), then go on from the cell -- with the kernel's result if
-            // it finished first, or afresh if it had not started (unless its fd was closed
-            // meanwhile: the number may be another file's by now).
+            // The kernel will still use what lies next to op_ (an io_uring accept, statx or
+            // recvmsg it has taken): take it back (synchronously), then go on from the cell
+            // -- with the kernel's result if it finished first, or afresh if it had not
+            // started (unless its fd was closed meanwhile: the number may be another file's
+            // by now).
             const bool orphaned = op_.orphaned;
             e.cancel(op_);
-            aim();  // what the kernel wrote there, if it finished
+            if constexpr (requires { c->x.copy_result(x_); }) c->x.copy_result(x_);  // what the kernel wrote
             if ((op_.res == -ECANCELED && !orphaned) || op_.res == -EINTR) {
                 c->start(e);
             } else {
@@ -403,6 +416,13 @@ void operation<K>::discard() noexcept {
 template class operation<detail::transfer_kind>;
 template class operation<detail::accept_kind>;
 template class operation<detail::connect_kind>;
+template class operation<detail::fd_kind>;
+template class operation<detail::path_kind>;
+template class operation<detail::open_kind>;
+template class operation<detail::stat_kind>;
+template class operation<detail::exists_kind>;
+template class operation<detail::recvfrom_kind>;
+template class operation<detail::sendto_kind>;
 
 namespace {
 
@@ -451,17 +471,8 @@ transfer writev(const file_descr& fd, std::span<const struct iovec> iov) {
     return rwv(io_kind::writev, fd, iov, "writev");
 }
 
-namespace {
-promise<void> fsync_impl(int fd, int datasync) {
-    io_awaiter a = fd_op(io_kind::fsync, fd);
-    a.op.flags = datasync;
-    auto done = co_await a;
-    result(done, datasync ? "fdatasync" : "fsync", [&] { return fd_str(fd); });
-}
-}  // namespace
-
-promise<void> fsync(const file_descr& fd) { return fsync_impl(fd.fd(), 0); }
-promise<void> fdatasync(const file_descr& fd) { return fsync_impl(fd.fd(), 1); }
+fd_op fsync(const file_descr& fd) { return fd_op({io_kind::fsync, fd.fd(), nullptr, 0, 0, 0, "fsync"}); }
+fd_op fdatasync(const file_descr& fd) { return fd_op({io_kind::fsync, fd.fd(), nullptr, 0, 0, 1, "fdatasync"}); }
 
 promise<off_t> lseek(const file_descr& fd, off_t offset, seek_command whence) {
     off_t r = ::lseek(fd.fd(), offset, static_cast<int>(whence));
@@ -487,15 +498,6 @@ promise<void> truncate(std::string path, off_t length) {
 
 namespace {
 
-promise<file_descr> openfile_impl(std::string path, int flags, mode_t perm) {
-    io_awaiter a = fd_op(io_kind::openat, AT_FDCWD);
-    a.op.addr = path.data();
-    a.op.flags = flags;
-    a.op.len = perm;
-    auto done = co_await a;
-    co_return file_descr(result(done, "open", [&] { return quoted(path); }, true));
-}
-
 file_kind kind_of(mode_t m) {
     if (S_ISREG(m)) return file_kind::regular;
     if (S_ISDIR(m)) return file_kind::directory;
@@ -509,7 +511,28 @@ file_kind kind_of(mode_t m) {
 
 double seconds(const struct statx_timestamp& t) { return static_cast<double>(t.tv_sec) + t.tv_nsec * 1e-9; }
 
-stats of_statx(const struct statx& x) {
+constexpr std::uint64_t at_cwd = static_cast<std::uint64_t>(static_cast<std::int64_t>(AT_FDCWD));
+
+// A call on one or two paths (checked here: a NUL byte would cut them short).
+path_op on_paths(io_kind kind, int flags, std::uint32_t mode, std::string path, std::string path2,
+                 const char* call) {
+    check_path(path, call);
+    check_path(path2, call);
+    return path_op({kind, AT_FDCWD, nullptr, mode, at_cwd, flags, call}, {std::move(path), std::move(path2)});
+}
+
+template <class Op>
+Op statx_op(int dirfd, std::string path, int flags, const char* call) {
+    check_path(path, call);
+    typename Op::extra_type x;
+    x.path = std::move(path);
+    return Op({io_kind::statx, dirfd, nullptr, STATX_BASIC_STATS, 0, flags, call}, std::move(x));
+}
+
+}  // namespace
+
+namespace detail {
+stats of_statx(const struct ::statx& x) noexcept {
     stats s;
     s.dev = makedev(x.stx_dev_major, x.stx_dev_minor);
     s.ino = x.stx_ino;
@@ -525,93 +548,40 @@ stats of_statx(const struct statx& x) {
     s.ctime = seconds(x.stx_ctime);
     return s;
 }
+}  // namespace detail
 
-promise<stats> statx_impl(int dirfd, std::string path, int flags, const char* call) {
-    struct statx x;
-    io_awaiter a = fd_op(io_kind::statx, dirfd);
-    a.op.addr = path.data();
-    a.op.addr2 = &x;
-    a.op.flags = flags;
-    a.op.len = STATX_BASIC_STATS;
-    auto done = co_await a;
-    result(done, call, [&] { return dirfd == AT_FDCWD ? quoted(path) : fd_str(dirfd); });
-    co_return of_statx(x);
-}
-
-promise<void> path_op(io_awaiter a, std::string p1, std::string p2, const char* call) {
-    a.op.addr = p1.data();
-    if (!p2.empty()) a.op.addr2 = p2.data();
-    auto done = co_await a;
-    result(done, call, [&] { return p2.empty() ? quoted(p1) : quoted(p1) + ", " + quoted(p2); });
-}
-
-}  // namespace
-
-promise<file_descr> openfile(std::string path, int flags, mode_t perm) {
+open_op openfile(std::string path, int flags, mode_t perm) {
     check_path(path, "openfile");
-    return openfile_impl(std::move(path), flags, perm);
+    return open_op({io_kind::openat, AT_FDCWD, nullptr, perm, 0, flags, "open"}, {std::move(path), {}});
 }
 
-promise<stats> stat(std::string path) {
-    check_path(path, "stat");
-    return statx_impl(AT_FDCWD, std::move(path), 0, "stat");
+stat_op stat(std::string path) { return statx_op<stat_op>(AT_FDCWD, std::move(path), 0, "stat"); }
+stat_op lstat(std::string path) {
+    return statx_op<stat_op>(AT_FDCWD, std::move(path), AT_SYMLINK_NOFOLLOW, "lstat");
 }
-promise<stats> lstat(std::string path) {
-    check_path(path, "lstat");
-    return statx_impl(AT_FDCWD, std::move(path), AT_SYMLINK_NOFOLLOW, "lstat");
-}
-promise<stats> fstat(const file_descr& fd) { return statx_impl(fd.fd(), "", AT_EMPTY_PATH, "fstat"); }
-
-promise<bool> file_exists(std::string path) {
-    check_path(path, "file_exists");
-    return [](promise<stats> st) -> promise<bool> {
-        try {
-            co_await std::move(st);
-            co_return true;
-        } catch (const unix_error& e) {
-            if (e.error() == ENOENT || e.error() == ENOTDIR) co_return false;
-            throw;
-        }
-    }(statx_impl(AT_FDCWD, std::move(path), 0, "file_exists"));
+stat_op fstat(const file_descr& fd) { return statx_op<stat_op>(fd.fd(), {}, AT_EMPTY_PATH, "fstat"); }
+exists_op file_exists(std::string path) {
+    return statx_op<exists_op>(AT_FDCWD, std::move(path), 0, "file_exists");
 }
 
-promise<void> unlink(std::string path) {
-    check_path(path, "unlink");
-    return path_op(fd_op(io_kind::unlinkat, AT_FDCWD), std::move(path), {}, "unlink");
+path_op unlink(std::string path) { return on_paths(io_kind::unlinkat, 0, 0, std::move(path), {}, "unlink"); }
+path_op rmdir(std::string path) {
+    return on_paths(io_kind::unlinkat, AT_REMOVEDIR, 0, std::move(path), {}, "rmdir");
 }
-promise<void> rmdir(std::string path) {
-    check_path(path, "rmdir");
-    io_awaiter a = fd_op(io_kind::unlinkat, AT_FDCWD);
-    a.op.flags = AT_REMOVEDIR;
-    return path_op(a, std::move(path), {}, "rmdir");
+path_op mkdir(std::string path, mode_t perm) {
+    return on_paths(io_kind::mkdirat, 0, perm, std::move(path), {}, "mkdir");
 }
-promise<void> mkdir(std::string path, mode_t perm) {
-    check_path(path, "mkdir");
-    io_awaiter a = fd_op(io_kind::mkdirat, AT_FDCWD);
-    a.op.len = perm;
-    return path_op(a, std::move(path), {}, "mkdir");
-}
-promise<void> rename(std::string from, std::string to) {
-    check_path(from, "rename");
-    check_path(to, "rename");
+path_op rename(std::string from, std::string to) {
     if (to.empty()) throw std::invalid_argument("lwt::unix_::rename: empty destination");
-    io_awaiter a = fd_op(io_kind::renameat, AT_FDCWD);
-    a.op.off = static_cast<std::uint64_t>(static_cast<std::int64_t>(AT_FDCWD));
-    return path_op(a, std::move(from), std::move(to), "rename");
+    return on_paths(io_kind::renameat, 0, 0, std::move(from), std::move(to), "rename");
 }
-promise<void> link(std::string target, std::string path) {
-    check_path(target, "link");
-    check_path(path, "link");
+path_op link(std::string target, std::string path) {
     if (path.empty()) throw std::invalid_argument("lwt::unix_::link: empty path");
-    io_awaiter a = fd_op(io_kind::linkat, AT_FDCWD);
-    a.op.off = static_cast<std::uint64_t>(static_cast<std::int64_t>(AT_FDCWD));
-    return path_op(a, std::move(target), std::move(path), "link");
+    return on_paths(io_kind::linkat, 0, 0, std::move(target), std::move(path), "link");
 }
-promise<void> symlink(std::string target, std::string path) {
-    check_path(target, "symlink");
-    check_path(path, "symlink");
+path_op symlink(std::string target, std::string path) {
     if (path.empty()) throw std::invalid_argument("lwt::unix_::symlink: empty path");
-    return path_op(fd_op(io_kind::symlinkat, AT_FDCWD), std::move(target), std::move(path), "symlink");
+    return on_paths(io_kind::symlinkat, 0, 0, std::move(target), std::move(path), "symlink");
 }
 
 promise<std::string> readlink(std::string path) {
@@ -898,47 +868,16 @@ transfer send(const file_descr& fd, const void* buf, std::size_t len, int flags)
     return transfer({io_kind::send, fd.fd(), const_cast<void*>(buf), clamp_len(len), ~std::uint64_t{0}, flags, "send"});
 }
 
-namespace {
-promise<std::pair<std::size_t, sockaddr>> recvfrom_impl(int fd, void* buf, std::uint32_t len, int flags) {
-    sockaddr from;
-    iovec iov{buf, len};
-    msghdr msg{};
-    msg.msg_name = from.raw();
-    msg.msg_namelen = sockaddr::capacity;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    io_awaiter a = fd_op(io_kind::recvmsg, fd);
-    a.op.addr = &msg;
-    a.op.flags = flags;
-    auto done = co_await a;
-    auto n = static_cast<std::size_t>(result(done, "recvfrom", [&] { return fd_str(fd); }));
-    from.set_size(msg.msg_namelen);
-    co_return std::pair<std::size_t, sockaddr>(n, from);
-}
-
-promise<std::size_t> sendto_impl(int fd, const void* buf, std::uint32_t len, sockaddr to, int flags) {
-    iovec iov{const_cast<void*>(buf), len};
-    msghdr msg{};
-    msg.msg_name = to.raw();
-    msg.msg_namelen = to.size();
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    io_awaiter a = fd_op(io_kind::sendmsg, fd);
-    a.op.addr = &msg;
-    a.op.flags = flags;
-    auto done = co_await a;
-    co_return static_cast<std::size_t>(result(done, "sendto", [&] { return to.to_string(); }));
-}
-}  // namespace
-
-promise<std::pair<std::size_t, sockaddr>> recvfrom(const file_descr& fd, void* buf, std::size_t len, int flags) {
+recvfrom_op recvfrom(const file_descr& fd, void* buf, std::size_t len, int flags) {
     check_buffer(buf, len, "recvfrom");
-    return recvfrom_impl(fd.fd(), buf, clamp_len(len), flags);
+    return recvfrom_op({io_kind::recvmsg, fd.fd(), nullptr, 0, 0, flags, "recvfrom"},
+                       detail::message(buf, clamp_len(len), nullptr));
 }
 
-promise<std::size_t> sendto(const file_descr& fd, const void* buf, std::size_t len, const sockaddr& to, int flags) {
+sendto_op sendto(const file_descr& fd, const void* buf, std::size_t len, const sockaddr& to, int flags) {
     check_buffer(buf, len, "sendto");
-    return sendto_impl(fd.fd(), buf, clamp_len(len), to, flags);
+    return sendto_op({io_kind::sendmsg, fd.fd(), nullptr, 0, 0, flags, "sendto"},
+                     detail::message(const_cast<void*>(buf), clamp_len(len), &to));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1238,7 +1177,7 @@ promise<std::pair<pid_t, int>> waitpid_impl(pid_t pid) {
         }
         if (pidfd) {
             // Readable once the process has exited.
-            io_awaiter a = fd_op(io_kind::poll, pidfd.fd());
+            io_awaiter a = awaiter_for(io_kind::poll, pidfd.fd());
             a.op.flags = POLLIN;
             auto done = co_await a;
             result(done, "waitpid", [&] { return std::to_string(pid); });

@@ -51,12 +51,17 @@ T run(promise<T> p) {
     return detail::outcome(p);
 }
 
-// run(op) for an operation that converts to a promise (lwt::unix_::read(...), ...): a named
-// one is moved in (converting it spends it).
+// run(op) for an operation that converts to a promise (lwt::unix_::read(...), ...): a
+// temporary is converted; a named one is awaited where it is (as co_await op would).
 template <lwt::detail::converts_to_promise A>
 auto run(A&& a) {
-    static_assert(!std::is_lvalue_reference_v<A>, "lwt::main::run: pass an operation as std::move(op)");
-    return run(lwt::detail::as_promise_t<A>(std::forward<A>(a)));
+    using P = lwt::detail::as_promise_t<A>;
+    if constexpr (std::is_lvalue_reference_v<A>) {
+        auto await_it = [&a]() -> P { co_return co_await a; };
+        return run(await_it);
+    } else {
+        return run(P(std::forward<A>(a)));
+    }
 }
 
 // Lwt_main.run (f ()): calls f inside the run, so f's synchronous work already counts as

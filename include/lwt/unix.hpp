@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 namespace lwt::unix_ {
 
@@ -119,6 +120,12 @@ auto with_timeout(D d, F&& f) {
 // ---------------------------------------------------------------------------------------
 // File descriptors.
 
+namespace detail {
+struct fd_kind;
+}  // namespace detail
+template <class K>
+class operation;
+
 // An owning descriptor: closed when destroyed (synchronously), or by close() (a promise).
 // Move-only. Operations take it by reference and read the number at the call.
 class LWT_EXPORT file_descr {
@@ -138,8 +145,9 @@ public:
     // Gives up ownership: the caller closes the returned descriptor.
     int release() noexcept { return std::exchange(fd_, -1); }
     // Lwt_unix.close: operations still pending on the descriptor fail with EBADF; closing a
-    // closed descriptor is a fulfilled promise.
-    promise<void> close();
+    // closed descriptor succeeds at once. An operation (see below): co_await it, or convert
+    // it to a promise<void>.
+    operation<detail::fd_kind> close();
 
 private:
     int fd_ = -1;
@@ -149,10 +157,7 @@ private:
 LWT_EXPORT int stdin_fd() noexcept;
 
 // ---------------------------------------------------------------------------------------
-// Files.
-
-// Lwt_unix.openfile: flags are the O_* constants (O_CLOEXEC is always added).
-LWT_EXPORT promise<file_descr> openfile(std::string path, int flags, mode_t perm = 0644);
+// Operations.
 
 namespace detail {
 // What the call that returns an operation<K> asks of the kernel.
@@ -165,6 +170,7 @@ struct op_request {
     int flags;
     const char* call;    // for errors: "read", "accept", ...
 };
+struct finished_t {};
 }  // namespace detail
 
 // One system call in flight, started by the call that returns it -- as eagerly as a
@@ -189,16 +195,20 @@ struct op_request {
 // it is cancelled and that coroutine sees lwt::canceled.
 //
 // K describes the kind: its value_type, the `extra` data kept beside the io_op (with
-// point(op), which aims the op's pointers at it), value(op, extra) for a success, and
-// whether the value owns a descriptor.
+// point(op), which aims the op's pointers at it, and -- where the kernel writes into it --
+// copy_result(from)), value(op, extra) for a success, and whether the value owns a
+// descriptor. A kind may also turn some failures into values (failure_value(errno)).
 template <class K>
 class operation {
 public:
     using value_type = typename K::value_type;
+    using extra_type = typename K::extra;
     using lwt_promise = promise<value_type>;  // what it converts to
 
     // Starts it (internal: the unix_ calls make operations).
-    explicit operation(const detail::op_request& r, const typename K::extra& x = {}) noexcept;
+    explicit operation(const detail::op_request& r, typename K::extra x = {}) noexcept;
+    // One that succeeded without a system call (closing a closed descriptor).
+    explicit operation(detail::finished_t, const char* call) noexcept;
     operation(const operation&) = delete;
     operation& operator=(const operation&) = delete;
     ~operation() {
@@ -313,9 +323,25 @@ transfer write(const file_descr& fd, std::span<const B> buf) {
 }
 inline transfer write(const file_descr& fd, std::string_view s) { return write(fd, s.data(), s.size()); }
 
-LWT_EXPORT promise<void> close(file_descr& fd);
-LWT_EXPORT promise<void> fsync(const file_descr& fd);
-LWT_EXPORT promise<void> fdatasync(const file_descr& fd);
+namespace detail {
+// A call on a descriptor that gives nothing (close, fsync, fdatasync).
+struct fd_kind {
+    using value_type = void;
+    static constexpr bool owns_result = false;
+    struct extra {
+        void point(lwt::detail::io_op&) noexcept {}
+    };
+    static void value(const lwt::detail::io_op&, const extra&) noexcept {}
+};
+}  // namespace detail
+
+using fd_op = operation<detail::fd_kind>;
+extern template class LWT_EXPORT operation<detail::fd_kind>;
+
+// Lwt_unix.close: as file_descr::close.
+LWT_EXPORT fd_op close(file_descr& fd);
+LWT_EXPORT fd_op fsync(const file_descr& fd);
+LWT_EXPORT fd_op fdatasync(const file_descr& fd);
 
 enum class seek_command { set = SEEK_SET, cur = SEEK_CUR, end = SEEK_END };
 LWT_EXPORT promise<off_t> lseek(const file_descr& fd, off_t offset, seek_command whence);
@@ -338,17 +364,81 @@ struct stats {
     double atime = 0, mtime = 0, ctime = 0;  // seconds since the epoch
 };
 
-LWT_EXPORT promise<stats> stat(std::string path);
-LWT_EXPORT promise<stats> lstat(std::string path);
-LWT_EXPORT promise<stats> fstat(const file_descr& fd);
-LWT_EXPORT promise<bool> file_exists(std::string path);
-LWT_EXPORT promise<void> unlink(std::string path);
-LWT_EXPORT promise<void> rename(std::string from, std::string to);
-LWT_EXPORT promise<void> link(std::string target, std::string path);
-LWT_EXPORT promise<void> symlink(std::string target, std::string path);
+namespace detail {
+LWT_EXPORT stats of_statx(const struct ::statx& x) noexcept;
+
+// The path (or two) a call names: the kernel copies it when it takes the request.
+struct path_kind {
+    using value_type = void;
+    static constexpr bool owns_result = false;
+    struct extra {
+        std::string path;
+        std::string path2;  // rename's, link's and symlink's second path
+        void point(lwt::detail::io_op& op) noexcept {
+            op.addr = path.data();
+            op.addr2 = path2.data();
+        }
+    };
+    static void value(const lwt::detail::io_op&, const extra&) noexcept {}
+};
+struct open_kind {
+    using value_type = file_descr;
+    static constexpr bool owns_result = true;  // the new descriptor
+    using extra = path_kind::extra;
+    static file_descr value(const lwt::detail::io_op& op, const extra&) noexcept { return file_descr(op.res); }
+};
+// statx: the kernel fills `buf` when the call completes.
+struct stat_kind {
+    using value_type = stats;
+    static constexpr bool owns_result = false;
+    struct extra {
+        std::string path;  // empty for fstat
+        struct ::statx buf;
+        void point(lwt::detail::io_op& op) noexcept {
+            op.addr = path.data();
+            op.addr2 = &buf;
+        }
+        void copy_result(const extra& from) noexcept { buf = from.buf; }
+    };
+    static stats value(const lwt::detail::io_op&, const extra& x) noexcept { return of_statx(x.buf); }
+};
+// A stat that only asks whether the path leads somewhere.
+struct exists_kind {
+    using value_type = bool;
+    static constexpr bool owns_result = false;
+    using extra = stat_kind::extra;
+    static bool value(const lwt::detail::io_op&, const extra&) noexcept { return true; }
+    static std::optional<bool> failure_value(int err) noexcept {
+        if (err == ENOENT || err == ENOTDIR) return false;
+        return std::nullopt;
+    }
+};
+}  // namespace detail
+
+// Calls on paths; each is an operation (see above), as are openfile and stat.
+using path_op = operation<detail::path_kind>;
+extern template class LWT_EXPORT operation<detail::path_kind>;
+using open_op = operation<detail::open_kind>;
+extern template class LWT_EXPORT operation<detail::open_kind>;
+using stat_op = operation<detail::stat_kind>;
+extern template class LWT_EXPORT operation<detail::stat_kind>;
+using exists_op = operation<detail::exists_kind>;
+extern template class LWT_EXPORT operation<detail::exists_kind>;
+
+// Lwt_unix.openfile: flags are the O_* constants (O_CLOEXEC is always added).
+LWT_EXPORT open_op openfile(std::string path, int flags, mode_t perm = 0644);
+LWT_EXPORT stat_op stat(std::string path);
+LWT_EXPORT stat_op lstat(std::string path);
+LWT_EXPORT stat_op fstat(const file_descr& fd);
+// True when stat would succeed; false when the path leads nowhere (ENOENT, ENOTDIR).
+LWT_EXPORT exists_op file_exists(std::string path);
+LWT_EXPORT path_op unlink(std::string path);
+LWT_EXPORT path_op rename(std::string from, std::string to);
+LWT_EXPORT path_op link(std::string target, std::string path);
+LWT_EXPORT path_op symlink(std::string target, std::string path);
 LWT_EXPORT promise<std::string> readlink(std::string path);
-LWT_EXPORT promise<void> mkdir(std::string path, mode_t perm = 0755);
-LWT_EXPORT promise<void> rmdir(std::string path);
+LWT_EXPORT path_op mkdir(std::string path, mode_t perm = 0755);
+LWT_EXPORT path_op rmdir(std::string path);
 
 // Directories: opendir/readdir/closedir (each on the worker pool) and the whole listing.
 class LWT_EXPORT dir_handle {
@@ -423,6 +513,10 @@ struct accept_kind {
             op.addr = peer.raw();
             op.addr2 = &len;
         }
+        void copy_result(const extra& from) noexcept {
+            peer = from.peer;
+            len = from.len;
+        }
     };
     static value_type value(const lwt::detail::io_op& op, extra& x) noexcept {
         x.peer.set_size(x.len);
@@ -462,10 +556,59 @@ LWT_EXPORT sockaddr getpeername(const file_descr& fd);
 
 LWT_EXPORT transfer recv(const file_descr& fd, void* buf, std::size_t len, int flags = 0);
 LWT_EXPORT transfer send(const file_descr& fd, const void* buf, std::size_t len, int flags = 0);
-LWT_EXPORT promise<std::pair<std::size_t, sockaddr>> recvfrom(const file_descr& fd, void* buf, std::size_t len,
-                                                             int flags = 0);
-LWT_EXPORT promise<std::size_t> sendto(const file_descr& fd, const void* buf, std::size_t len, const sockaddr& to,
-                                       int flags = 0);
+namespace detail {
+// recvmsg/sendmsg of one buffer: the message header and the address live here. The
+// kernel writes the sender's address (and the header's lengths) when a recvfrom completes.
+struct message {
+    sockaddr addr;
+    struct ::iovec iov{};
+    struct ::msghdr msg{};
+    message() noexcept = default;
+    message(void* buf, std::size_t len, const sockaddr* to) noexcept : addr(to != nullptr ? *to : sockaddr()) {
+        iov.iov_base = buf;
+        iov.iov_len = len;
+        msg.msg_namelen = to != nullptr ? to->size() : sockaddr::capacity;
+        msg.msg_iovlen = 1;
+    }
+    void point(lwt::detail::io_op& op) noexcept {
+        msg.msg_name = addr.raw();
+        msg.msg_iov = &iov;
+        op.addr = &msg;
+    }
+    void copy_result(const message& from) noexcept {
+        addr = from.addr;
+        msg.msg_namelen = from.msg.msg_namelen;
+        msg.msg_flags = from.msg.msg_flags;
+    }
+};
+struct recvfrom_kind {
+    using value_type = std::pair<std::size_t, sockaddr>;
+    static constexpr bool owns_result = false;
+    using extra = message;
+    static value_type value(const lwt::detail::io_op& op, extra& x) noexcept {
+        x.addr.set_size(x.msg.msg_namelen);
+        return {static_cast<std::size_t>(op.res), x.addr};
+    }
+};
+struct sendto_kind {
+    using value_type = std::size_t;
+    static constexpr bool owns_result = false;
+    using extra = message;
+    static std::size_t value(const lwt::detail::io_op& op, const extra&) noexcept {
+        return static_cast<std::size_t>(op.res);
+    }
+};
+}  // namespace detail
+
+// A datagram received (its size and sender) or sent.
+using recvfrom_op = operation<detail::recvfrom_kind>;
+extern template class LWT_EXPORT operation<detail::recvfrom_kind>;
+using sendto_op = operation<detail::sendto_kind>;
+extern template class LWT_EXPORT operation<detail::sendto_kind>;
+
+LWT_EXPORT recvfrom_op recvfrom(const file_descr& fd, void* buf, std::size_t len, int flags = 0);
+LWT_EXPORT sendto_op sendto(const file_descr& fd, const void* buf, std::size_t len, const sockaddr& to,
+                            int flags = 0);
 
 // Unix.socket_bool_option / socket_int_option / socket_optint_option / socket_float_option.
 enum class socket_bool_option { so_debug, so_broadcast, so_reuseaddr, so_reuseport, so_keepalive, so_dontroute,

@@ -87,9 +87,31 @@ std::uint64_t data_of(const io_op& op) noexcept {
            (op.polling ? retry_tag : 0);
 }
 
-// The kinds whose SQE points into the operation's owner (the peer address an accept fills
-// in, the address a connect reads) rather than only into the caller's buffers.
-bool points_into_owner(io_kind k) noexcept { return k == io_kind::accept || k == io_kind::connect; }
+// The kinds whose SQE points into the operation's owner (an address, a path, a message
+// header, a statx buffer) rather than only into the caller's buffers.
+bool points_into_owner(io_kind k) noexcept {
+    switch (k) {
+        case io_kind::read:
+        case io_kind::write:
+        case io_kind::readv:
+        case io_kind::writev:
+        case io_kind::recv:
+        case io_kind::send:
+        case io_kind::shutdown:
+        case io_kind::close:
+        case io_kind::fsync:
+        case io_kind::poll: return false;
+        default: return true;
+    }
+}
+
+// The kinds the kernel still reads or writes through the owner's memory after it consumed
+// the SQE: accept's peer address, recvmsg's header and sender address, statx's buffer (and
+// its path, read only when the call runs before 5.18). The others copy what they read (a
+// connect's or sendmsg's address, a path) when they take the SQE.
+bool uses_owner_in_kernel(io_kind k) noexcept {
+    return k == io_kind::accept || k == io_kind::recvmsg || k == io_kind::statx;
+}
 
 }  // namespace
 
@@ -437,7 +459,7 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
         if (points_into_owner(from.kind) && !from.polling) {  // (a readiness poll points nowhere)
             // Its SQE must reach the kernel with `to`'s pointers; once the kernel has consumed
             // it, a connect's address is copied already, but an accept's peer address is still
-            // to be written. Unconsumed SQEs run from the kernel's head (published, not yet
+            // to be written (uses_owner_in_kernel). Unconsumed SQEs run from the kernel's head (published, not yet
             // consumed: enter only consumes inside io_uring_enter, on this thread) to ours.
             bool reaimed = false;
             io_uring_sq& sq = ring_.sq;
@@ -450,7 +472,7 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
                 io_uring_sqe_set_data64(&sqe, data);
                 reaimed = true;
             }
-            if (!reaimed && from.kind == io_kind::accept) return false;
+            if (!reaimed && uses_owner_in_kernel(from.kind)) return false;
         }
         slots_[from.slot] = reinterpret_cast<std::uintptr_t>(&to);
         to.slot = from.slot;

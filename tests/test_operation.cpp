@@ -445,3 +445,252 @@ TEST_CASE("an accept converted while it waits for readiness still gets its conne
     REQUIRE(engine::live_operations() == 0);
     REQUIRE(test::open_fds() == before + 2);  // c and the accepted connection, nothing else
 }
+
+// ---------------------------------------------------------------------------------------
+// Files, paths and datagrams: the same operations.
+
+namespace {
+
+// Every file and path operation on `dir`, each awaited where it is made, twice; gives how
+// many allocations the second round took. The paths are made before it is counted: a
+// string longer than its inline buffer is an allocation of its own.
+promise<std::uint64_t> file_ops_awaited(const std::string& dir) {
+    std::uint64_t before = 0;
+    for (int round = 0; round < 2; ++round) {
+        std::string names[] = {dir + "/f", dir + "/f", dir + "/f", dir + "/nope", dir + "/d",
+                               dir + "/d", dir + "/e", dir + "/f", dir + "/h", dir + "/f",
+                               dir + "/l", dir + "/l", dir + "/h", dir + "/e", dir + "/f", dir + "/l"};
+        if (round == 1) before = allocations();
+        auto fd = co_await unix_::openfile(std::move(names[0]), O_CREAT | O_RDWR | O_TRUNC);
+        co_await unix_::write(fd, "x", 1);
+        co_await unix_::fsync(fd);
+        co_await unix_::fdatasync(fd);
+        auto by_fd = co_await unix_::fstat(fd);
+        auto by_path = co_await unix_::stat(std::move(names[1]));
+        auto no_follow = co_await unix_::lstat(std::move(names[2]));
+        if (by_fd.size != 1 || by_path.ino != by_fd.ino || no_follow.kind != unix_::file_kind::regular)
+            throw std::logic_error("wrong stats");
+        if (co_await unix_::file_exists(std::move(names[3]))) throw std::logic_error("exists");
+        co_await unix_::mkdir(std::move(names[4]));
+        co_await unix_::rename(std::move(names[5]), std::move(names[6]));
+        co_await unix_::link(std::move(names[7]), std::move(names[8]));
+        co_await unix_::symlink(std::move(names[9]), std::move(names[10]));
+        if (!co_await unix_::file_exists(std::move(names[11]))) throw std::logic_error("missing");
+        co_await unix_::unlink(std::move(names[12]));
+        co_await unix_::rmdir(std::move(names[13]));
+        co_await unix_::unlink(std::move(names[14]));
+        co_await fd.close();
+        co_await unix_::unlink(std::move(names[15]));
+    }
+    co_return allocations() - before;
+}
+
+// `rounds` datagrams from a to b and back, each awaited where it is made.
+promise<std::uint64_t> datagrams_awaited(const unix_::file_descr& a, const unix_::file_descr& b, int rounds) {
+    const auto to_a = unix_::getsockname(a), to_b = unix_::getsockname(b);
+    char buf[8];
+    std::uint64_t before = 0;
+    for (int i = 0; i < 2 * rounds; ++i) {
+        if (i == rounds) before = allocations();
+        co_await unix_::sendto(a, "ping", 4, to_b);
+        auto n_from_ = co_await unix_::recvfrom(b, buf, sizeof buf);
+        if (n_from_.first != 4 || n_from_.second != to_a) throw std::logic_error("wrong datagram");
+        co_await unix_::sendto(b, "pong", 4, n_from_.second);
+        auto back = co_await unix_::recvfrom(a, buf, sizeof buf);
+        if (back.second != to_b) throw std::logic_error("wrong sender");
+    }
+    co_return allocations() - before;
+}
+
+std::pair<unix_::file_descr, unix_::file_descr> udp_pair() {
+    auto a = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::dgram);
+    unix_::bind(a, unix_::sockaddr::inet("127.0.0.1", 0));
+    auto b = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::dgram);
+    unix_::bind(b, unix_::sockaddr::inet("127.0.0.1", 0));
+    return {std::move(a), std::move(b)};
+}
+
+}  // namespace
+
+TEST_CASE("awaiting file and path operations allocates nothing: open to close") {
+    test::temp_dir dir;
+    REQUIRE(main::run(file_ops_awaited(dir.path)) == 0);
+}
+
+TEST_CASE("awaiting sendto and recvfrom allocates nothing") {
+    auto a_b_ = udp_pair();
+    REQUIRE(main::run(datagrams_awaited(a_b_.first, a_b_.second, 100)) == 0);
+}
+
+namespace {
+
+// Runs the scope in `dir` (relative paths short enough to live inside the operation).
+struct in_directory {
+    std::string old;
+    explicit in_directory(const std::string& dir) {
+        char buf[4096];
+        REQUIRE(::getcwd(buf, sizeof buf) != nullptr);
+        old = buf;
+        REQUIRE(::chdir(dir.c_str()) == 0);
+    }
+    ~in_directory() { [[maybe_unused]] int r = ::chdir(old.c_str()); }
+};
+
+void make_file(const char* path, const char* content) {
+    int fd = ::open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    REQUIRE(::write(fd, content, std::strlen(content)) == static_cast<ssize_t>(std::strlen(content)));
+    ::close(fd);
+}
+
+}  // namespace
+
+TEST_CASE("a path operation converted before the kernel took it reads the path from its promise") {
+    // Each operation dies right after its conversion, and the next one is made where it was:
+    // had the request kept the dead one's path ("a"), it would see the new one's.
+    test::temp_dir dir;
+    in_directory here(dir.path);
+    make_file("a", "abc");
+    SECTION("stat") {
+        std::optional<promise<unix_::stats>> p;
+        { auto op = unix_::stat("a"); p.emplace(std::move(op)); }
+        auto other = unix_::stat("zz");
+        REQUIRE(main::run(*p).size == 3);
+        REQUIRE_THROWS_AS(main::run(other), unix_::unix_error);
+    }
+    SECTION("openfile") {
+        std::optional<promise<unix_::file_descr>> p;
+        { auto op = unix_::openfile("a", O_RDONLY); p.emplace(std::move(op)); }
+        auto other = unix_::openfile("zz", O_RDONLY);
+        REQUIRE(main::run(unix_::fstat(main::run(*p))).size == 3);
+        REQUIRE_THROWS_AS(main::run(other), unix_::unix_error);
+    }
+    SECTION("rename") {
+        std::optional<promise<void>> p;
+        { auto op = unix_::rename("a", "b"); p.emplace(std::move(op)); }
+        auto other = unix_::rename("y", "z");
+        main::run(*p);
+        REQUIRE(main::run(unix_::file_exists("b")));
+        REQUIRE_FALSE(main::run(unix_::file_exists("a")));
+        REQUIRE_THROWS_AS(main::run(other), unix_::unix_error);
+    }
+    REQUIRE(engine::live_operations() == 0);
+}
+
+TEST_CASE("a stat converted after it finished gives its stats") {
+    test::temp_dir dir;
+    make_file((dir / "a").c_str(), "abcd");
+    std::optional<promise<unix_::stats>> p;
+    {
+        auto op = unix_::stat(dir / "a");
+        main::run(unix_::sleep(0.01));  // done, unawaited
+        p.emplace(std::move(op));
+    }
+    REQUIRE(!p->is_pending());
+    REQUIRE(main::run(*p).size == 4);
+}
+
+TEST_CASE("a recvfrom converted to a promise gets its datagram and sender, wherever it was") {
+    auto a_b_ = udp_pair();
+    auto& a = a_b_.first;
+    auto& b = a_b_.second;
+    char buf[8] = {};
+    std::optional<promise<std::pair<std::size_t, unix_::sockaddr>>> p;
+    SECTION("converted at once") {
+        p.emplace(unix_::recvfrom(b, buf, sizeof buf));
+        main::run(unix_::sendto(a, "abc", 3, unix_::getsockname(b)));
+    }
+    SECTION("converted after the kernel took it") {
+        {
+            auto op = unix_::recvfrom(b, buf, sizeof buf);
+            main::run(lwt::pause());  // waiting in the kernel, or in the engine
+            p.emplace(std::move(op));
+        }
+        main::run(unix_::sendto(a, "abc", 3, unix_::getsockname(b)));
+    }
+    SECTION("converted after the datagram came, before the loop saw it") {
+        {
+            auto op = unix_::recvfrom(b, buf, sizeof buf);
+            main::run(lwt::pause());
+            const auto to = unix_::getsockname(b);
+            REQUIRE(::sendto(a.fd(), "abc", 3, 0, to.raw(), to.size()) == 3);
+            p.emplace(std::move(op));
+        }
+    }
+    auto n_from_ = main::run(*p);
+    REQUIRE(n_from_.first == 3);
+    REQUIRE(n_from_.second == unix_::getsockname(a));
+    REQUIRE(std::string(buf) == "abc");
+    REQUIRE(engine::live_operations() == 0);
+}
+
+TEST_CASE("a sendto converted to a promise sends once, to its own address") {
+    auto a_b_ = udp_pair();
+    auto& a = a_b_.first;
+    auto& b = a_b_.second;
+    std::optional<promise<std::size_t>> p;
+    { auto op = unix_::sendto(a, "xyz", 3, unix_::getsockname(b)); p.emplace(std::move(op)); }
+    auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::dgram);
+    unix_::bind(c, unix_::sockaddr::inet("127.0.0.1", 0));
+    auto other = unix_::sendto(a, "no", 2, unix_::getsockname(c));  // made where the first was
+    REQUIRE(main::run(*p) == 3);
+    REQUIRE(main::run(other) == 2);
+    char buf[8] = {};
+    auto n_from_ = main::run(unix_::recvfrom(b, buf, sizeof buf));
+    REQUIRE(n_from_.first == 3);
+    REQUIRE(std::string(buf) == "xyz");
+    REQUIRE(::recv(b.fd(), buf, sizeof buf, MSG_DONTWAIT) == -1);  // exactly one datagram
+}
+
+TEST_CASE("an opened descriptor nobody takes is closed: dropped, cancelled late, or given twice") {
+    test::temp_dir dir;
+    const std::string f = dir / "f";
+    make_file(f.c_str(), "x");
+    int before = test::open_fds();
+    { auto dropped = unix_::openfile(f, O_RDONLY); }
+    main::run(unix_::sleep(0.01));
+    REQUIRE(engine::live_operations() == 0);
+    REQUIRE(test::open_fds() == before);
+    {
+        auto op = unix_::openfile(f, O_RDONLY);
+        main::run(unix_::sleep(0.01));  // opened, unawaited
+        lwt::cancel(op);                 // too late: the descriptor is closed, not given
+        REQUIRE_THROWS_AS(main::run(op), lwt::canceled);
+    }
+    REQUIRE(test::open_fds() == before);
+    {
+        auto op = unix_::openfile(f, O_RDONLY);
+        REQUIRE(main::run(op).is_open());
+        REQUIRE_THROWS_AS(main::run(op), std::logic_error);  // the descriptor was given once
+    }
+    REQUIRE(test::open_fds() == before);
+}
+
+TEST_CASE("closing a closed descriptor succeeds at once; closing an open one releases it") {
+    unix_::file_descr closed;
+    auto op = closed.close();
+    REQUIRE(engine::live_operations() == 0);
+    main::run(op);
+    lwt::promise<void> p = closed.close();
+    REQUIRE(p.state() == lwt::state::fulfilled);
+    auto r_w_ = unix_::pipe();
+    int before = test::open_fds();
+    main::run(r_w_.first.close());
+    REQUIRE_FALSE(r_w_.first.is_open());
+    REQUIRE(test::open_fds() == before - 1);
+}
+
+TEST_CASE("file_exists is false where the path leads nowhere, and throws on other failures") {
+    test::temp_dir dir;
+    make_file((dir / "f").c_str(), "x");
+    REQUIRE(main::run(unix_::file_exists(dir / "f")));
+    REQUIRE_FALSE(main::run(unix_::file_exists(dir / "missing")));
+    REQUIRE_FALSE(main::run(unix_::file_exists(dir / "f/under-a-file")));  // ENOTDIR
+    try {
+        main::run(unix_::file_exists(dir / std::string(300, 'n')));
+        FAIL("a name too long must throw");
+    } catch (const unix_::unix_error& e) {
+        REQUIRE(e.error() == ENAMETOOLONG);
+        REQUIRE(e.call() == "file_exists");
+    }
+}

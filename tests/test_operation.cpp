@@ -1,6 +1,7 @@
-// lwt::unix_::operation: what read, write, recv, send and their variants (a transfer), accept
-// and connect return -- started by the call, awaited without allocating, converted to a
-// promise where one is needed.
+// lwt::unix_::operation: what the system calls of lwt::unix_ return (read, write, recv, send
+// and their variants, accept, connect, open, stat, the path calls, fsync, close, recvfrom,
+// sendto) -- started by the call, awaited without allocating, converted to a promise where
+// one is needed.
 #include <lwt/bind.hpp>
 #include <lwt/engine.hpp>
 #include <lwt/main.hpp>
@@ -35,8 +36,6 @@ namespace {
 // Heap blocks handed out so far: operator new, and the runtime's pool (frames, cells).
 std::uint64_t allocations() { return count_new::calls + lwt::detail::ctx.allocations; }
 
-// `rounds` one-byte ping-pongs from a to b, each awaited where it is made; gives how many
-// allocations they took (after one warm-up round).
 // `rounds` connections to `srv`, each connect and accept awaited where it is made; gives
 // how many allocations they took (after as many warm-up rounds).
 promise<std::uint64_t> connect_accept_awaited(const unix_::file_descr& srv, int rounds) {
@@ -52,6 +51,8 @@ promise<std::uint64_t> connect_accept_awaited(const unix_::file_descr& srv, int 
     co_return allocations() - before;
 }
 
+// `rounds` one-byte ping-pongs from a to b, each awaited where it is made; gives how many
+// allocations they took (after one warm-up round).
 promise<std::uint64_t> ping_pong_awaited(unix_::file_descr& a, unix_::file_descr& b, int rounds) {
     char out = 'x', in = 0;
     co_await unix_::send(a, &out, 1);
@@ -693,4 +694,27 @@ TEST_CASE("file_exists is false where the path leads nowhere, and throws on othe
         REQUIRE(e.error() == ENAMETOOLONG);
         REQUIRE(e.call() == "file_exists");
     }
+}
+
+TEST_CASE("join, pick, choose and both take operations among their promises") {
+    test::temp_dir dir;
+    make_file((dir / "x").c_str(), "12345");
+    make_file((dir / "y").c_str(), "");
+    auto st_there_ = main::run(lwt::both(unix_::stat(dir / "x"), unix_::file_exists(dir / "y")));
+    REQUIRE(st_there_.first.size == 5);
+    REQUIRE(st_there_.second);
+    main::run(lwt::join(unix_::unlink(dir / "x"), unix_::unlink(dir / "y")));
+    REQUIRE_FALSE(main::run(unix_::file_exists(dir / "x")));
+    REQUIRE_FALSE(main::run(unix_::file_exists(dir / "y")));
+
+    auto a_b_ = tcp_pair();
+    char buf[4] = {};
+    // pick cancels the losing recv: nothing is left in flight, and the byte sent later
+    // goes to the next read.
+    REQUIRE(main::run(lwt::pick(unix_::recv(a_b_.second, buf, 1), lwt::return_(std::size_t{7}))) == 7);
+    REQUIRE(engine::live_operations() == 0);
+    auto later = unix_::recv(a_b_.second, buf, 1);
+    REQUIRE(main::run(lwt::choose(unix_::send(a_b_.first, "z", 1), std::move(later))) == 1);  // (both are 1)
+    main::run(unix_::sleep(0.01));
+    REQUIRE(buf[0] == 'z');
 }

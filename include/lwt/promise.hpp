@@ -344,6 +344,21 @@ auto invoke_to_promise(F&& f) -> as_promise_t<std::invoke_result_t<F&&>> {
     }
 }
 
+// A combinator's argument as a promise: a promise as it is, an operation converted (which
+// spends it: a named one is passed as std::move(op)).
+template <class A>
+decltype(auto) to_promise(A&& a) {
+    if constexpr (converts_to_promise<A>) {
+        static_assert(!std::is_lvalue_reference_v<A>, "lwt: pass a named operation as std::move(op)");
+        return as_promise_t<A>(std::forward<A>(a));
+    } else {
+        return std::forward<A>(a);
+    }
+}
+// Arguments that include an operation among promises.
+template <class... As>
+concept with_operation = (converts_to_promise<As> || ...) && (promise_like_v<As> && ...);
+
 }  // namespace detail
 
 // Lwt.on_cancel: f runs if p is rejected with lwt::canceled (at once if it already is), before
@@ -457,7 +472,8 @@ void dont_wait(F&& f, H&& handler) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Combinators (rule 8). Inputs: a braced list, a std::vector, or variadic arguments.
+// Combinators (rule 8). Inputs: a braced list, a std::vector, or variadic arguments (among
+// which operations such as unix_::read(...), converted to promises).
 // nchoose_split gives the values fulfilled when the first input settles and the inputs
 // still pending then (their order is unspecified).
 #define LWT_SPLIT_RESULT(T) promise<std::pair<std::vector<T>, std::vector<promise<T>>>>
@@ -474,15 +490,20 @@ template <class A, class B>
 promise<std::pair<A, B>> both(const promise<A>& a, const promise<B>& b) {
     return detail::make_both<A, B>(a, b);
 }
+template <class A, class B>
+    requires detail::with_operation<A, B>
+auto both(A&& a, B&& b) {
+    return both(detail::to_promise(std::forward<A>(a)), detail::to_promise(std::forward<B>(b)));
+}
 
 inline promise<void> join(std::vector<promise<void>> ps) { return detail::make_join(std::move(ps)); }
 inline promise<void> join(std::initializer_list<promise<void>> ps) {
     return join(std::vector<promise<void>>(ps));
 }
 template <class... Ps>
-    requires(sizeof...(Ps) >= 1 && (std::is_same_v<std::remove_cvref_t<Ps>, promise<void>> && ...))
+    requires(sizeof...(Ps) >= 1 && (std::is_same_v<detail::as_promise_t<Ps>, promise<void>> && ...))
 promise<void> join(Ps&&... ps) {
-    return join(std::vector<promise<void>>{std::forward<Ps>(ps)...});
+    return join(std::vector<promise<void>>{detail::to_promise(std::forward<Ps>(ps))...});
 }
 
 #define LWT_DEFINE_RACE(name, result_t, kind)                                                          \
@@ -504,6 +525,11 @@ promise<void> join(Ps&&... ps) {
         const promise<T>* a[] = {&first, &rest...};                                                    \
         return detail::make_race<T, detail::race_kind::kind>(                                          \
             sizeof...(Ps) + 1, [&a](std::size_t i) { return detail::state_of(*a[i]); }, #name);        \
+    }                                                                                                  \
+    template <class... As>                                                                             \
+        requires detail::with_operation<As...>                                                         \
+    auto name(As&&... as) {                                                                            \
+        return name(detail::to_promise(std::forward<As>(as))...);                                      \
     }
 
 LWT_DEFINE_RACE(pick, promise<T>, pick)

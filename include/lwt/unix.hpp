@@ -1,13 +1,13 @@
 // Lwt_unix: system calls as promises, on this thread's engine (io_uring, or epoll).
 //
-// Every operation that can wait is a promise: it is submitted at once and completes on the
-// loop. The byte transfers (read, write, pread, pwrite, readv, writev, recv, send), accept
-// and connect give an `operation`: started at once like a promise, awaited without any
-// allocation (the operation lives in it, inside the awaiting frame), and converted to a
-// promise wherever one is needed. Cancelling an operation (lwt::cancel, pick, with_timeout) reaches the operation in flight
-// (DESIGN rule 7): when the cancel returns, the kernel no longer touches the buffer; if the
-// kernel had finished first, its result is delivered (bytes read), except an accepted or
-// opened descriptor, which is closed and the operation reports lwt::canceled.
+// Every system call that can wait gives an `operation`: started at once like a promise (it
+// is tried, or submitted, before the call returns) and completed on the loop, awaited
+// without any allocation (the operation lives in it, inside the awaiting frame), and
+// converted to a promise wherever one is needed. Cancelling an operation (lwt::cancel,
+// pick, with_timeout) reaches the operation in flight (DESIGN rule 7): when the cancel
+// returns, the kernel no longer touches the buffer; if the kernel had finished first, its
+// result is delivered (bytes read), except an accepted or opened descriptor, which is
+// closed and the operation reports lwt::canceled.
 //
 // Buffers passed to an operation must stay valid until its promise settles -- as with any
 // asynchronous I/O. Every descriptor the runtime creates is close-on-exec; sends never raise
@@ -176,23 +176,25 @@ struct finished_t {};
 // One system call in flight, started by the call that returns it -- as eagerly as a
 // promise: it is tried at once, or it is in the engine when the call returns. The byte
 // transfers (read, write, pread, pwrite, readv, writev, recv, send) give a `transfer`,
-// accept an `accept_op`, connect a `connect_op`:
+// accept an `accept_op`, connect a `connect_op`, openfile an `open_op`, stat/lstat/fstat a
+// `stat_op`, the path calls a `path_op`, close/fsync/fdatasync an `fd_op`, and so on:
 //
 //     std::size_t n = co_await lwt::unix_::read(fd, buf, sizeof buf);   // no allocation
 //     lwt::promise<std::size_t> p = lwt::unix_::read(fd, buf, sizeof buf);  // a shared promise
 //
 // The operation lives inside the object (with what the kernel reads or writes beside the
-// caller's buffers: an address), so it cannot move: await it where the call made it (a
-// temporary in a co_await, or a local variable), or convert it to a promise (implicitly, or
-// with lwt::promise p = ...; a named one with std::move(op)), which moves the operation into
-// the promise's cell -- still in flight, even in the kernel (only an io_uring one-shot
-// accept the kernel already holds is cancelled and restarted). Awaiting gives the value, or
-// throws what the promise would be rejected with (unix_error, lwt::canceled). It is
-// cancelable like a promise: lwt::cancel(op), or cancelling the coroutine that awaits it.
-// One coroutine awaits it at a time (a promise may have many); an accepted descriptor is
-// given once. Dropped unawaited, it goes on in the background like a dropped promise (a
-// connection accepted meanwhile is closed). Destroyed while another coroutine awaits it,
-// it is cancelled and that coroutine sees lwt::canceled.
+// caller's buffers: an address, a path, a statx buffer), so it cannot move: await it where
+// the call made it (a temporary in a co_await, or a local variable), or convert it to a
+// promise (implicitly, or with lwt::promise p = ...; a named one with std::move(op)), which
+// moves the operation into the promise's cell -- still in flight, even in the kernel (only
+// an io_uring accept, recvfrom or stat the kernel already holds is cancelled and, unless it
+// had finished, restarted). main::run, bind, map, join, pick, both... convert for you.
+// Awaiting gives the value, or throws what the promise would be rejected with (unix_error,
+// lwt::canceled). It is cancelable like a promise: lwt::cancel(op), or cancelling the
+// coroutine that awaits it. One coroutine awaits it at a time (a promise may have many);
+// an accepted or opened descriptor is given once. Dropped unawaited, it goes on in the
+// background like a dropped promise (a descriptor it gets meanwhile is closed). Destroyed
+// while another coroutine awaits it, it is cancelled and that coroutine sees lwt::canceled.
 //
 // K describes the kind: its value_type, the `extra` data kept beside the io_op (with
 // point(op), which aims the op's pointers at it, and -- where the kernel writes into it --

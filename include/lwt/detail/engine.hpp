@@ -5,9 +5,10 @@
 // Reading guide
 // -------------
 // Operations. An `io_op` describes one system call (kind, fd, buffers, flags) and carries its
-// result. It lives inside the frame of the coroutine that awaits it -- in `io_awaiter`, or in
-// a `unix_::operation` (read, write, recv, send..., accept, connect), which starts it at the
-// call -- so there is no allocation per operation. Phases: idle -> pending (owned by the
+// result. It lives inside the frame of the coroutine that awaits it -- in a
+// `unix_::operation` (what every lwt::unix_ system call returns), which starts it at the
+// call, or in an `io_awaiter` inside a library coroutine -- so there is no allocation per
+// operation. Phases: idle -> pending (owned by the
 // engine: an SQE in flight, or parked on an fd's wait list) -> done. While pending, the
 // kernel or the engine may write the result and the operation's buffers; its owner cannot
 // go away (a suspended frame; an operation's destructor first moves it into a promise

@@ -206,8 +206,7 @@ std::string error_arg(const io_op& op, const typename K::extra& x) {
     if constexpr (std::is_same_v<K, detail::connect_kind> || std::is_same_v<K, detail::sendto_kind>)
         return x.addr.to_string();
     else if constexpr (std::is_same_v<typename K::extra, detail::path_kind::extra>)
-        return x.path2.empty() && op.kind != io_kind::symlinkat ? quoted(x.path)
-                                                                : quoted(x.path) + ", " + quoted(x.path2);
+        return x.path2.empty() ? quoted(x.path) : quoted(x.path) + ", " + quoted(x.path2);
     else if constexpr (std::is_same_v<typename K::extra, detail::stat_kind::extra>)
         return op.fd == AT_FDCWD ? quoted(x.path) : fd_str(op.fd);
     else

@@ -305,6 +305,21 @@ void note_done(io_op*) noexcept {}
 template <class K>
 operation<K>::operation(const detail::op_request& r, typename K::extra x) noexcept
     : call_(r.call), x_(std::move(x)) {
+    prepare(r);
+    engine& e = engine::current();
+    if (!e.try_now(op_)) e.submit(op_);
+}
+
+template <class K>
+operation<K>::operation(const detail::op_request& r, typename K::extra x, detail::at_once_t) noexcept
+    : call_(r.call), x_(std::move(x)) {
+    prepare(r);
+    op_.res = lwt::detail::perform_now(op_);
+    op_.phase = lwt::detail::io_phase::done;
+}
+
+template <class K>
+void operation<K>::prepare(const detail::op_request& r) noexcept {
     op_.kind = r.kind;
     op_.fd = r.fd;
     op_.addr = r.buf;
@@ -313,8 +328,6 @@ operation<K>::operation(const detail::op_request& r, typename K::extra x) noexce
     op_.flags = r.flags;
     x_.point(op_);
     op_.complete = &note_done;
-    engine& e = engine::current();
-    if (!e.try_now(op_)) e.submit(op_);
 }
 
 template <class K>
@@ -369,10 +382,12 @@ operation<K>::operator promise<typename K::value_type>() && {
             const bool orphaned = op_.orphaned;
             e.cancel(op_);
             if constexpr (requires { c->x.copy_result(x_); }) c->x.copy_result(x_);  // what the kernel wrote
-            if ((op_.res == -ECANCELED && !orphaned) || op_.res == -EINTR) {
+            const int r = op_.res;
+            const bool performed = r != -ECANCELED && r != -EINTR && r != -EAGAIN;
+            if (!performed && !orphaned) {
                 c->start(e);
             } else {
-                c->op.res = op_.res;
+                c->op.res = performed ? r : -EBADF;
                 c->take_result();
             }
         }
@@ -558,7 +573,13 @@ stat_op stat(std::string path) { return statx_op<stat_op>(AT_FDCWD, std::move(pa
 stat_op lstat(std::string path) {
     return statx_op<stat_op>(AT_FDCWD, std::move(path), AT_SYMLINK_NOFOLLOW, "lstat");
 }
-stat_op fstat(const file_descr& fd) { return statx_op<stat_op>(fd.fd(), {}, AT_EMPTY_PATH, "fstat"); }
+// At the call, on both engines: a descriptor's attributes need no path lookup (a system
+// call of about a microsecond), where io_uring would hand the statx to a worker thread that
+// finds the descriptor by its number only -- possibly after it was closed and reused.
+stat_op fstat(const file_descr& fd) {
+    return stat_op({io_kind::statx, fd.fd(), nullptr, STATX_BASIC_STATS, 0, AT_EMPTY_PATH, "fstat"}, {},
+                   detail::at_once_t{});
+}
 exists_op file_exists(std::string path) {
     return statx_op<exists_op>(AT_FDCWD, std::move(path), 0, "file_exists");
 }

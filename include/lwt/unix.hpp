@@ -1,6 +1,6 @@
-// Lwt_unix: system calls as promises, on this thread's engine (io_uring, or epoll).
+// Lwt_unix: system calls on this thread's engine (io_uring, or epoll).
 //
-// Every system call that can wait gives an `operation`: started at once like a promise (it
+// Every system call the engine runs gives an `operation`: started at once like a promise (it
 // is tried, or submitted, before the call returns) and completed on the loop, awaited
 // without any allocation (the operation lives in it, inside the awaiting frame), and
 // converted to a promise wherever one is needed. Cancelling an operation (lwt::cancel,
@@ -126,7 +126,7 @@ struct fd_kind;
 template <class K>
 class operation;
 
-// An owning descriptor: closed when destroyed (synchronously), or by close() (a promise).
+// An owning descriptor: closed when destroyed (synchronously), or by close() (an operation).
 // Move-only. Operations take it by reference and read the number at the call.
 class LWT_EXPORT file_descr {
 public:
@@ -171,6 +171,7 @@ struct op_request {
     const char* call;    // for errors: "read", "accept", ...
 };
 struct finished_t {};
+struct at_once_t {};
 }  // namespace detail
 
 // One system call in flight, started by the call that returns it -- as eagerly as a
@@ -211,6 +212,8 @@ public:
     explicit operation(const detail::op_request& r, typename K::extra x = {}) noexcept;
     // One that succeeded without a system call (closing a closed descriptor).
     explicit operation(detail::finished_t, const char* call) noexcept;
+    // One performed at the call, on this thread (fstat).
+    operation(const detail::op_request& r, typename K::extra x, detail::at_once_t) noexcept;
     operation(const operation&) = delete;
     operation& operator=(const operation&) = delete;
     ~operation() {
@@ -277,6 +280,7 @@ public:
     void cancel() noexcept;
 
 private:
+    void prepare(const detail::op_request& r) noexcept;
     [[noreturn]] void misuse() const;
     value_type outcome();
     void abandon() noexcept;

@@ -365,9 +365,20 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
             return;
         }
     }
-    if (tearing_down_ && c.res == -ECANCELED) op->cancel_requested = true;
+    std::int32_t res = c.res;
+    if (LWT_UNLIKELY(res == -ECANCELED)) res = cancelled(*op);
     unlink(*op);
-    finish(*op, c.res, c.flags);
+    finish(*op, res, c.flags);
+}
+
+// The result of an operation the kernel dropped unperformed.
+LWT_COLD std::int32_t uring_engine::cancelled(io_op& op) noexcept {
+    // A close must still happen: its file_descr let go of the number, nobody else will close
+    // it (the kernel hands closes of files with a flush method to io-wq, where a cancel
+    // stops them before they start).
+    if (op.kind == io_kind::close) return ::close(op.fd) == 0 ? 0 : -errno;
+    if (tearing_down_) op.cancel_requested = true;
+    return -ECANCELED;
 }
 
 void uring_engine::wait(std::int64_t timeout_ns) {

@@ -210,9 +210,9 @@ public:
     virtual void cancel(io_op& op) noexcept = 0;
     // Moves pending `from` to `to` (whose request fields the caller has copied, pointers
     // into `from`'s owner re-aimed at `to`'s). True: `to` is pending in `from`'s place, even
-    // in the kernel, and `from` is idle. False only where the kernel will still write into
-    // memory next to `from` (an io_uring one-shot accept in flight: its peer address): cancel
-    // it to take it back.
+    // in the kernel, and `from` is idle. False only where the kernel will still use memory
+    // next to `from` (io_uring: a one-shot accept's peer address, a recvmsg's header, a
+    // statx buffer, once the kernel has taken the SQE): cancel it to take it back.
     virtual bool relocate(io_op& from, io_op& to) noexcept = 0;
     // Forgets everything about `fd` before it is closed; pending operations on it fail with
     // EBADF (epoll: before this returns; io_uring: at the next iteration, once the kernel has

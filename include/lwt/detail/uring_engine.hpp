@@ -48,6 +48,7 @@ private:
     void arm_wake() noexcept;
     void reap() noexcept;                       // moves the ready CQEs to backlog_
     void dispatch(const cqe_copy& c) noexcept;  // one completion
+    std::int32_t cancelled(io_op& op) noexcept;  // the result of one dropped unperformed
     bool take_from_backlog(std::uint64_t data, cqe_copy& out) noexcept;
     void link(io_op& op) noexcept;    // gives op a slot
     void unlink(io_op& op) noexcept;  // frees its slot

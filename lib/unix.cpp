@@ -303,10 +303,9 @@ void note_done(io_op*) noexcept {}
 // call returns. `this` is final: the operation is returned by guaranteed copy elision and
 // never moves, so the engine may keep &op_ (and the kernel the address in x_).
 template <class K>
-operation<K>::operation(const detail::op_request& r, typename K::extra x) noexcept
-    : call_(r.call), x_(std::move(x)) {
-    prepare(r);
+operation<K>::operation(const detail::op_request& r, typename K::extra x) : call_(r.call), x_(std::move(x)) {
     engine& e = engine::current();
+    prepare(r);
     if (!e.try_now(op_)) e.submit(op_);
 }
 

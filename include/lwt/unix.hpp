@@ -208,8 +208,9 @@ public:
     using extra_type = typename K::extra;
     using lwt_promise = promise<value_type>;  // what it converts to
 
-    // Starts it (internal: the unix_ calls make operations).
-    explicit operation(const detail::op_request& r, typename K::extra x = {}) noexcept;
+    // Starts it (internal: the unix_ calls make operations). Throws only when this thread's
+    // engine cannot be created.
+    explicit operation(const detail::op_request& r, typename K::extra x = {});
     // One that succeeded without a system call (closing a closed descriptor).
     explicit operation(detail::finished_t, const char* call) noexcept;
     // One performed at the call, on this thread (fstat).

@@ -304,8 +304,8 @@ void note_done(io_op*) noexcept {}
 // never moves, so the engine may keep &op_ (and the kernel the address in x_).
 template <class K>
 operation<K>::operation(const detail::op_request& r, typename K::extra x) : call_(r.call), x_(std::move(x)) {
-    engine& e = engine::current();
     prepare(r);
+    engine& e = engine::current();
     if (!e.try_now(op_)) e.submit(op_);
 }
 

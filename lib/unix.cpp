@@ -1,6 +1,6 @@
-// Lwt_unix: system calls as promises. Each operation validates its arguments synchronously
-// (std::invalid_argument), then runs as a coroutine whose frame holds the io_op (see
-// detail/engine.hpp): one allocation per call, none per operation.
+// Lwt_unix: system calls on this thread's engine. Each call validates its arguments
+// synchronously (std::invalid_argument), then starts an operation<K> that holds its io_op
+// (see detail/engine.hpp): no allocation unless it is converted to a promise.
 #include <lwt/bind.hpp>
 #include <lwt/detail/engine.hpp>
 #include <lwt/preemptive.hpp>
@@ -186,8 +186,9 @@ file_descr::~file_descr() {
 
 fd_op file_descr::close() {
     if (fd_ < 0) return fd_op(detail::finished_t{}, "close");
+    engine& e = engine::current();  // (before the descriptor is let go: it may throw)
     int fd = std::exchange(fd_, -1);
-    engine::current().forget_fd(fd);
+    e.forget_fd(fd);
     return fd_op({io_kind::close, fd, nullptr, 0, 0, 0, "close"});
 }
 

@@ -569,6 +569,15 @@ TEST_CASE("out of descriptors (EMFILE), the server backs off and serves again on
     auto addr = srv.listening_address();
     rlimit saved{};
     REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    // UBSan checks the first call of a member of a polymorphic type (the server's catch of
+    // unix_error, Catch's assertions) by probing the vtable's memory through a pipe: with no
+    // descriptor left the probe fails and it reports an "invalid vptr". Meet the server's
+    // type once while there is room, and assert nothing until descriptors are free again.
+    try {
+        throw unix_::unix_error(EMFILE, "accept", "warm-up");
+    } catch (const unix_::unix_error& e) {
+        REQUIRE(e.error() == EMFILE);
+    }
     // Use up the descriptors, leaving room for a client socket but not for the server's accept.
     std::vector<int> hog;
     for (;;) {
@@ -590,13 +599,13 @@ TEST_CASE("out of descriptors (EMFILE), the server backs off and serves again on
     auto hook = main::enter_iter_hooks().add_last([&] { ++iterations; });
     main::run(unix_::sleep(0.05));
     main::enter_iter_hooks().remove(hook);
-    INFO("iterations " << iterations);
-    REQUIRE(iterations < 50);
     for (int i = 0; i < 8 && !hog.empty(); ++i) {
         ::close(hog.back());
         hog.pop_back();
     }
     ::setrlimit(RLIMIT_NOFILE, &saved);
+    INFO("iterations " << iterations);  // (checked with descriptors free again: see above)
+    REQUIRE(iterations < 50);
     main::run(unix_::send(client, "late\n", 5));
     char buf[64];
     auto n = main::run(unix_::with_timeout(5.0, [&] { return unix_::recv(client, buf, sizeof buf); }));

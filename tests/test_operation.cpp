@@ -552,6 +552,12 @@ struct scrubbed {
     }
 };
 
+// Runs the loop until no operation is in flight (a worker thread may take a while to start
+// on a busy machine), for at most five seconds.
+void settle() {
+    for (int i = 0; i < 5000 && engine::live_operations() != 0; ++i) main::run(unix_::sleep(0.001));
+}
+
 void make_file(const char* path, const char* content) {
     int fd = ::open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
     REQUIRE(fd >= 0);
@@ -591,8 +597,7 @@ TEST_CASE("a stat converted after it finished gives its stats") {
     std::optional<promise<unix_::stats>> p;
     {
         auto op = unix_::stat(dir / "a");
-        for (int i = 0; i < 5000 && engine::live_operations() != 0; ++i)
-            main::run(unix_::sleep(0.001));  // done, unawaited
+        settle();  // done, unawaited
         p.emplace(std::move(op));
     }
     REQUIRE(!p->is_pending());
@@ -653,13 +658,14 @@ TEST_CASE("an opened descriptor nobody takes is closed: dropped, cancelled late,
     make_file(f.c_str(), "x");
     int before = test::open_fds();
     { auto dropped = unix_::openfile(f, O_RDONLY); }
-    main::run(unix_::sleep(0.01));
+    settle();
     REQUIRE(engine::live_operations() == 0);
     REQUIRE(test::open_fds() == before);
     {
         auto op = unix_::openfile(f, O_RDONLY);
-        main::run(unix_::sleep(0.01));  // opened, unawaited
-        lwt::cancel(op);                 // too late: the descriptor is closed, not given
+        settle();  // opened, unawaited
+        REQUIRE(engine::live_operations() == 0);
+        lwt::cancel(op);  // too late: the descriptor is closed, not given
         REQUIRE_THROWS_AS(main::run(op), lwt::canceled);
     }
     REQUIRE(test::open_fds() == before);

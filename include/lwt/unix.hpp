@@ -145,7 +145,8 @@ public:
     // Gives up ownership: the caller closes the returned descriptor.
     int release() noexcept { return std::exchange(fd_, -1); }
     // Lwt_unix.close: operations still pending on the descriptor fail with EBADF; closing a
-    // closed descriptor succeeds at once. An operation (see below): co_await it, or convert
+    // closed descriptor succeeds at once. A close cannot be cancelled: cancelling waits for
+    // it. An operation (see below): co_await it, or convert
     // it to a promise<void>.
     operation<detail::fd_kind> close();
 
@@ -189,7 +190,7 @@ struct at_once_t {};
 // promise (implicitly, or with lwt::promise p = ...; a named one with std::move(op)), which
 // moves the operation into the promise's cell -- still in flight, even in the kernel (only
 // an io_uring accept, recvfrom or stat the kernel already holds is cancelled and, unless it
-// had finished, restarted). main::run, bind, map, join, pick, both... convert for you.
+// had finished, restarted -- never on a descriptor closed meanwhile: that is EBADF). main::run, bind, map, join, pick, both... convert for you.
 // Awaiting gives the value, or throws what the promise would be rejected with (unix_error,
 // lwt::canceled). It is cancelable like a promise: lwt::cancel(op), or cancelling the
 // coroutine that awaits it. One coroutine awaits it at a time (a promise may have many);

@@ -346,8 +346,10 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
         // The readiness wait before a retry has ended.
         op->polling = false;
         if (c.res < 0 || op->cancel_requested) {
+            std::int32_t res = op->cancel_requested ? -ECANCELED : c.res;
+            if (res == -ECANCELED) res = cancelled(*op);
             unlink(*op);
-            finish(*op, op->cancel_requested ? -ECANCELED : c.res);
+            finish(*op, res);
             return;
         }
         io_uring_sqe* sqe = get_sqe();
@@ -373,11 +375,13 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
 
 // The result of an operation the kernel dropped unperformed.
 LWT_COLD std::int32_t uring_engine::cancelled(io_op& op) noexcept {
-    // A close must still happen: its file_descr let go of the number, nobody else will close
-    // it (the kernel hands closes of files with a flush method to io-wq, where a cancel
-    // stops them before they start).
+    if (!tearing_down_) return -ECANCELED;
+    // The teardown's cancel-everything stopped it. A close must still happen: its file_descr
+    // let go of the number and nobody else will close it (the kernel hands closes of files
+    // with a flush method to io-wq, where the cancel stops them before they detach the
+    // descriptor). Outside teardown closes are never cancelled (see cancel).
     if (op.kind == io_kind::close) return ::close(op.fd) == 0 ? 0 : -errno;
-    if (tearing_down_) op.cancel_requested = true;
+    op.cancel_requested = true;
     return -ECANCELED;
 }
 
@@ -448,7 +452,9 @@ void uring_engine::cancel(io_op& op) noexcept {
         return;
     }
     io_uring_submit(&ring_);  // the operation's SQE must have reached the kernel
-    cancel_by_data(data);
+    // A close is never cancelled, only waited for: its file_descr let go of the number, and
+    // a close whose outcome is unknown can be neither retried nor left undone.
+    if (op.kind != io_kind::close) cancel_by_data(data);
     // Synchronous: wait until the kernel has posted the operation's completion (-ECANCELED,
     // or its result if it won the race), so that it never touches the buffers again.
     for (int spins = 0;; ++spins) {

@@ -6,8 +6,8 @@
 // -------------
 // Operations. An `io_op` describes one system call (kind, fd, buffers, flags) and carries its
 // result. It lives inside the frame of the coroutine that awaits it -- in a
-// `unix_::operation` (what every lwt::unix_ system call returns), which starts it at the
-// call, or in an `io_awaiter` inside a library coroutine -- so there is no allocation per
+// `unix_::operation` (what the lwt::unix_ system calls the engine runs return), which
+// starts it at the call, or in an `io_awaiter` inside a library coroutine -- so there is no allocation per
 // operation. Phases: idle -> pending (owned by the
 // engine: an SQE in flight, or parked on an fd's wait list) -> done. While pending, the
 // kernel or the engine may write the result and the operation's buffers; its owner cannot
@@ -37,8 +37,9 @@
 // a result that must not leak (an accepted or opened fd) is closed by the awaiter.
 //
 // Teardown. Destroying an engine cancels every pending operation (each completes with
-// ECANCELED and its coroutine resumes), rejects pending sleeps with lwt::canceled, waits for
-// the kernel's last completions and only then unmaps the ring.
+// ECANCELED and its coroutine resumes; a close completes, performed by the engine if the
+// kernel had not started it), rejects pending sleeps with lwt::canceled, waits for the
+// kernel's last completions and only then unmaps the ring.
 #pragma once
 
 #include <lwt/detail/coroutine.hpp>

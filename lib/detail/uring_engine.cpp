@@ -456,7 +456,8 @@ void uring_engine::cancel(io_op& op) noexcept {
     // a close whose outcome is unknown can be neither retried nor left undone.
     if (op.kind != io_kind::close) cancel_by_data(data);
     // Synchronous: wait until the kernel has posted the operation's completion (-ECANCELED,
-    // or its result if it won the race), so that it never touches the buffers again.
+    // or its result if it won the race, or a close's), so that it never touches the buffers
+    // again.
     for (int spins = 0;; ++spins) {
         io_uring_submit_and_get_events(&ring_);
         reap();
@@ -476,8 +477,9 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
         if (points_into_owner(from.kind) && !from.polling) {  // (a readiness poll points nowhere)
             // Its SQE must reach the kernel with `to`'s pointers; once the kernel has consumed
             // it, a connect's address is copied already, but an accept's peer address is still
-            // to be written (uses_owner_in_kernel). Unconsumed SQEs run from the kernel's head (published, not yet
-            // consumed: enter only consumes inside io_uring_enter, on this thread) to ours.
+            // to be written (uses_owner_in_kernel). Unconsumed SQEs run from the kernel's head
+            // (published, not yet consumed: enter only consumes inside io_uring_enter, on this
+            // thread) to ours.
             bool reaimed = false;
             io_uring_sq& sq = ring_.sq;
             const std::uint64_t data = data_of(from);

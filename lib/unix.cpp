@@ -74,13 +74,6 @@ std::int32_t result_slow(const lwt::detail::io_result& op, const char* call, con
     throw unix_error(-r, call, arg);
 }
 
-// `arg()` describes the call's argument; it is only formatted on failure.
-template <class Arg>
-LWT_INLINE std::int32_t result(const lwt::detail::io_result& op, const char* call, Arg&& arg, bool owns_result = false) {
-    if (LWT_LIKELY(op.res >= 0 && !op.canceled)) return op.res;
-    return result_slow(op, call, arg(), owns_result);
-}
-
 void check_path(const std::string& path, const char* call) {
     if (path.find('\0') != std::string::npos)
         throw std::invalid_argument(fmt::format("lwt::unix_::{}: path contains a NUL byte", call));
@@ -101,13 +94,6 @@ std::uint32_t clamp_len(std::size_t len) noexcept {
 
 int cloexec_flags(int base) {
     return base | SOCK_CLOEXEC | (engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
-}
-
-io_awaiter awaiter_for(io_kind kind, int fd) {
-    io_awaiter a;
-    a.op.kind = kind;
-    a.op.fd = fd;
-    return a;
 }
 
 }  // namespace
@@ -535,12 +521,13 @@ path_op on_paths(io_kind kind, int flags, std::uint32_t mode, std::string path, 
     return path_op({kind, AT_FDCWD, nullptr, mode, at_cwd, flags, call}, {std::move(path), std::move(path2)});
 }
 
+// A statx of a path (fstat is performed at the call instead).
 template <class Op>
-Op statx_op(int dirfd, std::string path, int flags, const char* call) {
+Op statx_op(std::string path, int flags, const char* call) {
     check_path(path, call);
     typename Op::extra_type x;
     x.path = std::move(path);
-    return Op({io_kind::statx, dirfd, nullptr, STATX_BASIC_STATS, 0, flags, call}, std::move(x));
+    return Op({io_kind::statx, AT_FDCWD, nullptr, STATX_BASIC_STATS, 0, flags, call}, std::move(x));
 }
 
 }  // namespace
@@ -569,10 +556,8 @@ open_op openfile(std::string path, int flags, mode_t perm) {
     return open_op({io_kind::openat, AT_FDCWD, nullptr, perm, 0, flags, "open"}, {std::move(path), {}});
 }
 
-stat_op stat(std::string path) { return statx_op<stat_op>(AT_FDCWD, std::move(path), 0, "stat"); }
-stat_op lstat(std::string path) {
-    return statx_op<stat_op>(AT_FDCWD, std::move(path), AT_SYMLINK_NOFOLLOW, "lstat");
-}
+stat_op stat(std::string path) { return statx_op<stat_op>(std::move(path), 0, "stat"); }
+stat_op lstat(std::string path) { return statx_op<stat_op>(std::move(path), AT_SYMLINK_NOFOLLOW, "lstat"); }
 // At the call, on both engines: a descriptor's attributes need no path lookup (a system
 // call of about a microsecond), where io_uring would hand the statx to a worker thread that
 // finds the descriptor by its number only -- possibly after it was closed and reused.
@@ -581,7 +566,7 @@ stat_op fstat(const file_descr& fd) {
                    detail::at_once_t{});
 }
 exists_op file_exists(std::string path) {
-    return statx_op<exists_op>(AT_FDCWD, std::move(path), 0, "file_exists");
+    return statx_op<exists_op>(std::move(path), 0, "file_exists");
 }
 
 path_op unlink(std::string path) { return on_paths(io_kind::unlinkat, 0, 0, std::move(path), {}, "unlink"); }
@@ -1197,10 +1182,12 @@ promise<std::pair<pid_t, int>> waitpid_impl(pid_t pid) {
         }
         if (pidfd) {
             // Readable once the process has exited.
-            io_awaiter a = awaiter_for(io_kind::poll, pidfd.fd());
+            io_awaiter a;
+            a.op.kind = io_kind::poll;
+            a.op.fd = pidfd.fd();
             a.op.flags = POLLIN;
             auto done = co_await a;
-            result(done, "waitpid", [&] { return std::to_string(pid); });
+            if (done.res < 0 || done.canceled) result_slow(done, "waitpid", std::to_string(pid), false);
         } else {
             // No pidfd (kernel before 5.3): poll with a growing interval.
             co_await detail::sleep_ns(backoff_ns);

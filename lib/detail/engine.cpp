@@ -8,15 +8,7 @@
 
 #include <fmt/core.h>
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <linux/stat.h>
-#include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -34,101 +26,6 @@ std::int64_t monotonic_ns() noexcept {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-// ---------------------------------------------------------------------------------------
-// Operations.
-
-void cancel_op(io_op& op) noexcept {
-    op.cancel_requested = true;
-    if (op.phase == io_phase::pending)
-        if (engine* e = engine::current_if_any()) e->cancel(op);
-}
-
-namespace {
-
-void cancel_op_action(cancelable* c) noexcept { cancel_op(*static_cast<io_op*>(c)); }
-
-}  // namespace
-
-void cancel_io_op(cancelable* self, cancel_walk& w, state_base* owner) {
-    auto* op = static_cast<io_op*>(self);
-    if (op->phase != io_phase::done && owner != nullptr) w.leaf(self, owner, &cancel_op_action);
-}
-
-void resume_awaiter(io_op* op) noexcept {
-    if (op->awaiting != nullptr) *op->awaiting = nullptr;
-    keys_scope k(op->keys);
-    std::coroutine_handle<>::from_address(op->frame).resume();  // `op` may be gone after this
-}
-
-std::int32_t perform_now(io_op& op) noexcept {
-    // The hot calls go through syscall(): glibc's wrappers are thread-cancellation points,
-    // which costs two extra calls per message for no use here.
-    long r = -1;
-    auto off = static_cast<off_t>(op.off);
-    bool at_pos = op.off == ~std::uint64_t{0};
-    switch (op.kind) {
-        case io_kind::read:
-            r = at_pos ? ::syscall(SYS_read, op.fd, op.addr, op.len) : ::pread(op.fd, op.addr, op.len, off);
-            break;
-        case io_kind::write:
-            r = at_pos ? ::syscall(SYS_write, op.fd, op.addr, op.len) : ::pwrite(op.fd, op.addr, op.len, off);
-            break;
-        case io_kind::readv:
-            r = at_pos ? ::readv(op.fd, static_cast<const iovec*>(op.addr), static_cast<int>(op.len))
-                       : ::preadv(op.fd, static_cast<const iovec*>(op.addr), static_cast<int>(op.len), off);
-            break;
-        case io_kind::writev:
-            r = at_pos ? ::writev(op.fd, static_cast<const iovec*>(op.addr), static_cast<int>(op.len))
-                       : ::pwritev(op.fd, static_cast<const iovec*>(op.addr), static_cast<int>(op.len), off);
-            break;
-        case io_kind::recv: r = ::syscall(SYS_recvfrom, op.fd, op.addr, op.len, op.flags, nullptr, nullptr); break;
-        case io_kind::send:
-            r = ::syscall(SYS_sendto, op.fd, op.addr, op.len, op.flags | MSG_NOSIGNAL, nullptr, 0);
-            break;
-        case io_kind::recvmsg: r = ::recvmsg(op.fd, static_cast<msghdr*>(op.addr), op.flags); break;
-        case io_kind::sendmsg: r = ::sendmsg(op.fd, static_cast<const msghdr*>(op.addr), op.flags | MSG_NOSIGNAL); break;
-        case io_kind::accept:
-            r = ::accept4(op.fd, static_cast<sockaddr*>(op.addr), static_cast<socklen_t*>(op.addr2),
-                          op.flags | SOCK_CLOEXEC);
-            break;
-        case io_kind::connect:
-            r = ::connect(op.fd, static_cast<const sockaddr*>(op.addr), static_cast<socklen_t>(op.len));
-            break;
-        case io_kind::shutdown: r = ::shutdown(op.fd, op.flags); break;
-        case io_kind::close: r = ::close(op.fd); break;
-        case io_kind::fsync: r = (op.flags & 1) ? ::fdatasync(op.fd) : ::fsync(op.fd); break;
-        case io_kind::poll: {
-            pollfd p{op.fd, static_cast<short>(op.flags), 0};
-            r = ::poll(&p, 1, 0);
-            if (r > 0) r = p.revents;
-            else if (r == 0) return -EAGAIN;
-            break;
-        }
-        case io_kind::openat:
-            r = ::openat(op.fd, static_cast<const char*>(op.addr), op.flags | O_CLOEXEC, static_cast<mode_t>(op.len));
-            break;
-        case io_kind::statx:
-            r = ::statx(op.fd, static_cast<const char*>(op.addr), op.flags, op.len,
-                        static_cast<struct statx*>(op.addr2));
-            break;
-        case io_kind::unlinkat: r = ::unlinkat(op.fd, static_cast<const char*>(op.addr), op.flags); break;
-        case io_kind::renameat:
-            r = ::renameat(op.fd, static_cast<const char*>(op.addr), static_cast<int>(op.off),
-                           static_cast<const char*>(op.addr2));
-            break;
-        case io_kind::mkdirat: r = ::mkdirat(op.fd, static_cast<const char*>(op.addr), static_cast<mode_t>(op.len)); break;
-        case io_kind::symlinkat:
-            r = ::symlinkat(static_cast<const char*>(op.addr), op.fd, static_cast<const char*>(op.addr2));
-            break;
-        case io_kind::linkat:
-            r = ::linkat(op.fd, static_cast<const char*>(op.addr), static_cast<int>(op.off),
-                         static_cast<const char*>(op.addr2), op.flags);
-            break;
-        case io_kind::count_: return -EINVAL;
-    }
-    return r < 0 ? -errno : static_cast<std::int32_t>(r);
 }
 
 // ---------------------------------------------------------------------------------------

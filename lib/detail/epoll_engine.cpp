@@ -22,18 +22,9 @@ constexpr std::size_t page = 4096;  // a blocking pipe or tty is written a page 
 
 // Which readiness an operation waits for: readers (0) or writers (1); -1: not readiness.
 int direction(const io_op& op) noexcept {
-    switch (op.kind) {
-        case io_kind::read:
-        case io_kind::readv:
-        case io_kind::recv:
-        case io_kind::recvmsg:
-        case io_kind::accept: return 0;
-        case io_kind::write:
-        case io_kind::writev:
-        case io_kind::send:
-        case io_kind::sendmsg:
-        case io_kind::connect: return 1;
-        case io_kind::poll: return (op.flags & (POLLIN | POLLPRI)) ? 0 : 1;
+    switch (op.readiness()) {
+        case io_readiness::input: return 0;
+        case io_readiness::output: return 1;
         default: return -1;
     }
 }
@@ -139,8 +130,7 @@ void epoll_engine::note_result(fd_entry& e, const io_op& op, int dir, std::int32
     if (r == -EAGAIN) {
         e.drained[dir] = true;
     } else if (e.type == fd_type::socket && r >= 0 && static_cast<std::uint32_t>(r) < op.len &&
-               (op.kind == io_kind::recv || op.kind == io_kind::read || op.kind == io_kind::send ||
-                op.kind == io_kind::write) && !(r == 0 && dir == 0)) {
+               op.traits().counts_len_bytes && !(r == 0 && dir == 0)) {
         // A stream socket that gave less than asked has nothing more right now; new data
         // (or room) will raise an edge.
         e.drained[dir] = true;

@@ -22,50 +22,16 @@
 
 namespace lwt::detail {
 
+// prep() stores a poll mask in the flags word as it is, as liburing does on little-endian
+// machines only.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the io_uring engine assumes a little-endian machine");
+
 namespace {
 
-int opcode_of(io_kind k) noexcept {
-    switch (k) {
-        case io_kind::read: return IORING_OP_READ;
-        case io_kind::write: return IORING_OP_WRITE;
-        case io_kind::readv: return IORING_OP_READV;
-        case io_kind::writev: return IORING_OP_WRITEV;
-        case io_kind::recv: return IORING_OP_RECV;
-        case io_kind::send: return IORING_OP_SEND;
-        case io_kind::recvmsg: return IORING_OP_RECVMSG;
-        case io_kind::sendmsg: return IORING_OP_SENDMSG;
-        case io_kind::accept: return IORING_OP_ACCEPT;
-        case io_kind::connect: return IORING_OP_CONNECT;
-        case io_kind::shutdown: return IORING_OP_SHUTDOWN;
-        case io_kind::close: return IORING_OP_CLOSE;
-        case io_kind::fsync: return IORING_OP_FSYNC;
-        case io_kind::poll: return IORING_OP_POLL_ADD;
-        case io_kind::openat: return IORING_OP_OPENAT;
-        case io_kind::statx: return IORING_OP_STATX;
-        case io_kind::unlinkat: return IORING_OP_UNLINKAT;
-        case io_kind::renameat: return IORING_OP_RENAMEAT;
-        case io_kind::mkdirat: return IORING_OP_MKDIRAT;
-        case io_kind::symlinkat: return IORING_OP_SYMLINKAT;
-        case io_kind::linkat: return IORING_OP_LINKAT;
-        case io_kind::count_: break;
-    }
-    return -1;
-}
-
-// Operations that an O_NONBLOCK file can fail with -EAGAIN, and the readiness to wait for.
-short retry_mask(io_kind k) noexcept {
-    switch (k) {
-        case io_kind::read:
-        case io_kind::readv:
-        case io_kind::recv:
-        case io_kind::recvmsg:
-        case io_kind::accept: return POLLIN;
-        case io_kind::write:
-        case io_kind::writev:
-        case io_kind::send:
-        case io_kind::sendmsg: return POLLOUT;
-        default: return 0;
-    }
+// The readiness wait before a retry of an O_NONBLOCK file's -EAGAIN, or 0: no retry.
+unsigned retry_mask(const io_op& op) noexcept {
+    if (!op.traits().retry_when_ready) return 0;
+    return op.readiness() == io_readiness::input ? POLLIN : POLLOUT;
 }
 
 constexpr std::uint64_t retry_tag = 1;     // the readiness wait before a retry
@@ -85,32 +51,6 @@ bool kernel_at_least(int major, int minor) noexcept {
 std::uint64_t data_of(const io_op& op) noexcept {
     return (static_cast<std::uint64_t>(op.tag) << 32) | (static_cast<std::uint64_t>(op.slot) << 3) | slot_tag |
            (op.polling ? retry_tag : 0);
-}
-
-// The kinds whose SQE points into the operation's owner (an address, a path, a message
-// header, a statx buffer) rather than only into the caller's buffers.
-bool points_into_owner(io_kind k) noexcept {
-    switch (k) {
-        case io_kind::read:
-        case io_kind::write:
-        case io_kind::readv:
-        case io_kind::writev:
-        case io_kind::recv:
-        case io_kind::send:
-        case io_kind::shutdown:
-        case io_kind::close:
-        case io_kind::fsync:
-        case io_kind::poll: return false;
-        default: return true;
-    }
-}
-
-// The kinds the kernel still reads or writes through the owner's memory after it consumed
-// the SQE: accept's peer address, recvmsg's header and sender address, statx's buffer (and
-// its path, read only when the call runs before 5.18). The others copy what they read (a
-// connect's or sendmsg's address, a path) when they take the SQE.
-bool uses_owner_in_kernel(io_kind k) noexcept {
-    return k == io_kind::accept || k == io_kind::recvmsg || k == io_kind::statx;
 }
 
 }  // namespace
@@ -148,8 +88,8 @@ std::unique_ptr<engine> uring_engine::create(std::string& why) {
         why = "io_uring cannot be probed";
         return nullptr;
     }
-    for (std::size_t k = 0; k < static_cast<std::size_t>(io_kind::count_); ++k)
-        e->native_[k] = io_uring_opcode_supported(probe, opcode_of(static_cast<io_kind>(k))) != 0;
+    for (const io_kind_traits& k : io_kinds)
+        e->native_[static_cast<std::size_t>(k.kind)] = io_uring_opcode_supported(probe, k.uring_opcode) != 0;
     bool has_cancel = io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL) != 0;
     io_uring_free_probe(probe);
     for (io_kind k : {io_kind::read, io_kind::write, io_kind::readv, io_kind::writev, io_kind::recv, io_kind::send,
@@ -193,55 +133,14 @@ io_uring_sqe* uring_engine::get_sqe() noexcept {
     return sqe;
 }
 
-void uring_engine::prep(io_uring_sqe* sqe, io_op& op) noexcept {
-    const auto off = static_cast<__u64>(op.off);
-    switch (op.kind) {
-        case io_kind::read: io_uring_prep_read(sqe, op.fd, op.addr, op.len, off); break;
-        case io_kind::write: io_uring_prep_write(sqe, op.fd, op.addr, op.len, off); break;
-        case io_kind::readv: io_uring_prep_readv(sqe, op.fd, static_cast<const iovec*>(op.addr), op.len, off); break;
-        case io_kind::writev: io_uring_prep_writev(sqe, op.fd, static_cast<const iovec*>(op.addr), op.len, off); break;
-        case io_kind::recv: io_uring_prep_recv(sqe, op.fd, op.addr, op.len, op.flags); break;
-        case io_kind::send: io_uring_prep_send(sqe, op.fd, op.addr, op.len, op.flags | MSG_NOSIGNAL); break;
-        case io_kind::recvmsg: io_uring_prep_recvmsg(sqe, op.fd, static_cast<msghdr*>(op.addr), op.flags); break;
-        case io_kind::sendmsg:
-            io_uring_prep_sendmsg(sqe, op.fd, static_cast<const msghdr*>(op.addr), op.flags | MSG_NOSIGNAL);
-            break;
-        case io_kind::accept:
-            io_uring_prep_accept(sqe, op.fd, static_cast<sockaddr*>(op.addr), static_cast<socklen_t*>(op.addr2),
-                                 op.flags | SOCK_CLOEXEC);
-            break;
-        case io_kind::connect:
-            io_uring_prep_connect(sqe, op.fd, static_cast<const sockaddr*>(op.addr), static_cast<socklen_t>(op.len));
-            break;
-        case io_kind::shutdown: io_uring_prep_shutdown(sqe, op.fd, op.flags); break;
-        case io_kind::close: io_uring_prep_close(sqe, op.fd); break;
-        case io_kind::fsync: io_uring_prep_fsync(sqe, op.fd, (op.flags & 1) ? IORING_FSYNC_DATASYNC : 0); break;
-        case io_kind::poll: io_uring_prep_poll_add(sqe, op.fd, static_cast<unsigned>(op.flags)); break;
-        case io_kind::openat:
-            io_uring_prep_openat(sqe, op.fd, static_cast<const char*>(op.addr), op.flags | O_CLOEXEC,
-                                 static_cast<mode_t>(op.len));
-            break;
-        case io_kind::statx:
-            io_uring_prep_statx(sqe, op.fd, static_cast<const char*>(op.addr), op.flags, op.len,
-                                static_cast<struct statx*>(op.addr2));
-            break;
-        case io_kind::unlinkat: io_uring_prep_unlinkat(sqe, op.fd, static_cast<const char*>(op.addr), op.flags); break;
-        case io_kind::renameat:
-            io_uring_prep_renameat(sqe, op.fd, static_cast<const char*>(op.addr), static_cast<int>(op.off),
-                                   static_cast<const char*>(op.addr2), static_cast<unsigned>(op.flags));
-            break;
-        case io_kind::mkdirat:
-            io_uring_prep_mkdirat(sqe, op.fd, static_cast<const char*>(op.addr), static_cast<mode_t>(op.len));
-            break;
-        case io_kind::symlinkat:
-            io_uring_prep_symlinkat(sqe, static_cast<const char*>(op.addr), op.fd, static_cast<const char*>(op.addr2));
-            break;
-        case io_kind::linkat:
-            io_uring_prep_linkat(sqe, op.fd, static_cast<const char*>(op.addr), static_cast<int>(op.off),
-                                 static_cast<const char*>(op.addr2), op.flags);
-            break;
-        case io_kind::count_: io_uring_prep_nop(sqe); break;
-    }
+// The SQE of an operation, field by field from its request (see io_kinds).
+void uring_engine::prep(io_uring_sqe* sqe, const io_op& op) noexcept {
+    const io_kind_traits& k = op.traits();
+    io_uring_prep_rw(k.uring_opcode, sqe, op.fd, op.addr, op.len,
+                     k.addr2_in_off ? reinterpret_cast<std::uintptr_t>(op.addr2) : op.off);
+    // The per-opcode flags word (msg_flags, accept_flags, open_flags, poll32_events...: one
+    // union; poll32_events is stored as is on a little-endian machine).
+    sqe->rw_flags = static_cast<__kernel_rwf_t>(op.flags | k.forced_flags);
 }
 
 // A connection accepted ahead of demand completes the accept at once. (Out of line: the
@@ -359,10 +258,10 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
     }
     if (c.res == -EAGAIN && !op->cancel_requested) {
         // An O_NONBLOCK file: wait for readiness, then retry the operation.
-        if (short mask = retry_mask(op->kind)) {
+        if (unsigned mask = retry_mask(*op)) {
             op->polling = true;
             io_uring_sqe* sqe = get_sqe();
-            io_uring_prep_poll_add(sqe, op->fd, static_cast<unsigned>(mask));
+            io_uring_prep_poll_add(sqe, op->fd, mask);
             io_uring_sqe_set_data64(sqe, data_of(*op));
             return;
         }
@@ -474,10 +373,10 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
         if (l == nullptr) return false;
         l->waiters.replace(from, to);
     } else {
-        if (points_into_owner(from.kind) && !from.polling) {  // (a readiness poll points nowhere)
+        if (from.traits().points_into_owner && !from.polling) {  // (a readiness poll points nowhere)
             // Its SQE must reach the kernel with `to`'s pointers; once the kernel has consumed
             // it, a connect's address is copied already, but an accept's peer address is still
-            // to be written (uses_owner_in_kernel). Unconsumed SQEs run from the kernel's head
+            // to be written (writes_owner_after_submit). Unconsumed SQEs run from the kernel's head
             // (published, not yet consumed: enter only consumes inside io_uring_enter, on this
             // thread) to ours.
             bool reaimed = false;
@@ -491,7 +390,7 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
                 io_uring_sqe_set_data64(&sqe, data);
                 reaimed = true;
             }
-            if (!reaimed && uses_owner_in_kernel(from.kind)) return false;
+            if (!reaimed && from.traits().writes_owner_after_submit) return false;
         }
         slots_[from.slot] = reinterpret_cast<std::uintptr_t>(&to);
         to.slot = from.slot;

@@ -43,6 +43,7 @@
 #pragma once
 
 #include <lwt/detail/coroutine.hpp>
+#include <lwt/detail/io_op.hpp>
 #include <lwt/detail/state.hpp>
 
 #include <atomic>
@@ -55,110 +56,7 @@
 #include <mutex>
 #include <vector>
 
-struct iovec;
-struct msghdr;
-struct sockaddr;
-
 namespace lwt::detail {
-
-enum class io_kind : std::uint8_t {
-    read,      // fd, addr=buf, len, off (-1: current position)
-    write,     // fd, addr=buf, len, off
-    readv,     // fd, addr=iovec*, len=count, off
-    writev,    // fd, addr=iovec*, len=count, off
-    recv,      // fd, addr=buf, len, flags
-    send,      // fd, addr=buf, len, flags (MSG_NOSIGNAL added)
-    recvmsg,   // fd, addr=msghdr*, flags
-    sendmsg,   // fd, addr=msghdr*, flags (MSG_NOSIGNAL added)
-    accept,    // fd, addr=sockaddr*, addr2=socklen_t*, flags (SOCK_CLOEXEC added)
-    connect,   // fd, addr=sockaddr*, len=socklen
-    shutdown,  // fd, flags=how
-    close,     // fd
-    fsync,     // fd, flags (IORING_FSYNC_DATASYNC: fdatasync)
-    poll,      // fd, flags=poll mask: resolves with the ready mask
-    openat,    // fd=dirfd, addr=path, flags, len=mode (O_CLOEXEC added)
-    statx,     // fd=dirfd, addr=path, addr2=struct statx*, flags, len=mask
-    unlinkat,  // fd=dirfd, addr=path, flags
-    renameat,  // fd=olddirfd, addr=oldpath, off=newdirfd, addr2=newpath, flags
-    mkdirat,   // fd=dirfd, addr=path, len=mode
-    symlinkat, // addr=target, fd=newdirfd, addr2=linkpath
-    linkat,    // fd=olddirfd, addr=oldpath, off=newdirfd, addr2=newpath, flags
-    count_
-};
-
-enum class io_phase : std::uint8_t { idle, pending, done };
-
-struct io_op : cancelable {
-    // ---- request ----
-    io_kind kind{};
-    io_phase phase = io_phase::idle;
-    bool cancel_requested = false;  // lwt::cancel reached this operation
-    bool polling = false;            // io_uring: waiting for readiness before a retry (EAGAIN)
-    bool orphaned = false;           // io_uring: its fd was forgotten while it was in flight
-    int fd = -1;
-    int flags = 0;
-    std::uint32_t len = 0;
-    std::uint64_t off = 0;
-    void* addr = nullptr;
-    void* addr2 = nullptr;
-    // ---- result ----
-    std::int32_t res = 0;            // >= 0, or -errno
-    std::uint32_t cqe_flags = 0;
-    // ---- continuation ----
-    void (*complete)(io_op*) noexcept = nullptr;
-    void* frame = nullptr;           // the awaiting coroutine
-    key_frame* keys = nullptr;       // its key values
-    cancelable** awaiting = nullptr; // its cancel forwarding slot (null for foreign coroutines)
-    // ---- engine bookkeeping: the queue it waits in (epoll: its fd's; io_uring: a listener's) ----
-    io_op* next = nullptr;
-    io_op* prev = nullptr;
-    std::uint32_t slot = 0;          // io_uring: its entry in the engine's slot table
-    std::uint32_t tag = 0;           // io_uring: which use of the slot (stale cancels miss)
-
-    io_op() noexcept;
-};
-
-// The cancel behaviour of a pending operation: a leaf whose action asks its engine.
-LWT_EXPORT void cancel_io_op(cancelable* self, cancel_walk& w, state_base* owner);
-inline io_op::io_op() noexcept { cancel_fn = &cancel_io_op; }
-
-// A FIFO of pending operations linked through their next/prev: the operations parked on an
-// fd (epoll) or waiting for a listener's multishot accept (io_uring).
-struct op_queue {
-    io_op* head = nullptr;
-    io_op* tail = nullptr;
-
-    bool empty() const noexcept { return head == nullptr; }
-    void push(io_op& op) noexcept {
-        op.next = nullptr;
-        op.prev = tail;
-        (tail != nullptr ? tail->next : head) = &op;
-        tail = &op;
-    }
-    void remove(io_op& op) noexcept {
-        (op.prev != nullptr ? op.prev->next : head) = op.next;
-        (op.next != nullptr ? op.next->prev : tail) = op.prev;
-        op.next = op.prev = nullptr;
-    }
-    io_op* pop() noexcept {
-        io_op* op = head;
-        if (op != nullptr) remove(*op);
-        return op;
-    }
-    // `to` takes `from`'s place in the queue.
-    void replace(io_op& from, io_op& to) noexcept {
-        to.prev = from.prev;
-        to.next = from.next;
-        (to.prev != nullptr ? to.prev->next : head) = &to;
-        (to.next != nullptr ? to.next->prev : tail) = &to;
-        from.next = from.prev = nullptr;
-    }
-    bool contains(const io_op& op) const noexcept {
-        for (const io_op* o = head; o != nullptr; o = o->next)
-            if (o == &op) return true;
-        return false;
-    }
-};
 
 // A timer: the cell of a sleep() promise, in the engine's heap until it fires or is
 // cancelled (then removed at once).
@@ -286,17 +184,6 @@ private:
     std::vector<timer_slot> timers_;
     std::atomic<inbox_item*> inbox_{nullptr};
 };
-
-// Performs `op` synchronously with the plain system call (no waiting beyond what the call
-// itself does); returns the result as io_uring would (-errno on failure).
-LWT_EXPORT std::int32_t perform_now(io_op& op) noexcept;
-
-// lwt::cancel reaching `op`: marks it, and cancels it in its engine if it is pending there
-// (synchronously: complete(op) has run when this returns).
-LWT_EXPORT void cancel_op(io_op& op) noexcept;
-
-// The completion of an op awaited by a coroutine: resume it.
-LWT_EXPORT void resume_awaiter(io_op* op) noexcept;
 
 // What co_await of an io_awaiter gives: the raw result (>= 0 or -errno), whether lwt::cancel
 // reached the operation, and io_uring's completion flags.

@@ -44,7 +44,7 @@ private:
 
     uring_engine() = default;
     io_uring_sqe* get_sqe() noexcept;
-    void prep(io_uring_sqe* sqe, io_op& op) noexcept;
+    void prep(io_uring_sqe* sqe, const io_op& op) noexcept;
     void arm_wake() noexcept;
     void reap() noexcept;                       // moves the ready CQEs to backlog_
     void dispatch(const cqe_copy& c) noexcept;  // one completion

@@ -1,0 +1,19 @@
+// Lwt_unix.on_signal: signal handlers that run on a loop.
+#pragma once
+
+#include <lwt/detail/config.hpp>
+
+#include <cstdint>
+#include <functional>
+
+namespace lwt::unix_ {
+
+// Lwt_unix.on_signal: f(signum) is called on this thread's loop each time the signal
+// arrives, until the handler is disabled. While a handler exists, run() keeps waiting.
+struct signal_handler_id {
+    std::uint64_t id = 0;
+};
+LWT_EXPORT signal_handler_id on_signal(int signum, std::function<void(int)> f);
+LWT_EXPORT void disable_signal_handler(signal_handler_id id);
+
+}  // namespace lwt::unix_

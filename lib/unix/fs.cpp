@@ -1,0 +1,226 @@
+// Lwt_unix's file system: the path calls are operations (io_uring runs them in the kernel;
+// epoll performs them at the call); directories are read on the worker pool, since readdir
+// has no asynchronous form.
+#include "operation_impl.hpp"
+#include "support.hpp"
+
+#include <lwt/bind.hpp>
+#include <lwt/preemptive.hpp>
+#include <lwt/unix/fs.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace lwt::detail {
+
+namespace {
+
+unix_::file_kind kind_of(mode_t m) {
+    if (S_ISREG(m)) return unix_::file_kind::regular;
+    if (S_ISDIR(m)) return unix_::file_kind::directory;
+    if (S_ISCHR(m)) return unix_::file_kind::character;
+    if (S_ISBLK(m)) return unix_::file_kind::block;
+    if (S_ISLNK(m)) return unix_::file_kind::link;
+    if (S_ISFIFO(m)) return unix_::file_kind::fifo;
+    if (S_ISSOCK(m)) return unix_::file_kind::socket;
+    return unix_::file_kind::unknown;
+}
+
+double seconds(const struct statx_timestamp& t) { return static_cast<double>(t.tv_sec) + t.tv_nsec * 1e-9; }
+
+}  // namespace
+
+unix_::stats of_statx(const struct ::statx& x) noexcept {
+    unix_::stats s;
+    s.dev = makedev(x.stx_dev_major, x.stx_dev_minor);
+    s.ino = x.stx_ino;
+    s.kind = kind_of(x.stx_mode);
+    s.perm = x.stx_mode & 07777;
+    s.nlink = x.stx_nlink;
+    s.uid = x.stx_uid;
+    s.gid = x.stx_gid;
+    s.rdev = makedev(x.stx_rdev_major, x.stx_rdev_minor);
+    s.size = static_cast<std::int64_t>(x.stx_size);
+    s.atime = seconds(x.stx_atime);
+    s.mtime = seconds(x.stx_mtime);
+    s.ctime = seconds(x.stx_ctime);
+    return s;
+}
+
+std::string path_kind::error_arg(const io_op&, const extra& x) {
+    return x.path2.empty() ? quoted(x.path) : quoted(x.path) + ", " + quoted(x.path2);
+}
+
+std::string stat_kind::error_arg(const io_op& op, const extra& x) {
+    return op.fd == AT_FDCWD ? quoted(x.path) : fd_str(op.fd);
+}
+
+}  // namespace lwt::detail
+
+namespace lwt::unix_ {
+
+using detail::check_path;
+using detail::fd_str;
+using detail::io_kind;
+using detail::quoted;
+
+namespace {
+
+// A call on one or two paths (checked here: a NUL byte would cut them short), relative to
+// the working directory. `len`: a mode, or the second path's directory (AT_FDCWD).
+path_op on_paths(io_kind kind, int flags, std::uint32_t len, std::string path, std::string path2,
+                 const char* call) {
+    check_path(path, call);
+    check_path(path2, call);
+    return path_op({.kind = kind, .fd = AT_FDCWD, .len = len, .flags = flags, .call = call},
+                   {std::move(path), std::move(path2)});
+}
+
+// The second path's directory, for renameat and linkat.
+constexpr auto at_cwd = static_cast<std::uint32_t>(AT_FDCWD);
+
+// A statx of a path (fstat is performed at the call instead).
+template <class Op>
+Op statx_op(std::string path, int flags, const char* call) {
+    check_path(path, call);
+    typename Op::extra_type x;
+    x.path = std::move(path);
+    return Op({.kind = io_kind::statx, .fd = AT_FDCWD, .len = STATX_BASIC_STATS, .flags = flags, .call = call},
+              std::move(x));
+}
+
+}  // namespace
+
+template class operation<detail::path_kind>;
+template class operation<detail::open_kind>;
+template class operation<detail::stat_kind>;
+template class operation<detail::exists_kind>;
+
+
+open_op openfile(std::string path, int flags, mode_t perm) {
+    check_path(path, "openfile");
+    return open_op({.kind = io_kind::openat, .fd = AT_FDCWD, .len = perm, .flags = flags, .call = "open"},
+                   {std::move(path), {}});
+}
+
+stat_op stat(std::string path) { return statx_op<stat_op>(std::move(path), 0, "stat"); }
+stat_op lstat(std::string path) { return statx_op<stat_op>(std::move(path), AT_SYMLINK_NOFOLLOW, "lstat"); }
+// At the call, on both engines: a descriptor's attributes need no path lookup (a system
+// call of about a microsecond), where io_uring would hand the statx to a worker thread that
+// finds the descriptor by its number only -- possibly after it was closed and reused.
+stat_op fstat(const file_descr& fd) {
+    return stat_op(
+        {.kind = io_kind::statx, .fd = fd.fd(), .len = STATX_BASIC_STATS, .flags = AT_EMPTY_PATH, .call = "fstat"}, {},
+        detail::at_once_t{});
+}
+exists_op file_exists(std::string path) {
+    return statx_op<exists_op>(std::move(path), 0, "file_exists");
+}
+
+path_op unlink(std::string path) { return on_paths(io_kind::unlinkat, 0, 0, std::move(path), {}, "unlink"); }
+path_op rmdir(std::string path) {
+    return on_paths(io_kind::unlinkat, AT_REMOVEDIR, 0, std::move(path), {}, "rmdir");
+}
+path_op mkdir(std::string path, mode_t perm) {
+    return on_paths(io_kind::mkdirat, 0, perm, std::move(path), {}, "mkdir");
+}
+path_op rename(std::string from, std::string to) {
+    if (to.empty()) throw std::invalid_argument("lwt::unix_::rename: empty destination");
+    return on_paths(io_kind::renameat, 0, at_cwd, std::move(from), std::move(to), "rename");
+}
+path_op link(std::string target, std::string path) {
+    if (path.empty()) throw std::invalid_argument("lwt::unix_::link: empty path");
+    return on_paths(io_kind::linkat, 0, at_cwd, std::move(target), std::move(path), "link");
+}
+path_op symlink(std::string target, std::string path) {
+    if (path.empty()) throw std::invalid_argument("lwt::unix_::symlink: empty path");
+    return on_paths(io_kind::symlinkat, 0, 0, std::move(target), std::move(path), "symlink");
+}
+
+promise<std::string> readlink(std::string path) {
+    check_path(path, "readlink");
+    std::string buf(256, '\0');
+    for (;;) {
+        ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
+        if (n < 0) return lwt::fail<std::string>(unix_error(errno, "readlink", quoted(path)));
+        if (static_cast<std::size_t>(n) < buf.size()) {
+            buf.resize(static_cast<std::size_t>(n));
+            return lwt::return_(std::move(buf));
+        }
+        buf.resize(buf.size() * 2);
+    }
+}
+
+promise<void> truncate(std::string path, off_t length) {
+    check_path(path, "truncate");
+    if (length < 0) throw std::invalid_argument("lwt::unix_::truncate: negative length");
+    if (::truncate(path.c_str(), length) != 0) return lwt::fail(unix_error(errno, "truncate", quoted(path)));
+    return lwt::return_();
+}
+
+// ---------------------------------------------------------------------------------------
+// Directories (the worker pool: readdir has no asynchronous form).
+
+dir_handle& dir_handle::operator=(dir_handle&& o) noexcept {
+    if (this != &o) {
+        if (d_ != nullptr) ::closedir(static_cast<DIR*>(d_));
+        d_ = std::exchange(o.d_, nullptr);
+    }
+    return *this;
+}
+
+dir_handle::~dir_handle() {
+    if (d_ != nullptr) ::closedir(static_cast<DIR*>(d_));
+}
+
+promise<dir_handle> opendir(std::string path) {
+    check_path(path, "opendir");
+    return lwt::map([](void* d) { return dir_handle(d); }, preemptive::detach([path]() -> void* {
+                        DIR* d = ::opendir(path.c_str());
+                        if (d == nullptr) throw unix_error(errno, "opendir", quoted(path));
+                        return d;
+                    }));
+}
+
+promise<std::optional<std::string>> readdir(dir_handle& d) {
+    if (d.get() == nullptr) throw std::invalid_argument("lwt::unix_::readdir: closed directory handle");
+    return preemptive::detach([dir = static_cast<DIR*>(d.get())]() -> std::optional<std::string> {
+        errno = 0;
+        dirent* e = ::readdir(dir);
+        if (e == nullptr) {
+            if (errno != 0) throw unix_error(errno, "readdir", "");
+            return std::nullopt;
+        }
+        return std::string(e->d_name);
+    });
+}
+
+promise<void> closedir(dir_handle& d) {
+    dir_handle taken(std::move(d));
+    return lwt::return_();  // `taken` closes the stream
+}
+
+promise<std::vector<std::string>> files_of_directory(std::string path) {
+    check_path(path, "files_of_directory");
+    return preemptive::detach([path]() {
+        DIR* d = ::opendir(path.c_str());
+        if (d == nullptr) throw unix_error(errno, "opendir", quoted(path));
+        std::vector<std::string> out;
+        errno = 0;
+        while (dirent* e = ::readdir(d)) {
+            if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) out.emplace_back(e->d_name);
+            errno = 0;
+        }
+        int err = errno;
+        ::closedir(d);
+        if (err != 0) throw unix_error(err, "readdir", quoted(path));
+        return out;
+    });
+}
+
+}  // namespace lwt::unix_

@@ -1,0 +1,51 @@
+// What the rooms of lwt::unix_ share (private to the library): argument checks, how errors
+// name their argument, and the result of a finished operation.
+#pragma once
+
+#include <lwt/detail/engine.hpp>
+#include <lwt/unix/error.hpp>
+
+#include <fmt/core.h>
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace lwt::detail {
+
+inline std::string quoted(const std::string& s) { return fmt::format("\"{}\"", s); }
+inline std::string fd_str(int fd) { return std::to_string(fd); }
+
+// The result of a finished operation: >= 0, or the failure thrown. `owns_result`: the result
+// is a descriptor that must not leak when the operation was cancelled after it succeeded.
+std::int32_t result_slow(const io_result& op, const char* call, const std::string& arg, bool owns_result);
+
+inline void check_path(const std::string& path, const char* call) {
+    if (path.find('\0') != std::string::npos)
+        throw std::invalid_argument(fmt::format("lwt::unix_::{}: path contains a NUL byte", call));
+}
+
+inline void check_buffer(const void* buf, std::size_t len, const char* call) {
+    if (buf == nullptr && len > 0)
+        throw std::invalid_argument(fmt::format("lwt::unix_::{}: null buffer of length {}", call, len));
+}
+
+// Linux transfers at most this much in one read or write.
+inline std::uint32_t clamp_len(std::size_t len) noexcept {
+    constexpr std::size_t max = 0x7ffff000;
+    return static_cast<std::uint32_t>(len < max ? len : max);
+}
+
+[[noreturn]] inline void throw_errno(const char* call, const std::string& arg) {
+    throw unix_::unix_error(errno, call, arg);
+}
+
+// The flags of a new socket: close-on-exec, and non-blocking where the engine wants it.
+inline int cloexec_flags(int base) {
+    return base | SOCK_CLOEXEC | (engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
+}
+
+}  // namespace lwt::detail

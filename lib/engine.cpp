@@ -4,15 +4,15 @@
 
 namespace lwt::engine {
 
-std::string_view id() { return detail::engine::current().id(); }
+std::string_view id() { return detail::io_engine::current().id(); }
 
 std::size_t live_operations() noexcept {
-    detail::engine* e = detail::engine::current_if_any();
+    detail::io_engine* e = detail::io_engine::current_if_any();
     return e == nullptr ? 0 : e->live_operations() + e->jobs_outstanding.load(std::memory_order_acquire);
 }
 
 std::size_t pending_timers() noexcept {
-    detail::engine* e = detail::engine::current_if_any();
+    detail::io_engine* e = detail::io_engine::current_if_any();
     return e == nullptr ? 0 : e->timer_count();
 }
 

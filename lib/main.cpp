@@ -38,11 +38,11 @@ run_scope::~run_scope() { running = false; }
 
 // One iteration (rule 9): I/O and timer completions, then the pauses created before the
 // iteration's wake-up, between the enter and leave hooks. `p` is checked between iterations.
-void run_until(lwt::detail::state_base* s) {
+void run_until(lwt::detail::cell_base* s) {
     using namespace lwt::detail;
     if (!queue_empty()) drain_queue();
     while (s->pending()) {
-        engine* e = engine::current_if_any();
+        io_engine* e = io_engine::current_if_any();
         bool paused = has_paused();
         if (!paused && (e == nullptr || !e->has_pending_work()))
             throw std::logic_error(

@@ -48,10 +48,10 @@ struct pool {
         std::thread([this] { worker(); }).detach();
     }
 
-    static thread_local lwt::detail::engine* current_owner;
+    static thread_local lwt::detail::io_engine* current_owner;
 };
 
-thread_local lwt::detail::engine* pool::current_owner = nullptr;
+thread_local lwt::detail::io_engine* pool::current_owner = nullptr;
 
 pool& the_pool() {
     static pool* p = new pool();
@@ -63,7 +63,7 @@ pool& the_pool() {
 namespace lwt::detail {
 
 void submit_job(worker_job* j) {
-    j->owner = &engine::current();
+    j->owner = &io_engine::current();
     j->owner->jobs_outstanding.fetch_add(1, std::memory_order_relaxed);
     auto& p = lwt::preemptive::the_pool();
     std::lock_guard<std::mutex> lk(p.m);
@@ -77,7 +77,7 @@ void submit_job(worker_job* j) {
 namespace lwt::preemptive {
 
 void run_in_main_raw(std::function<void(std::function<void(std::exception_ptr)>)> start) {
-    lwt::detail::engine* owner = pool::current_owner;
+    lwt::detail::io_engine* owner = pool::current_owner;
     if (owner == nullptr) throw std::logic_error("lwt::preemptive::run_in_main: not called from a worker thread");
     // Shared between this worker (waiting on the future) and the loop (running `start`, whose
     // completion callback may run later): whoever finishes last frees it.

@@ -155,7 +155,7 @@ child_ptr spawn(const command& cmd, const options& o, bool pipe_in, bool pipe_ou
     auto c = std::make_shared<detail::child>();
     c->pid = pid;
     c->text = describe(cmd);
-    bool nonblock = lwt::detail::engine::current().wants_nonblocking();
+    bool nonblock = lwt::detail::io_engine::current().wants_nonblocking();
     auto parent_end = [&](fds& f, int keep) {
         int fd = std::exchange(f.v[keep], -1);
         if (nonblock) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);

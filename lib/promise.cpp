@@ -23,7 +23,7 @@ promise<void> return_() {
         s->set_value();
         detail::ctx.ready_void = s;
     }
-    auto* s = static_cast<detail::state<void>*>(detail::ctx.ready_void);
+    auto* s = static_cast<detail::cell<void>*>(detail::ctx.ready_void);
     detail::retain(s);
     return detail::adopt<void>(s);
 }
@@ -34,7 +34,7 @@ std::size_t paused_count() noexcept { return detail::ctx.paused; }
 
 namespace lwt::detail {
 
-void reject_cell(state_base* s, bool later, std::exception_ptr e) {
+void reject_cell(cell_base* s, bool later, std::exception_ptr e) {
     if (!e) throw std::invalid_argument("lwt: rejecting a promise with a null exception_ptr");
     if (!s->begin_resolve()) return;
     s->set_rejected(std::move(e));

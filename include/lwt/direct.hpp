@@ -15,10 +15,10 @@ namespace lwt::detail {
 // is rejected with lwt::canceled at once and f never runs; once started, cancel forwards to
 // f()'s promise (rule 11).
 template <class T, class F>
-struct spawn_cell final : state<T>, pause_link, waiter, pooled {
+struct spawn_cell final : cell<T>, pause_link, waiter, pooled {
     F f;
     key_frame* keys;
-    state<T>* inner = nullptr;  // f()'s promise once started (retained)
+    cell<T>* inner = nullptr;  // f()'s promise once started (retained)
 
     template <class G>
     explicit spawn_cell(G&& g) : waiter(&follow), f(std::forward<G>(g)), keys(retain_keys(ctx.keys)) {
@@ -50,30 +50,30 @@ struct spawn_cell final : state<T>, pause_link, waiter, pooled {
                 retain(c);  // released by `follow`: f lives as long as its promise is pending
                 c->inner->link(static_cast<waiter*>(c));
             } else {
-                transfer_outcome(c->inner, static_cast<state<T>*>(c));
+                transfer_outcome(c->inner, static_cast<cell<T>*>(c));
                 run_waiters(c);
             }
         }
         release(c);  // the queue's reference
     }
-    static void follow(waiter* w, state_base* settled) noexcept {
+    static void follow(waiter* w, cell_base* settled) noexcept {
         auto* c = static_cast<spawn_cell*>(w);
         if (settled == nullptr) return;  // unreachable: `inner` is retained
         if (c->pending()) {
-            transfer_outcome(c->inner, static_cast<state<T>*>(c));
+            transfer_outcome(c->inner, static_cast<cell<T>*>(c));
             settle(c, false);
         }
         release(c);
     }
-    static void cancel_task(cancelable* self, cancel_walk& w, state_base*) {
-        auto* c = static_cast<spawn_cell*>(static_cast<state_base*>(self));
+    static void cancel_task(cancelable* self, cancel_walk& w, cell_base*) {
+        auto* c = static_cast<spawn_cell*>(static_cast<cell_base*>(self));
         if (!c->pending()) return;
         if (c->inner == nullptr)
             w.leaf(self, c, nullptr);  // not started: rejected at once, f never runs
         else
             w.visit(c->inner, nullptr);
     }
-    static void destroy(state_base* s) noexcept { delete static_cast<spawn_cell*>(s); }
+    static void destroy(cell_base* s) noexcept { delete static_cast<spawn_cell*>(s); }
 };
 
 }  // namespace lwt::detail
@@ -87,8 +87,8 @@ auto spawn(F&& f) {
     using R = lwt::detail::as_promise_t<std::invoke_result_t<std::decay_t<F>&>>;
     static_assert(lwt::detail::is_promise_v<R>, "lwt::direct::spawn: f must return an lwt::promise");
     using T = lwt::detail::promise_value_t<R>;
-    using cell = lwt::detail::spawn_cell<T, std::decay_t<F>>;
-    return lwt::detail::adopt<T>(static_cast<lwt::detail::state<T>*>(new cell(std::forward<F>(f))));
+    using spawned = lwt::detail::spawn_cell<T, std::decay_t<F>>;
+    return lwt::detail::adopt<T>(static_cast<lwt::detail::cell<T>*>(new spawned(std::forward<F>(f))));
 }
 
 // Lwt_direct.spawn_in_the_background: like spawn, for a task nobody awaits; its failure goes

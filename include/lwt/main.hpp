@@ -15,7 +15,7 @@ namespace lwt::main {
 namespace detail {
 // Drives this thread's loop until `s` settles (rule 9, rule 16). Throws std::logic_error when
 // called from inside a run, or when nothing can settle `s` any more.
-LWT_EXPORT void run_until(lwt::detail::state_base* s);
+LWT_EXPORT void run_until(lwt::detail::cell_base* s);
 // Marks the thread as running a loop for the scope (nested runs throw std::logic_error).
 struct LWT_EXPORT run_scope {
     run_scope();

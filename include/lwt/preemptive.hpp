@@ -22,7 +22,7 @@ namespace lwt::detail {
 
 // A job: work() runs on a worker; the loop side (inbox_item::run) delivers the outcome.
 struct LWT_EXPORT worker_job : inbox_item {
-    engine* owner = nullptr;
+    io_engine* owner = nullptr;
     virtual void work() noexcept = 0;
     virtual ~worker_job() = default;
 };
@@ -35,13 +35,13 @@ struct detached final : worker_job {
     Fn fn;
     std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> value;
     std::exception_ptr error;
-    state<R>* cell;
+    cell<R>* target;
 
-    detached(Fn f, state<R>* c) : fn(std::move(f)), cell(c) {
+    detached(Fn f, cell<R>* c) : fn(std::move(f)), target(c) {
         run = [](inbox_item* it) noexcept {
             auto* self = static_cast<detached*>(it);
             self->owner->jobs_outstanding.fetch_sub(1, std::memory_order_release);
-            state<R>* c = self->cell;
+            cell<R>* c = self->target;
             if (c->pending()) {
                 if (self->error) {
                     c->set_rejected(self->error);

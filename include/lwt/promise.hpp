@@ -74,16 +74,16 @@ public:
     friend bool operator==(const promise& a, const promise& b) noexcept { return a.s_ == b.s_; }
 
 private:
-    explicit promise(detail::state<T>* s) noexcept : s_(s) {}
-    void reset(detail::state<T>* s) noexcept {
-        detail::state<T>* old = std::exchange(s_, s);
+    explicit promise(detail::cell<T>* s) noexcept : s_(s) {}
+    void reset(detail::cell<T>* s) noexcept {
+        detail::cell<T>* old = std::exchange(s_, s);
         if (old != nullptr) detail::release(old);
     }
 
-    detail::state<T>* s_;
+    detail::cell<T>* s_;
 
-    friend detail::state<T>* detail::state_of<T>(const promise<T>&) noexcept;
-    friend promise<T> detail::adopt<T>(detail::state<T>*) noexcept;
+    friend detail::cell<T>* detail::state_of<T>(const promise<T>&) noexcept;
+    friend promise<T> detail::adopt<T>(detail::cell<T>*) noexcept;
 };
 
 // lwt::promise p = lwt::unix_::read(...): the promise an awaitable converts to.
@@ -92,11 +92,11 @@ promise(A&&) -> promise<detail::promise_value_t<detail::as_promise_t<A>>>;
 
 namespace detail {
 template <class T>
-LWT_INLINE state<T>* state_of(const promise<T>& p) noexcept {
+LWT_INLINE cell<T>* state_of(const promise<T>& p) noexcept {
     return p.s_;
 }
 template <class T>
-LWT_INLINE promise<T> adopt(state<T>* s) noexcept {  // takes over one reference
+LWT_INLINE promise<T> adopt(cell<T>* s) noexcept {  // takes over one reference
     return promise<T>(s);
 }
 template <class T>
@@ -106,12 +106,12 @@ heap_state<T>* new_heap_state(bool cancelable) {
 
 // Resolving a cell from outside (resolvers, wakeup*): `later` selects wakeup_later.
 template <class T, class... A>
-void resolve_cell(state<T>* s, bool later, A&&... v) {
+void resolve_cell(cell<T>* s, bool later, A&&... v) {
     if (!s->begin_resolve()) return;
     s->set_value(std::forward<A>(v)...);
     settle(s, later);
 }
-LWT_EXPORT void reject_cell(state_base* s, bool later, std::exception_ptr e);
+LWT_EXPORT void reject_cell(cell_base* s, bool later, std::exception_ptr e);
 
 template <class E>
 std::exception_ptr to_exception_ptr(E&& e) {
@@ -166,7 +166,7 @@ public:
     }
 
     // The cell this resolver resolves (for the library's own machinery).
-    detail::state<T>* cell() const noexcept { return s_; }
+    detail::cell<T>* cell() const noexcept { return s_; }
 
     // Takes over one reference to s.
     static resolver adopt(detail::heap_state<T>* s) noexcept { return resolver(s); }
@@ -248,7 +248,7 @@ template <class F>
 struct callback_node final : waiter, pooled {
     F f;
     template <class G>
-    explicit callback_node(G&& g, void (*fn)(waiter*, state_base*) noexcept, bool cancel_only = false)
+    explicit callback_node(G&& g, void (*fn)(waiter*, cell_base*) noexcept, bool cancel_only = false)
         : waiter(fn, cancel_only), f(std::forward<G>(g)) {}
 };
 
@@ -263,12 +263,12 @@ void guarded(F& f, A&&... a) noexcept {
 }
 
 // Attaches `fn(node, settled_cell)` to p, or runs it now if p is settled. `F` must be callable
-// as on_settled(const state<T>&); exceptions go to the async exception hook.
+// as on_settled(const cell<T>&); exceptions go to the async exception hook.
 template <class T, class F>
-void when_settled(state<T>* s, F&& on_settled) {
+void when_settled(cell<T>* s, F&& on_settled) {
     if (!s->pending()) {
         key_frame* saved = ctx.keys;
-        guarded(on_settled, static_cast<const state<T>&>(*s));
+        guarded(on_settled, static_cast<const cell<T>&>(*s));
         ctx.keys = saved;
         return;
     }
@@ -283,11 +283,11 @@ void when_settled(state<T>* s, F&& on_settled) {
     struct node final : waiter, pooled {
         bound b;
         node(F&& g, key_frame* k) : waiter(&fire_node), b(std::forward<F>(g), k) {}
-        static void fire_node(waiter* w, state_base* settled) noexcept {
+        static void fire_node(waiter* w, cell_base* settled) noexcept {
             auto* self = static_cast<node*>(w);
             if (settled != nullptr) {
                 keys_scope ks(self->b.keys);
-                guarded(self->b.f, static_cast<const state<T>&>(*settled));
+                guarded(self->b.f, static_cast<const cell<T>&>(*settled));
             }
             delete self;
         }
@@ -303,7 +303,7 @@ struct keep_box final : waiter, pooled {
     F f;
     template <class G>
     explicit keep_box(G&& g)
-        : waiter([](waiter* w, state_base*) noexcept { delete static_cast<keep_box*>(w); }), f(std::forward<G>(g)) {}
+        : waiter([](waiter* w, cell_base*) noexcept { delete static_cast<keep_box*>(w); }), f(std::forward<G>(g)) {}
 };
 
 template <class F>
@@ -373,7 +373,7 @@ void on_cancel(const promise<T>& p, F&& f) {
     using node = detail::callback_node<std::decay_t<F>>;
     auto* n = new node(
         std::forward<F>(f),
-        [](detail::waiter* w, detail::state_base* settled) noexcept {
+        [](detail::waiter* w, detail::cell_base* settled) noexcept {
             auto* self = static_cast<node*>(w);
             if (settled != nullptr && settled->canceled) detail::guarded(self->f);
             delete self;
@@ -412,7 +412,7 @@ promise<T> wrap_in_cancelable(const promise<T>& p) {
 
 template <class T, class F>
 void on_success(const promise<T>& p, F&& f) {
-    detail::when_settled(detail::state_of(p), [f = std::forward<F>(f)](const detail::state<T>& s) mutable {
+    detail::when_settled(detail::state_of(p), [f = std::forward<F>(f)](const detail::cell<T>& s) mutable {
         if (s.st != lwt::state::fulfilled) return;
         if constexpr (std::is_void_v<T>)
             f();
@@ -422,18 +422,18 @@ void on_success(const promise<T>& p, F&& f) {
 }
 template <class T, class F>
 void on_failure(const promise<T>& p, F&& f) {
-    detail::when_settled(detail::state_of(p), [f = std::forward<F>(f)](const detail::state<T>& s) mutable {
+    detail::when_settled(detail::state_of(p), [f = std::forward<F>(f)](const detail::cell<T>& s) mutable {
         if (s.st == lwt::state::rejected) f(s.exc);
     });
 }
 template <class T, class F>
 void on_termination(const promise<T>& p, F&& f) {
-    detail::when_settled(detail::state_of(p), [f = std::forward<F>(f)](const detail::state<T>&) mutable { f(); });
+    detail::when_settled(detail::state_of(p), [f = std::forward<F>(f)](const detail::cell<T>&) mutable { f(); });
 }
 template <class T, class F, class G>
 void on_any(const promise<T>& p, F&& f, G&& g) {
     detail::when_settled(detail::state_of(p),
-                         [f = std::forward<F>(f), g = std::forward<G>(g)](const detail::state<T>& s) mutable {
+                         [f = std::forward<F>(f), g = std::forward<G>(g)](const detail::cell<T>& s) mutable {
                              if (s.st == lwt::state::rejected)
                                  g(s.exc);
                              else if constexpr (std::is_void_v<T>)

@@ -38,15 +38,15 @@ public:
     // The promise of a next() that waits for the body: cancelling it forwards to what the
     // body is suspended on, as cancelling a coroutine's promise does (rule 7). The body then
     // decides: a co_yield fulfils the next(), a failure (lwt::canceled, uncaught) rejects it.
-    struct next_cell final : detail::state<std::optional<T>>, detail::pooled {
+    struct next_cell final : detail::cell<std::optional<T>>, detail::pooled {
         promise_type* body;  // valid while the cell is pending: the frame outlives it
 
         explicit next_cell(promise_type* b) noexcept : body(b) {
-            this->destroy_fn = [](detail::state_base* s) noexcept { delete static_cast<next_cell*>(s); };
+            this->destroy_fn = [](detail::cell_base* s) noexcept { delete static_cast<next_cell*>(s); };
             this->cancel_fn = &forward;
         }
-        static void forward(detail::cancelable* self, detail::cancel_walk& w, detail::state_base*) {
-            auto* c = static_cast<next_cell*>(static_cast<detail::state_base*>(self));
+        static void forward(detail::cancelable* self, detail::cancel_walk& w, detail::cell_base*) {
+            auto* c = static_cast<next_cell*>(static_cast<detail::cell_base*>(self));
             if (c->pending() && c->body->awaiting != nullptr) w.visit(c->body->awaiting, c);
         }
     };
@@ -79,7 +79,7 @@ public:
             if (e)
                 detail::reject_cell(c, true, std::move(e));
             else
-                detail::resolve_cell(static_cast<detail::state<std::optional<T>>*>(c), true, std::move(v));
+                detail::resolve_cell(static_cast<detail::cell<std::optional<T>>*>(c), true, std::move(v));
             detail::release(c);
         }
 
@@ -150,7 +150,7 @@ public:
         auto* c = new next_cell(&p);
         c->refs = 2;  // the promise returned, and p.waiting
         p.waiting = c;
-        return detail::adopt<std::optional<T>>(static_cast<detail::state<std::optional<T>>*>(c));
+        return detail::adopt<std::optional<T>>(static_cast<detail::cell<std::optional<T>>*>(c));
     }
 
     // ---- combinators (each a sequence of its own, pulling from this one) ----

@@ -36,7 +36,7 @@ namespace {
 // Owns the thread's engine and its exit hooks; destroyed at thread exit (for the main
 // thread: at exit()). Created after the context's own guard, so destroyed before it.
 struct engine_holder {
-    std::unique_ptr<engine> e;
+    std::unique_ptr<io_engine> e;
     std::vector<std::function<void()>> exit_hooks;
     engine_holder() { ensure_context_guard(); }
     ~engine_holder() {
@@ -51,7 +51,7 @@ struct engine_holder {
             }
             reap_abandoned();
             if (!e) break;
-            std::unique_ptr<engine> dying = std::move(e);
+            std::unique_ptr<io_engine> dying = std::move(e);
             dying.reset();
             ctx.engine = nullptr;
             if (!e && abandoned_count() == 0 && exit_hooks.empty()) break;
@@ -71,7 +71,7 @@ void log_fallback(const std::string& why) {
     }
 }
 
-std::unique_ptr<engine> make_engine() {
+std::unique_ptr<io_engine> make_engine() {
     // A write to a pipe or socket whose reader is gone fails with EPIPE instead of killing the
     // program (sends also pass MSG_NOSIGNAL). Only when the program left SIGPIPE at its default.
     struct sigaction old {};
@@ -96,35 +96,35 @@ std::unique_ptr<engine> make_engine() {
 
 void register_exit_hook(std::function<void()> f) { holder.exit_hooks.push_back(std::move(f)); }
 
-engine& engine::create() {
+io_engine& io_engine::create() {
     holder.e = make_engine();
     ctx.engine = holder.e.get();
     return *holder.e;
 }
 
-engine::engine() {
+io_engine::io_engine() {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
 }
 
-engine::~engine() {
+io_engine::~io_engine() {
     if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 namespace {
 std::mutex teardown_mutex;
-std::vector<void (*)(engine*)> teardown_hooks;
+std::vector<void (*)(io_engine*)> teardown_hooks;
 }  // namespace
 
-void add_engine_teardown_hook(void (*hook)(engine*)) {
+void add_engine_teardown_hook(void (*hook)(io_engine*)) {
     std::lock_guard<std::mutex> lk(teardown_mutex);
     if (std::find(teardown_hooks.begin(), teardown_hooks.end(), hook) == teardown_hooks.end())
         teardown_hooks.push_back(hook);
 }
 
-void engine::shutdown() noexcept {
+void io_engine::shutdown() noexcept {
     {
-        std::vector<void (*)(engine*)> hooks;
+        std::vector<void (*)(io_engine*)> hooks;
         {
             std::lock_guard<std::mutex> lk(teardown_mutex);
             hooks = teardown_hooks;
@@ -149,7 +149,7 @@ void engine::shutdown() noexcept {
     }
 }
 
-void engine::iterate(std::int64_t timeout_ns) {
+void io_engine::iterate(std::int64_t timeout_ns) {
     std::int64_t t = timeout_ns;
     if (!timers_.empty() && t != 0) {
         std::int64_t d = timers_[0].deadline - monotonic_ns();
@@ -160,7 +160,7 @@ void engine::iterate(std::int64_t timeout_ns) {
     if (!timers_.empty()) fire_timers();
 }
 
-bool engine::has_pending_work() const noexcept {
+bool io_engine::has_pending_work() const noexcept {
     return live_ops_ > 0 || !timers_.empty() || external_sources.load(std::memory_order_acquire) > 0 ||
            jobs_outstanding.load(std::memory_order_acquire) > 0 ||
            inbox_.load(std::memory_order_acquire) != nullptr;
@@ -168,7 +168,7 @@ bool engine::has_pending_work() const noexcept {
 
 // Each completion is a resolution of its own when it runs from the loop: what it defers runs
 // before the next completion. From inside cancel() it nests in the caller's resolution.
-void engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noexcept {
+void io_engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noexcept {
     op.res = res;
     op.cqe_flags = cqe_flags;
     op.phase = io_phase::done;
@@ -182,7 +182,7 @@ void engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noexce
 // so what the poster wrote into an item is visible to the loop), plus an eventfd write by
 // whoever finds the list empty -- later posters know a wake-up is already on its way.
 
-void engine::post(inbox_item* item) noexcept {
+void io_engine::post(inbox_item* item) noexcept {
     inbox_item* head = inbox_.load(std::memory_order_relaxed);
     do {
         item->next = head;
@@ -190,7 +190,7 @@ void engine::post(inbox_item* item) noexcept {
     if (head == nullptr) wake();
 }
 
-void engine::run_inbox() noexcept {
+void io_engine::run_inbox() noexcept {
     inbox_item* list = inbox_.exchange(nullptr, std::memory_order_acquire);
     inbox_item* fifo = nullptr;
     while (list != nullptr) {  // reverse into posting order
@@ -213,14 +213,14 @@ void engine::run_inbox() noexcept {
 // ending together), popping them one by one would cost log n cache misses each: past a few
 // hundred, the rest are taken in one linear pass, sorted, and the heap is rebuilt.
 
-void engine::add_timer(timer_node* t) {
+void io_engine::add_timer(timer_node* t) {
     auto i = static_cast<std::uint32_t>(timers_.size());
     timers_.push_back({t->deadline, t});
     t->index = i;
     sift_up(i);
 }
 
-void engine::remove_timer(timer_node* t) noexcept {
+void io_engine::remove_timer(timer_node* t) noexcept {
     std::uint32_t i = t->index;
     if (i == timer_node::npos) return;
     t->index = timer_node::npos;
@@ -232,7 +232,7 @@ void engine::remove_timer(timer_node* t) noexcept {
     sift_up(last.node->index);
 }
 
-void engine::sift_up(std::uint32_t i) noexcept {
+void io_engine::sift_up(std::uint32_t i) noexcept {
     timer_slot t = timers_[i];
     while (i > 0) {
         std::uint32_t parent = (i - 1) / 4;
@@ -243,7 +243,7 @@ void engine::sift_up(std::uint32_t i) noexcept {
     place(i, t);
 }
 
-void engine::sift_down(std::uint32_t i) noexcept {
+void io_engine::sift_down(std::uint32_t i) noexcept {
     auto n = static_cast<std::uint32_t>(timers_.size());
     timer_slot t = timers_[i];
     for (;;) {
@@ -261,7 +261,7 @@ void engine::sift_down(std::uint32_t i) noexcept {
 }
 
 // Fulfils an expired timer taken out of the heap (whose reference it releases).
-void engine::fire_one(timer_node* t) noexcept {
+void io_engine::fire_one(timer_node* t) noexcept {
     if (t->pending()) {
         t->set_value();
         resolution_scope scope;
@@ -270,7 +270,7 @@ void engine::fire_one(timer_node* t) noexcept {
     release(t);  // the heap's reference
 }
 
-void engine::fire_timers() noexcept {
+void io_engine::fire_timers() noexcept {
     if (timers_.empty()) return;
     std::int64_t now = monotonic_ns();
     for (int popped = 0; !timers_.empty() && timers_[0].deadline <= now; ++popped) {
@@ -284,7 +284,7 @@ void engine::fire_timers() noexcept {
     }
 }
 
-void engine::fire_batch(std::int64_t now) noexcept {
+void io_engine::fire_batch(std::int64_t now) noexcept {
     std::vector<timer_slot> expired;
     std::size_t keep = 0;
     for (std::size_t i = 0; i < timers_.size(); ++i) {

@@ -188,7 +188,7 @@ static_assert(in_order(), "io_kinds: one entry per io_kind, in the enum's order"
 void cancel_op(io_op& op) noexcept {
     op.cancel_requested = true;
     if (op.phase == io_phase::pending)
-        if (engine* e = engine::current_if_any()) e->cancel(op);
+        if (io_engine* e = io_engine::current_if_any()) e->cancel(op);
 }
 
 namespace {
@@ -197,7 +197,7 @@ void cancel_op_action(cancelable* c) noexcept { cancel_op(*static_cast<io_op*>(c
 
 }  // namespace
 
-void cancel_io_op(cancelable* self, cancel_walk& w, state_base* owner) {
+void cancel_io_op(cancelable* self, cancel_walk& w, cell_base* owner) {
     auto* op = static_cast<io_op*>(self);
     if (op->phase != io_phase::done && owner != nullptr) w.leaf(self, owner, &cancel_op_action);
 }

@@ -41,7 +41,7 @@ const std::exception_ptr& canceled_exception() {
     return e;
 }
 
-void dispose_waiters(state_base* s) noexcept {
+void dispose_waiters(cell_base* s) noexcept {
     while (waiter* w = s->head) {
         s->unlink(w);
         w->fire(w, nullptr);
@@ -49,7 +49,7 @@ void dispose_waiters(state_base* s) noexcept {
 }
 
 void run_waiters_job(void* arg) noexcept {
-    auto* s = static_cast<state_base*>(arg);
+    auto* s = static_cast<cell_base*>(arg);
     run_waiters(s);
     release(s);
 }
@@ -58,14 +58,14 @@ void run_waiters_job(void* arg) noexcept {
 
 void destroy_released() noexcept {
     ctx.destroying = true;
-    while (state_base* n = ctx.release_list) {
+    while (cell_base* n = ctx.release_list) {
         ctx.release_list = n->next_release;
         n->destroy_fn(n);
     }
     ctx.destroying = false;
 }
 
-void destroy_state_slow(state_base* s) noexcept {
+void destroy_state_slow(cell_base* s) noexcept {
     if (s->head != nullptr) dispose_waiters(s);
     if (ctx.destroying) {
         s->next_release = ctx.release_list;
@@ -78,7 +78,7 @@ void destroy_state_slow(state_base* s) noexcept {
     destroy_released();
 }
 
-void run_waiters(state_base* s) noexcept {
+void run_waiters(cell_base* s) noexcept {
     if (s->canceled && s->has_on_cancel) {
         // on_cancel callbacks run before the other waiters (rule 6). Rescan from the head
         // after each: a callback may unlink other waiters.
@@ -105,7 +105,7 @@ void run_waiters(state_base* s) noexcept {
     }
 }
 
-void settle_slow(state_base* s, bool later) noexcept {
+void settle_slow(cell_base* s, bool later) noexcept {
     // Deferred: a wakeup_later nested in a running resolution, or any resolution when the
     // stack is low and someone below will drain the queue. Otherwise the waiters run now,
     // and the outermost resolution drains what they deferred before returning.
@@ -122,7 +122,7 @@ void settle_slow(state_base* s, bool later) noexcept {
     release(s);
 }
 
-void reject_canceled(state_base* s) noexcept {
+void reject_canceled(cell_base* s) noexcept {
     if (!s->pending()) return;
     s->set_rejected(canceled_exception(), true);
     settle(s, false);
@@ -147,7 +147,7 @@ void cancel_walk::grow(leaf_t*& v, std::size_t n, std::size_t& cap, leaf_t* in) 
     cap = ncap;
 }
 
-void cancel_walk::run(cancelable* root, state_base* owner) {
+void cancel_walk::run(cancelable* root, cell_base* owner) {
     // Phase 0: walk backwards breadth-first; no user code runs, the graph cannot change.
     visit(root, owner);
     for (std::size_t i = 0; i < todo_n_; ++i) {
@@ -159,7 +159,7 @@ void cancel_walk::run(cancelable* root, state_base* owner) {
     for (std::size_t i = 0; i < leaves_n_; ++i) {
         leaf_t& l = leaves_[i];
         if (l.act == nullptr) {
-            auto* s = static_cast<state_base*>(l.c);
+            auto* s = static_cast<cell_base*>(l.c);
             if (s->pending()) s->set_rejected(canceled_exception(), true);
         }
     }
@@ -168,39 +168,39 @@ void cancel_walk::run(cancelable* root, state_base* owner) {
     for (std::size_t i = 0; i < leaves_n_; ++i) {
         leaf_t& l = leaves_[i];
         if (l.act == nullptr)
-            settle(static_cast<state_base*>(l.c), false);
+            settle(static_cast<cell_base*>(l.c), false);
         else
             l.act(l.c);
     }
 }
 
-void cancel_as_leaf(cancelable* self, cancel_walk& w, state_base*) {
-    auto* s = static_cast<state_base*>(self);
+void cancel_as_leaf(cancelable* self, cancel_walk& w, cell_base*) {
+    auto* s = static_cast<cell_base*>(self);
     if (s->pending()) w.leaf(self, s, nullptr);
 }
 
 namespace {
 
 // The abandoned cells of this thread (see abandon() in state.hpp).
-constinit LWT_TLS std::vector<state_base*>* abandoned = nullptr;
+constinit LWT_TLS std::vector<cell_base*>* abandoned = nullptr;
 constinit LWT_TLS std::size_t prune_at = 64;
 
 }  // namespace
 
-void abandon(state_base* s) {
+void abandon(cell_base* s) {
     if (abandoned == nullptr) {
         ensure_context_guard();
-        abandoned = new std::vector<state_base*>();
+        abandoned = new std::vector<cell_base*>();
     }
     retain(s);
     abandoned->push_back(s);
     if (abandoned->size() >= prune_at) {
         // Cells only the list holds can never be observed again: drop them.
-        std::vector<state_base*> keep;
-        std::vector<state_base*> drop;
-        for (state_base* c : *abandoned) (c->refs == 1 || !c->pending() ? drop : keep).push_back(c);
+        std::vector<cell_base*> keep;
+        std::vector<cell_base*> drop;
+        for (cell_base* c : *abandoned) (c->refs == 1 || !c->pending() ? drop : keep).push_back(c);
         abandoned->swap(keep);
-        for (state_base* c : drop) release(c);
+        for (cell_base* c : drop) release(c);
         prune_at = 2 * abandoned->size() + 64;
     }
 }
@@ -208,9 +208,9 @@ void abandon(state_base* s) {
 void reap_abandoned() noexcept {
     // Rejecting runs coroutines, which may abandon more cells: repeat until none is left.
     while (abandoned != nullptr && !abandoned->empty()) {
-        std::vector<state_base*> list;
+        std::vector<cell_base*> list;
         list.swap(*abandoned);
-        for (state_base* c : list) {
+        for (cell_base* c : list) {
             reject_canceled(c);
             release(c);
         }
@@ -222,7 +222,7 @@ void reap_abandoned() noexcept {
 
 std::size_t abandoned_count() noexcept { return abandoned == nullptr ? 0 : abandoned->size(); }
 
-void cancel(state_base* s) {
+void cancel(cell_base* s) {
     if (!s->pending() || s->cancel_fn == nullptr) return;
     cancel_walk w;
     w.run(s, nullptr);

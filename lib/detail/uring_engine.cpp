@@ -55,7 +55,7 @@ std::uint64_t data_of(const io_op& op) noexcept {
 
 }  // namespace
 
-std::unique_ptr<engine> uring_engine::create(std::string& why) {
+std::unique_ptr<io_engine> uring_engine::create(std::string& why) {
     std::unique_ptr<uring_engine> e(new uring_engine());
     // Newest set-up first; an older kernel refuses flags it does not know with EINVAL.
     const unsigned attempts[] = {

@@ -30,14 +30,14 @@ file_descr& file_descr::operator=(file_descr&& o) noexcept {
 
 file_descr::~file_descr() {
     if (fd_ >= 0) {
-        if (engine* e = engine::current_if_any()) e->forget_fd(fd_);
+        if (io_engine* e = io_engine::current_if_any()) e->forget_fd(fd_);
         ::close(fd_);
     }
 }
 
 fd_op file_descr::close() {
     if (fd_ < 0) return fd_op(detail::finished_t{}, "close");
-    engine& e = engine::current();  // (before the descriptor is let go: it may throw)
+    io_engine& e = io_engine::current();  // (before the descriptor is let go: it may throw)
     int fd = std::exchange(fd_, -1);
     e.forget_fd(fd);
     return fd_op({.kind = io_kind::close, .fd = fd, .call = "close"});
@@ -120,7 +120,7 @@ promise<void> ftruncate(const file_descr& fd, off_t length) {
 
 std::pair<file_descr, file_descr> pipe() {
     int fds[2];
-    int flags = O_CLOEXEC | (engine::current().wants_nonblocking() ? O_NONBLOCK : 0);
+    int flags = O_CLOEXEC | (io_engine::current().wants_nonblocking() ? O_NONBLOCK : 0);
     if (::pipe2(fds, flags) != 0) throw_errno("pipe", "");
     return {file_descr(fds[0]), file_descr(fds[1])};
 }

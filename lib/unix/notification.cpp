@@ -14,13 +14,13 @@ namespace lwt::unix_ {
 
 namespace {
 
-using detail::engine;
+using detail::io_engine;
 using detail::inbox_item;
 
 struct registry {
     std::mutex m;
     struct entry {
-        engine* owner;
+        io_engine* owner;
         std::shared_ptr<std::function<void()>> f;
         bool once;
     };
@@ -28,7 +28,7 @@ struct registry {
     int next_id = 1;
 };
 
-void purge(engine* e);
+void purge(io_engine* e);
 
 registry& reg() {
     static registry* r = [] {
@@ -39,7 +39,7 @@ registry& reg() {
     return *r;
 }
 
-void purge(engine* e) {
+void purge(io_engine* e) {
     registry& r = reg();
     std::lock_guard<std::mutex> lk(r.m);
     for (auto it = r.notifications.begin(); it != r.notifications.end();)
@@ -77,7 +77,7 @@ void run_notification(inbox_item* it) noexcept {
 
 int make_notification(std::function<void()> f, bool once) {
     if (!f) throw std::invalid_argument("lwt::unix_::make_notification: empty function");
-    engine& e = engine::current();
+    io_engine& e = io_engine::current();
     registry& r = reg();
     std::lock_guard<std::mutex> lk(r.m);
     int id = r.next_id++;

@@ -41,13 +41,13 @@ typename K::value_type value_slow(io_op& op, typename K::extra& x, const char* c
 // the engine completes the cell directly, with no coroutine frame in between. The engine
 // holds a reference while the operation is in flight, so the cell outlives a dropped promise.
 template <class K>
-struct op_cell final : state<typename K::value_type>, pooled {
+struct op_cell final : cell<typename K::value_type>, pooled {
     io_op op;
     typename K::extra x;
     const char* call = "";
 
     op_cell() noexcept {
-        this->destroy_fn = [](state_base* s) noexcept { delete static_cast<op_cell*>(s); };
+        this->destroy_fn = [](cell_base* s) noexcept { delete static_cast<op_cell*>(s); };
         this->cancel_fn = &cancel_cell;
         op.complete = &complete;
         op.frame = this;
@@ -75,15 +75,15 @@ struct op_cell final : state<typename K::value_type>, pooled {
         release(c);  // the engine's reference
     }
     static void cancel_action(cancelable* self) noexcept {
-        cancel_op(static_cast<op_cell*>(static_cast<state_base*>(self))->op);
+        cancel_op(static_cast<op_cell*>(static_cast<cell_base*>(self))->op);
     }
-    static void cancel_cell(cancelable* self, cancel_walk& w, state_base*) {
-        auto* c = static_cast<op_cell*>(static_cast<state_base*>(self));
+    static void cancel_cell(cancelable* self, cancel_walk& w, cell_base*) {
+        auto* c = static_cast<op_cell*>(static_cast<cell_base*>(self));
         if (c->pending()) w.leaf(self, c, &cancel_action);
     }
 
     // Starts the operation described in `op` from here.
-    void start(engine& e) noexcept {
+    void start(io_engine& e) noexcept {
         if (e.try_now(op)) {
             take_result();
         } else {
@@ -111,7 +111,7 @@ inline void note_done(io_op*) noexcept {}
 
 namespace lwt::unix_ {
 
-using detail::engine;
+using detail::io_engine;
 using detail::io_op;
 
 // The operation is tried at once; if it would have to wait, it is in the engine before the
@@ -120,7 +120,7 @@ using detail::io_op;
 template <class K>
 operation<K>::operation(const detail::op_request& r, typename K::extra x) : call_(r.call), x_(std::move(x)) {
     prepare(r);
-    engine& e = engine::current();
+    io_engine& e = io_engine::current();
     if (!e.try_now(op_)) e.submit(op_);
 }
 
@@ -183,7 +183,7 @@ operation<K>::operator promise<typename K::value_type>() && {
         // A copy: the kernel may still read what x_ holds (a path) until it lets go of op_.
         c->x = x_;
         c->x.point(c->op);
-        engine& e = engine::current();
+        io_engine& e = io_engine::current();
         if (e.relocate(op_, c->op)) {
             // Moved as it is (not yet handed to the kernel, or waiting in user space).
             detail::retain(c);
@@ -229,7 +229,7 @@ void operation<K>::abandon() noexcept {
             op_.complete = &detail::note_done;
         }
     }
-    engine::current().cancel(op_);
+    io_engine::current().cancel(op_);
     discard();
 }
 

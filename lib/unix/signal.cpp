@@ -22,14 +22,14 @@ namespace lwt::unix_ {
 
 namespace {
 
-using detail::engine;
+using detail::io_engine;
 using detail::inbox_item;
 
 struct registry {
     std::mutex m;
     struct entry {
         int signum;
-        engine* owner;
+        io_engine* owner;
         std::shared_ptr<std::function<void(int)>> f;
     };
     std::map<std::uint64_t, entry> handlers;
@@ -41,7 +41,7 @@ struct registry {
 
 std::atomic<int> signal_pipe_w{-1};
 
-void purge(engine* e);
+void purge(io_engine* e);
 
 registry& reg() {
     static registry* r = [] {
@@ -52,7 +52,7 @@ registry& reg() {
     return *r;
 }
 
-void purge(engine* e) {
+void purge(io_engine* e) {
     registry& r = reg();
     std::lock_guard<std::mutex> lk(r.m);
     for (auto it = r.handlers.begin(); it != r.handlers.end();) {
@@ -116,7 +116,7 @@ signal_handler_id on_signal(int signum, std::function<void(int)> f) {
     if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP)
         throw std::invalid_argument(fmt::format("lwt::unix_::on_signal: cannot handle signal {}", signum));
     if (!f) throw std::invalid_argument("lwt::unix_::on_signal: empty handler");
-    engine& e = engine::current();
+    io_engine& e = io_engine::current();
     registry& r = reg();
     std::lock_guard<std::mutex> lk(r.m);
     if (r.pipe_r < 0) {

@@ -55,7 +55,7 @@ void listen(const file_descr& fd, int backlog) {
 namespace {
 
 accept_op accept_on(int fd) {
-    int flags = engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0;
+    int flags = io_engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0;
     return accept_op({.kind = io_kind::accept, .fd = fd, .flags = flags, .call = "accept"});
 }
 
@@ -64,13 +64,13 @@ promise<std::pair<std::vector<std::pair<file_descr, sockaddr>>, std::exception_p
     std::vector<std::pair<file_descr, sockaddr>> out;
     std::exception_ptr err;
     out.push_back(co_await accept_on(fd));  // the first one may wait; its failure rejects
-    int flags = SOCK_CLOEXEC | (engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
+    int flags = SOCK_CLOEXEC | (io_engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
     while (out.size() < n) {
         // The rest: only what is ready already -- accepted ahead by the engine (io_uring's
         // multishot accept), else queued in the kernel (the listening socket is non-blocking).
         sockaddr peer;
         socklen_t len = sockaddr::capacity;
-        int c = engine::current().take_accepted(fd);
+        int c = io_engine::current().take_accepted(fd);
         if (c >= 0) {
             if (::getpeername(c, peer.raw(), &len) != 0) len = 0;  // (reset already: its first read says so)
         } else if (c == -EAGAIN) {

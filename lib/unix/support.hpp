@@ -45,7 +45,7 @@ inline std::uint32_t clamp_len(std::size_t len) noexcept {
 
 // The flags of a new socket: close-on-exec, and non-blocking where the engine wants it.
 inline int cloexec_flags(int base) {
-    return base | SOCK_CLOEXEC | (engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
+    return base | SOCK_CLOEXEC | (io_engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
 }
 
 }  // namespace lwt::detail

@@ -20,25 +20,25 @@ std::int64_t seconds_to_ns(double s, const char* who) {
 namespace {
 
 void cancel_timer(cancelable* c) noexcept {
-    auto* t = static_cast<timer_node*>(static_cast<state_base*>(c));
+    auto* t = static_cast<timer_node*>(static_cast<cell_base*>(c));
     if (t->index != timer_node::npos) {
-        static_cast<engine*>(t->engine)->remove_timer(t);
+        static_cast<io_engine*>(t->engine)->remove_timer(t);
         release(t);  // the heap's reference
     }
     reject_canceled(t);
 }
 
-void timer_cancel_fn(cancelable* self, cancel_walk& w, state_base*) {
-    auto* t = static_cast<timer_node*>(static_cast<state_base*>(self));
+void timer_cancel_fn(cancelable* self, cancel_walk& w, cell_base*) {
+    auto* t = static_cast<timer_node*>(static_cast<cell_base*>(self));
     if (t->pending()) w.leaf(self, t, &cancel_timer);
 }
 
 }  // namespace
 
 promise<void> sleep_ns(std::int64_t ns) {
-    engine& e = engine::current();
+    io_engine& e = io_engine::current();
     auto* t = new timer_node();
-    t->destroy_fn = [](state_base* s) noexcept { delete static_cast<timer_node*>(s); };
+    t->destroy_fn = [](cell_base* s) noexcept { delete static_cast<timer_node*>(s); };
     t->cancel_fn = &timer_cancel_fn;
     t->engine = &e;
     // Measured from the call, not from the loop's last wake-up (rule 15).

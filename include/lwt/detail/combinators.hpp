@@ -22,7 +22,7 @@ namespace lwt::detail {
 // Moves or copies the outcome of a settled cell into a pending one (without running
 // waiters). Moves the value when T cannot be copied or nobody else can read `from`.
 template <class T>
-void transfer_outcome(state<T>* from, state<T>* to) {
+void transfer_outcome(cell<T>* from, cell<T>* to) {
     if (from->st == lwt::state::rejected) {
         to->set_rejected(from->exc, from->canceled);
     } else if constexpr (std::is_void_v<T>) {
@@ -38,7 +38,7 @@ void transfer_outcome(state<T>* from, state<T>* to) {
 }
 
 template <class T>
-decltype(auto) value_for_collection(state<T>* s) {
+decltype(auto) value_for_collection(cell<T>* s) {
     if constexpr (!lwt::detail::copyable_v<T>)
         return std::move(s->value);
     else
@@ -46,13 +46,13 @@ decltype(auto) value_for_collection(state<T>* s) {
 }
 
 struct slot final : waiter {
-    state_base* in;
+    cell_base* in;
     void* owner;
 };
 
 // The n-ary combinator frame: D (derived from nary<R, D>) followed by n slots.
 template <class R, class D>
-struct nary : state<R> {
+struct nary : cell<R> {
     std::uint32_t n = 0;
 
     slot* slots() noexcept {
@@ -84,7 +84,7 @@ struct nary : state<R> {
     }
 
     // Links slot i on `in` (retained). Returns false when `in` has already settled.
-    bool watch(std::size_t i, state_base* in) noexcept {
+    bool watch(std::size_t i, cell_base* in) noexcept {
         slot& s = slots()[i];
         s.in = in;
         retain(in);
@@ -100,7 +100,7 @@ struct nary : state<R> {
     }
 
 private:
-    static void destroy(state_base* s) noexcept {
+    static void destroy(cell_base* s) noexcept {
         D* d = static_cast<D*>(s);
         std::size_t size = sizeof(D) + d->n * sizeof(slot);
         d->unlink_all();
@@ -110,7 +110,7 @@ private:
         d->~D();
         pool_free(d, size);
     }
-    static void fire_slot(waiter* w, state_base* settled) noexcept {
+    static void fire_slot(waiter* w, cell_base* settled) noexcept {
         if (settled == nullptr) return;  // unreachable: the slot retains its input
         auto* sl = static_cast<slot*>(w);
         D* d = static_cast<D*>(sl->owner);
@@ -118,8 +118,8 @@ private:
         d->on_input(sl);
         release(d);
     }
-    static void cancel_inputs(cancelable* self, cancel_walk& w, state_base*) {
-        D* d = static_cast<D*>(static_cast<state_base*>(self));
+    static void cancel_inputs(cancelable* self, cancel_walk& w, cell_base*) {
+        D* d = static_cast<D*>(static_cast<cell_base*>(self));
         if (!d->pending()) return;
         slot* sl = d->slots();
         for (std::uint32_t i = 0; i < d->n; ++i)
@@ -136,11 +136,11 @@ template <class T, follow_kind K>
 struct follower final : nary<T, follower<T, K>> {
     void on_input(slot* sl) noexcept {
         if (!this->pending()) return;  // protected_ or wrap_in_cancelable already canceled
-        transfer_outcome(static_cast<state<T>*>(sl->in), static_cast<state<T>*>(this));
+        transfer_outcome(static_cast<cell<T>*>(sl->in), static_cast<cell<T>*>(this));
         settle(this, false);
     }
-    static void cancel_fn_for(cancelable* self, cancel_walk& w, state_base*) {
-        auto* f = static_cast<follower*>(static_cast<state_base*>(self));
+    static void cancel_fn_for(cancelable* self, cancel_walk& w, cell_base*) {
+        auto* f = static_cast<follower*>(static_cast<cell_base*>(self));
         if (!f->pending()) return;
         w.leaf(self, f, nullptr);  // reject the follower itself...
         if constexpr (K == follow_kind::wrap)
@@ -149,7 +149,7 @@ struct follower final : nary<T, follower<T, K>> {
 };
 
 template <class T, follow_kind K>
-promise<T> make_follower(state<T>* in) {
+promise<T> make_follower(cell<T>* in) {
     if (!in->pending()) {
         retain(in);
         return adopt<T>(in);  // Lwt returns p itself when it has settled
@@ -157,7 +157,7 @@ promise<T> make_follower(state<T>* in) {
     auto* f = follower<T, K>::create(1);
     f->cancel_fn = K == follow_kind::no_cancel ? nullptr : &follower<T, K>::cancel_fn_for;
     f->watch(0, in);
-    return adopt<T>(static_cast<state<T>*>(f));
+    return adopt<T>(static_cast<cell<T>*>(f));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ struct gather final : nary<R, gather<R, Finish>> {
     bool first_canceled = false;
     std::exception_ptr first;
 
-    void record(state_base* in) noexcept {
+    void record(cell_base* in) noexcept {
         if (in->st == lwt::state::rejected && !first) {
             first = in->exc;
             first_canceled = in->canceled;
@@ -197,7 +197,7 @@ template <class R, class Finish, class It>
 promise<R> make_gather(std::size_t count, It begin) {
     using G = gather<R, Finish>;
     G* g = G::create(count);
-    promise<R> result = adopt<R>(static_cast<state<R>*>(g));
+    promise<R> result = adopt<R>(static_cast<cell<R>*>(g));
     // Inputs already rejected are recorded first, in list order (Lwt does the same).
     It it = begin;
     for (std::size_t i = 0; i < count; ++i, ++it) {
@@ -224,7 +224,7 @@ struct fill_vector {
         std::vector<T> out;
         out.reserve(g->n);
         slot* sl = g->slots();
-        for (std::uint32_t i = 0; i < g->n; ++i) out.push_back(value_for_collection(static_cast<state<T>*>(sl[i].in)));
+        for (std::uint32_t i = 0; i < g->n; ++i) out.push_back(value_for_collection(static_cast<cell<T>*>(sl[i].in)));
         g->set_value(std::move(out));
     }
 };
@@ -234,8 +234,8 @@ struct fill_pair {
     template <class G>
     static void fill(G* g) {
         slot* sl = g->slots();
-        g->set_value(value_for_collection(static_cast<state<A>*>(sl[0].in)),
-                     value_for_collection(static_cast<state<B>*>(sl[1].in)));
+        g->set_value(value_for_collection(static_cast<cell<A>*>(sl[0].in)),
+                     value_for_collection(static_cast<cell<B>*>(sl[1].in)));
     }
 };
 
@@ -253,7 +253,7 @@ promise<std::pair<A, B>> make_both(const promise<A>& a, const promise<B>& b) {
     using R = std::pair<A, B>;
     using G = gather<R, fill_pair<A, B>>;
     G* g = G::create(2);
-    promise<R> result = adopt<R>(static_cast<state<R>*>(g));
+    promise<R> result = adopt<R>(static_cast<cell<R>*>(g));
     if (g->watch(0, state_of(a)))
         ++g->remaining;
     else
@@ -304,7 +304,7 @@ struct inputs_view {
 
 // For the n* races: the first rejected input in list order, if any.
 template <class T, class V>
-state<T>* first_rejected(const V& in) noexcept {
+cell<T>* first_rejected(const V& in) noexcept {
     for (std::size_t i = 0; i < in.n; ++i)
         if (in.at(i)->st == lwt::state::rejected) return in.at(i);
     return nullptr;
@@ -313,8 +313,8 @@ state<T>* first_rejected(const V& in) noexcept {
 // Fills `out` (pending) from the inputs' states as n*-races do: rejection wins; otherwise
 // all fulfilled values in list order (and, for nchoose_split, the pending inputs).
 template <class T, race_kind K, class V>
-void fill_n_result(state<race_result_t<T, K>>* out, const V& in) {
-    if (state<T>* r = first_rejected<T>(in)) {
+void fill_n_result(cell<race_result_t<T, K>>* out, const V& in) {
+    if (cell<T>* r = first_rejected<T>(in)) {
         out->set_rejected(r->exc, r->canceled);
         return;
     }
@@ -322,7 +322,7 @@ void fill_n_result(state<race_result_t<T, K>>* out, const V& in) {
         std::vector<T> values;
         std::vector<promise<T>> rest;
         for (std::size_t i = 0; i < in.n; ++i) {
-            state<T>* s = in.at(i);
+            cell<T>* s = in.at(i);
             if (s->st == lwt::state::fulfilled)
                 values.push_back(value_for_collection(s));
             else if constexpr (K == race_kind::nchoose_split) {
@@ -348,10 +348,10 @@ struct race final : nary<race_result_t<T, K>, race<T, K>> {
         this->unlink_all();
         slot* sl = this->slots();
         if constexpr (K == race_kind::pick || K == race_kind::choose) {
-            transfer_outcome(static_cast<state<T>*>(winner->in), static_cast<state<R>*>(this));
+            transfer_outcome(static_cast<cell<T>*>(winner->in), static_cast<cell<R>*>(this));
         } else {
-            auto at = [sl](std::size_t i) { return static_cast<state<T>*>(sl[i].in); };
-            fill_n_result<T, K>(static_cast<state<R>*>(this), inputs_view<T, decltype(at)>{this->n, at});
+            auto at = [sl](std::size_t i) { return static_cast<cell<T>*>(sl[i].in); };
+            fill_n_result<T, K>(static_cast<cell<R>*>(this), inputs_view<T, decltype(at)>{this->n, at});
         }
         if constexpr (race_cancels<T, K>) {
             // The losers are cancelled before the result's waiters run (rule 8).
@@ -380,14 +380,14 @@ promise<race_result_t<T, K>> make_race(std::size_t count, Get at, const char* na
         // Already settled inputs decide at once: a rejected one is preferred (rule 8).
         promise<R> result = [&] {
             if constexpr (K == race_kind::pick || K == race_kind::choose) {
-                state<T>* w = first_rejected<T>(in);
+                cell<T>* w = first_rejected<T>(in);
                 for (std::size_t i = 0; w == nullptr; ++i)
                     if (!in.at(i)->pending()) w = in.at(i);
                 retain(w);
                 return adopt<T>(w);
             } else {
                 auto* out = new heap_state<R>(false);
-                promise<R> r = adopt<R>(static_cast<state<R>*>(out));
+                promise<R> r = adopt<R>(static_cast<cell<R>*>(out));
                 fill_n_result<T, K>(out, in);
                 return r;
             }
@@ -399,7 +399,7 @@ promise<race_result_t<T, K>> make_race(std::size_t count, Get at, const char* na
     }
     using X = race<T, K>;
     X* x = X::create(count);
-    promise<R> result = adopt<R>(static_cast<state<R>*>(x));
+    promise<R> result = adopt<R>(static_cast<cell<R>*>(x));
     for (std::size_t i = 0; i < count; ++i) x->watch(i, in.at(i));
     return result;
 }

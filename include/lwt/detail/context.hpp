@@ -27,7 +27,7 @@
 namespace lwt::detail {
 
 struct key_frame;
-struct state_base;
+struct cell_base;
 struct pause_link;
 
 // A deferred unit of work. `fn` never throws (callbacks route their exceptions to the async
@@ -52,7 +52,7 @@ struct thread_context {
     // ---- keys (rule 10): the values seen by the running code ----
     key_frame* keys;
     // ---- iterative release (rule 4) ----
-    state_base* release_list;
+    cell_base* release_list;
     // ---- pause() promises waiting for the next loop iteration ----
     pause_link* pause_head;
     pause_link* pause_tail;
@@ -66,7 +66,7 @@ struct thread_context {
     // ---- the engine of this thread (created by lwt::main on first use) ----
     void* engine;
     // ---- a fulfilled promise<void> cell shared by every return_() of this thread ----
-    state_base* ready_void;
+    cell_base* ready_void;
 };
 
 LWT_EXPORT extern constinit LWT_TLS thread_context ctx;

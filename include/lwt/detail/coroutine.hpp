@@ -44,9 +44,9 @@ class promise;
 namespace lwt::detail {
 
 template <class T>
-state<T>* state_of(const promise<T>& p) noexcept;
+cell<T>* state_of(const promise<T>& p) noexcept;
 template <class T>
-promise<T> adopt(state<T>* s) noexcept;
+promise<T> adopt(cell<T>* s) noexcept;
 
 template <class P>
 struct is_promise : std::false_type {};
@@ -120,7 +120,7 @@ enum class take {
 };
 
 template <class T, take Mode>
-LWT_INLINE decltype(auto) take_outcome(state<T>* s) {
+LWT_INLINE decltype(auto) take_outcome(cell<T>* s) {
     s->rethrow_if_rejected();
     if constexpr (std::is_void_v<T> || Mode == take::none) {
         return;
@@ -166,11 +166,11 @@ struct is_settled_t<settled_t<T>> : std::true_type {};
 // a settled promise (the common case) touches nothing else; the rest is set on suspension.
 template <class T, take Mode>
 struct coro_awaiter final : waiter {
-    state<T>* s;
+    cell<T>* s;
     coro_info* info;
     void* frame;
 
-    explicit coro_awaiter(state<T>* s_) noexcept : s(s_) {}
+    explicit coro_awaiter(cell<T>* s_) noexcept : s(s_) {}
 
     LWT_INLINE bool await_ready() const noexcept { return !s->pending(); }
     template <class P>
@@ -187,7 +187,7 @@ struct coro_awaiter final : waiter {
     }
     LWT_INLINE decltype(auto) await_resume() { return take_outcome<T, Mode>(s); }
 
-    static void fire_fn(waiter* w, state_base* settled) noexcept {
+    static void fire_fn(waiter* w, cell_base* settled) noexcept {
         auto* a = static_cast<coro_awaiter*>(w);
         if (settled == nullptr) return;  // unreachable: the awaited handle keeps the cell
         a->info->awaiting = nullptr;
@@ -199,10 +199,10 @@ struct coro_awaiter final : waiter {
 // co_await of an lwt promise inside any other coroutine type.
 template <class T, take Mode>
 struct plain_awaiter final : waiter {
-    state<T>* s;
+    cell<T>* s;
     std::coroutine_handle<> h;
 
-    explicit plain_awaiter(state<T>* s_) noexcept : s(s_), h(nullptr) {}
+    explicit plain_awaiter(cell<T>* s_) noexcept : s(s_), h(nullptr) {}
     bool await_ready() const noexcept { return !s->pending(); }
     void await_suspend(std::coroutine_handle<> handle) noexcept {
         h = handle;
@@ -212,7 +212,7 @@ struct plain_awaiter final : waiter {
     }
     decltype(auto) await_resume() { return take_outcome<T, Mode>(s); }
 
-    static void fire_fn(waiter* w, state_base* settled) noexcept {
+    static void fire_fn(waiter* w, cell_base* settled) noexcept {
         auto* a = static_cast<plain_awaiter*>(w);
         if (settled == nullptr) return;
         keys_scope k(ctx.keys);  // whatever the foreign coroutine does, restore ours after
@@ -324,7 +324,7 @@ struct coro_final {
 };
 
 template <class T>
-struct coro_state_base : state<T>, coro_common {
+struct coro_state_base : cell<T>, coro_common {
     coro_state_base() noexcept {
         this->cancel_fn = &cancel_forward;
         this->destroy_fn = &destroy;
@@ -342,11 +342,11 @@ struct coro_state_base : state<T>, coro_common {
     void unhandled_exception() noexcept { this->set_rejected(std::current_exception()); }
 
 private:
-    static void cancel_forward(cancelable* self, cancel_walk& w, state_base*) {
-        auto* p = static_cast<coro_state<T>*>(static_cast<state_base*>(self));
+    static void cancel_forward(cancelable* self, cancel_walk& w, cell_base*) {
+        auto* p = static_cast<coro_state<T>*>(static_cast<cell_base*>(self));
         if (p->pending() && p->awaiting != nullptr) w.visit(p->awaiting, p);
     }
-    static void destroy(state_base* s) noexcept {
+    static void destroy(cell_base* s) noexcept {
         std::coroutine_handle<coro_state<T>>::from_promise(*static_cast<coro_state<T>*>(s)).destroy();
     }
 };

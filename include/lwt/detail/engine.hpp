@@ -60,7 +60,7 @@ namespace lwt::detail {
 
 // A timer: the cell of a sleep() promise, in the engine's heap until it fires or is
 // cancelled (then removed at once).
-struct timer_node final : state<void>, pooled {
+struct timer_node final : cell<void>, pooled {
     std::int64_t deadline = 0;  // CLOCK_MONOTONIC, nanoseconds
     std::uint32_t index = 0;    // position in the heap, or npos when not in it
     void* engine = nullptr;
@@ -79,22 +79,22 @@ LWT_EXPORT std::int64_t monotonic_ns() noexcept;
 // Runs f when this thread exits, before its engine is destroyed; hooks run LIFO.
 LWT_EXPORT void register_exit_hook(std::function<void()> f);
 
-class engine;
+class io_engine;
 // Registers a function called at the start of every engine's teardown (on its thread), to
 // drop what other modules keep about it (signal handlers, notifications). Process-wide.
-LWT_EXPORT void add_engine_teardown_hook(void (*hook)(engine*));
+LWT_EXPORT void add_engine_teardown_hook(void (*hook)(io_engine*));
 
-class LWT_EXPORT engine {
+class LWT_EXPORT io_engine {
 public:
-    virtual ~engine();
+    virtual ~io_engine();
 
     // The engine of this thread, created on first use (LWT_ENGINE=uring|epoll selects one;
     // otherwise io_uring, falling back to epoll when it cannot be set up).
-    static engine& current() {
-        if (LWT_LIKELY(ctx.engine != nullptr)) return *static_cast<engine*>(ctx.engine);
+    static io_engine& current() {
+        if (LWT_LIKELY(ctx.engine != nullptr)) return *static_cast<io_engine*>(ctx.engine);
         return create();
     }
-    static engine* current_if_any() noexcept { return static_cast<engine*>(ctx.engine); }
+    static io_engine* current_if_any() noexcept { return static_cast<io_engine*>(ctx.engine); }
 
     virtual const char* id() const noexcept = 0;
     // Whether descriptors created for this engine should be O_NONBLOCK (epoll: yes).
@@ -146,8 +146,8 @@ public:
     std::atomic<std::size_t> jobs_outstanding{0};  // worker jobs that will post back here
 
 protected:
-    engine();
-    static engine& create();
+    io_engine();
+    static io_engine& create();
     // Waits for completions; returns after running them. `timeout_ns` as for iterate.
     virtual void wait(std::int64_t timeout_ns) = 0;
     // Wakes a wait() in progress on the loop thread (called from any thread).
@@ -201,7 +201,7 @@ struct io_awaiter {
     using lwt_native_awaiter = void;  // passed through await_transform unchanged
     io_op op;
 
-    bool await_ready() noexcept { return engine::current().try_now(op); }
+    bool await_ready() noexcept { return io_engine::current().try_now(op); }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
         auto& p = h.promise();
@@ -216,7 +216,7 @@ struct io_awaiter {
             op.res = -ECANCELED;
             return false;
         }
-        engine::current().submit(op);
+        io_engine::current().submit(op);
         return true;
     }
     io_result await_resume() noexcept { return {op.res, op.cancel_requested, op.cqe_flags}; }

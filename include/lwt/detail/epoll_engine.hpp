@@ -16,7 +16,7 @@
 
 namespace lwt::detail {
 
-class epoll_engine final : public engine {
+class epoll_engine final : public io_engine {
 public:
     epoll_engine();
     ~epoll_engine() override;

@@ -159,7 +159,7 @@ struct io_op : cancelable {
 };
 
 // The cancel behaviour of a pending operation: a leaf whose action asks its engine.
-LWT_EXPORT void cancel_io_op(cancelable* self, cancel_walk& w, state_base* owner);
+LWT_EXPORT void cancel_io_op(cancelable* self, cancel_walk& w, cell_base* owner);
 inline io_op::io_op() noexcept { cancel_fn = &cancel_io_op; }
 
 // lwt::cancel reaching `op`: marks it, and cancels it in its engine if it is pending there

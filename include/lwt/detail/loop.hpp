@@ -24,10 +24,10 @@ LWT_INLINE void enqueue_pause(pause_link* l) noexcept {
 }
 
 // The cell of a pause() promise: a cancelable leaf fulfilled by the next iteration.
-struct pause_node final : state<void>, pause_link, pooled {
+struct pause_node final : cell<void>, pause_link, pooled {
     pause_node() noexcept {
         cancel_fn = &cancel_as_leaf;
-        destroy_fn = [](state_base* s) noexcept { delete static_cast<pause_node*>(s); };
+        destroy_fn = [](cell_base* s) noexcept { delete static_cast<pause_node*>(s); };
         wake = [](pause_link* l) noexcept {
             auto* p = static_cast<pause_node*>(l);
             if (p->pending()) {

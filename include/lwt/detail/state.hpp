@@ -3,7 +3,7 @@
 //
 // Reading guide
 // -------------
-// States. A `state_base` is pending, fulfilled or rejected (rule 1) and never goes back.
+// States. A `cell_base` is pending, fulfilled or rejected (rule 1) and never goes back.
 // `refs` counts the handles (promise<T>, resolver<T>), the running coroutine that owns the
 // cell (until it reaches its final suspension) and every waiter-owning object that needs the
 // cell to stay valid (combinator slots, the operand of a co_await). Single-threaded: plain
@@ -54,7 +54,7 @@ struct LWT_EXPORT canceled : std::exception {
 
 namespace lwt::detail {
 
-struct state_base;
+struct cell_base;
 struct cancel_walk;
 
 // Something `cancel` can walk through or stop at. `cancel_fn` null: cancellation stops here.
@@ -62,7 +62,7 @@ struct cancelable {
     // Called during the walk: add targets with w.visit(...) or record a leaf with w.leaf(...).
     // `owner` is a cell that keeps `this` alive when `this` is not itself a cell (an I/O
     // operation inside a coroutine frame).
-    void (*cancel_fn)(cancelable* self, cancel_walk& w, state_base* owner) = nullptr;
+    void (*cancel_fn)(cancelable* self, cancel_walk& w, cell_base* owner) = nullptr;
 };
 
 // The fields are left uninitialised by the default constructor: an awaiter is built on every
@@ -74,11 +74,11 @@ struct waiter {
     waiter* prev;
     // Fired once when the cell settles (s is the cell) or disposed (s == nullptr) when the cell
     // is destroyed with the waiter still linked. Never throws.
-    void (*fire)(waiter* self, state_base* s) noexcept;
+    void (*fire)(waiter* self, cell_base* s) noexcept;
     bool on_cancel;  // an on_cancel callback: fired before the others
 
     waiter() noexcept = default;
-    explicit waiter(void (*f)(waiter*, state_base*) noexcept, bool cancel_only = false) noexcept
+    explicit waiter(void (*f)(waiter*, cell_base*) noexcept, bool cancel_only = false) noexcept
         : next(nullptr), prev(nullptr), fire(f), on_cancel(cancel_only) {}
 };
 
@@ -88,11 +88,11 @@ LWT_EXPORT void call_async_exception_hook(std::exception_ptr e) noexcept;
 [[noreturn]] LWT_EXPORT void throw_resolved_twice();
 [[noreturn]] LWT_EXPORT void throw_not_settled();
 
-struct state_base : cancelable {
-    void (*destroy_fn)(state_base*) noexcept = nullptr;
+struct cell_base : cancelable {
+    void (*destroy_fn)(cell_base*) noexcept = nullptr;
     union {
         waiter* head;               // while the cell lives: its waiters (null: none)
-        state_base* next_release;  // while queued for destruction
+        cell_base* next_release;  // while queued for destruction
     };
     std::uint32_t refs = 1;
     lwt::state st = lwt::state::pending;
@@ -100,9 +100,9 @@ struct state_base : cancelable {
     bool has_on_cancel = false;    // an on_cancel waiter was linked
     std::exception_ptr exc;        // set when rejected
 
-    state_base() noexcept : head(nullptr) {}
-    state_base(const state_base&) = delete;
-    state_base& operator=(const state_base&) = delete;
+    cell_base() noexcept : head(nullptr) {}
+    cell_base(const cell_base&) = delete;
+    cell_base& operator=(const cell_base&) = delete;
 
     bool pending() const noexcept { return st == lwt::state::pending; }
 
@@ -157,12 +157,12 @@ struct state_base : cancelable {
 // The cell of a promise<T>. The value lives in a union so that a pending or rejected cell
 // constructs no T (T need not be default-constructible).
 template <class T>
-struct state : state_base {
+struct cell : cell_base {
     union {
         T value;
     };
-    state() noexcept {}
-    ~state() {
+    cell() noexcept {}
+    ~cell() {
         if (st == lwt::state::fulfilled) value.~T();
     }
     template <class... A>
@@ -173,17 +173,17 @@ struct state : state_base {
 };
 
 template <>
-struct state<void> : state_base {
+struct cell<void> : cell_base {
     void set_value() noexcept { st = lwt::state::fulfilled; }
 };
 
 // ---------------------------------------------------------------------------------------
 // Release.
 
-LWT_EXPORT void destroy_state_slow(state_base* s) noexcept;
+LWT_EXPORT void destroy_state_slow(cell_base* s) noexcept;
 LWT_EXPORT void destroy_released() noexcept;
 
-LWT_INLINE void destroy_state(state_base* s) noexcept {
+LWT_INLINE void destroy_state(cell_base* s) noexcept {
     if (LWT_LIKELY(s->head == nullptr && !ctx.destroying)) {
         ctx.destroying = true;
         s->destroy_fn(s);
@@ -194,27 +194,27 @@ LWT_INLINE void destroy_state(state_base* s) noexcept {
     destroy_state_slow(s);
 }
 
-LWT_INLINE void retain(state_base* s) noexcept { ++s->refs; }
-LWT_INLINE void release(state_base* s) noexcept {
+LWT_INLINE void retain(cell_base* s) noexcept { ++s->refs; }
+LWT_INLINE void release(cell_base* s) noexcept {
     if (--s->refs == 0) destroy_state(s);
 }
 
 // ---------------------------------------------------------------------------------------
 // Settling: running the waiters.
 
-LWT_EXPORT void run_waiters(state_base* s) noexcept;   // caller holds a reference
-LWT_EXPORT void settle_slow(state_base* s, bool later) noexcept;
+LWT_EXPORT void run_waiters(cell_base* s) noexcept;   // caller holds a reference
+LWT_EXPORT void settle_slow(cell_base* s, bool later) noexcept;
 
 // Runs (or defers) the waiters of a cell that has just settled. `later`: Lwt's
 // wakeup_later (deferred when nested); otherwise Lwt's wakeup (immediate unless the stack
 // is low).
-LWT_INLINE void settle(state_base* s, bool later) noexcept {
+LWT_INLINE void settle(cell_base* s, bool later) noexcept {
     if (s->head != nullptr) settle_slow(s, later);
 }
 
 // Rejects a pending cell with lwt::canceled and runs its waiters at once (the leaf action of
 // a cancellation).
-LWT_EXPORT void reject_canceled(state_base* s) noexcept;
+LWT_EXPORT void reject_canceled(cell_base* s) noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Cancellation walk.
@@ -222,7 +222,7 @@ LWT_EXPORT void reject_canceled(state_base* s) noexcept;
 struct cancel_walk {
     struct leaf_t {
         cancelable* c;
-        state_base* keep;  // retained until the leaf has been cancelled
+        cell_base* keep;  // retained until the leaf has been cancelled
         void (*act)(cancelable*) noexcept;
     };
     static constexpr std::size_t inline_n = 8;
@@ -232,12 +232,12 @@ struct cancel_walk {
     cancel_walk& operator=(const cancel_walk&) = delete;
     ~cancel_walk();
 
-    void visit(cancelable* c, state_base* owner) { push(todo_, todo_n_, todo_cap_, todo_in_, {c, owner, nullptr}); }
-    void leaf(cancelable* c, state_base* keep, void (*act)(cancelable*) noexcept) {
+    void visit(cancelable* c, cell_base* owner) { push(todo_, todo_n_, todo_cap_, todo_in_, {c, owner, nullptr}); }
+    void leaf(cancelable* c, cell_base* keep, void (*act)(cancelable*) noexcept) {
         retain(keep);
         push(leaves_, leaves_n_, leaves_cap_, leaves_in_, {c, keep, act});
     }
-    LWT_EXPORT void run(cancelable* root, state_base* owner);
+    LWT_EXPORT void run(cancelable* root, cell_base* owner);
 
 private:
     LWT_EXPORT static void grow(leaf_t*& v, std::size_t n, std::size_t& cap, leaf_t* in);
@@ -253,7 +253,7 @@ private:
     std::size_t leaves_n_ = 0, leaves_cap_ = inline_n;
 };
 
-LWT_EXPORT void cancel(state_base* s);
+LWT_EXPORT void cancel(cell_base* s);
 
 // Abandoned cells: a wait()/task() cell still pending when its last resolver is destroyed can
 // only be settled by cancel. Coroutines suspended on it would be unreachable cycles (their
@@ -261,22 +261,22 @@ LWT_EXPORT void cancel(state_base* s);
 // list -- which stays reachable, and is pruned of cells nobody else holds -- and at its exit
 // rejects those still pending with lwt::canceled, so that their coroutines unwind and free
 // their frames (engine teardown frees every frame).
-LWT_EXPORT void abandon(state_base* s);
+LWT_EXPORT void abandon(cell_base* s);
 LWT_EXPORT void reap_abandoned() noexcept;
 LWT_EXPORT std::size_t abandoned_count() noexcept;
 
 // The cancel behaviour of a task-like cell: a leaf rejected with lwt::canceled.
-LWT_EXPORT void cancel_as_leaf(cancelable* self, cancel_walk& w, state_base* owner);
+LWT_EXPORT void cancel_as_leaf(cancelable* self, cancel_walk& w, cell_base* owner);
 
 // ---------------------------------------------------------------------------------------
 // Free-standing cells (wait, task, return_, fail, combinator results).
 
 template <class T>
-struct heap_state final : state<T>, pooled {
+struct heap_state final : cell<T>, pooled {
     std::uint32_t resolvers = 0;  // resolver handles (wait/task cells)
 
     explicit heap_state(bool cancelable_leaf) noexcept {
-        this->destroy_fn = [](state_base* s) noexcept { delete static_cast<heap_state*>(s); };
+        this->destroy_fn = [](cell_base* s) noexcept { delete static_cast<heap_state*>(s); };
         if (cancelable_leaf) this->cancel_fn = &cancel_as_leaf;
     }
 };

@@ -14,11 +14,11 @@
 
 namespace lwt::detail {
 
-class uring_engine final : public engine {
+class uring_engine final : public io_engine {
 public:
     // The engine, or null with the reason in `why` when io_uring cannot be set up (disabled
     // by sysctl, refused by a seccomp filter, missing from an old kernel).
-    static std::unique_ptr<engine> create(std::string& why);
+    static std::unique_ptr<io_engine> create(std::string& why);
     ~uring_engine() override;
 
     const char* id() const noexcept override { return "uring"; }

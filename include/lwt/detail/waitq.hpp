@@ -20,7 +20,7 @@ namespace lwt::detail {
 template <class T, class Extra = char>
 class waitq {
 public:
-    struct entry final : state<T>, pooled {
+    struct entry final : cell<T>, pooled {
         waitq* q = nullptr;  // null once out of the queue
         entry* prev = nullptr;
         entry* next = nullptr;
@@ -44,7 +44,7 @@ public:
     // Appends a waiter; its promise is returned.
     promise<T> push(Extra extra = {}) {
         auto* e = new entry();
-        e->destroy_fn = [](state_base* s) noexcept { delete static_cast<entry*>(s); };
+        e->destroy_fn = [](cell_base* s) noexcept { delete static_cast<entry*>(s); };
         e->cancel_fn = &cancel_entry;
         e->extra = std::move(extra);
         e->refs = 2;  // the promise and the queue
@@ -56,7 +56,7 @@ public:
             head_ = e;
         tail_ = e;
         ++size_;
-        return adopt<T>(static_cast<state<T>*>(e));
+        return adopt<T>(static_cast<cell<T>*>(e));
     }
 
     // Takes the oldest waiter out (nullptr when empty), with the queue's reference: settle it
@@ -70,7 +70,7 @@ public:
     // Resolves a popped entry (wakeup_later semantics) and drops the queue's reference.
     template <class... A>
     static void fulfil(entry* e, A&&... v) {
-        resolve_cell(static_cast<state<T>*>(e), true, std::forward<A>(v)...);
+        resolve_cell(static_cast<cell<T>*>(e), true, std::forward<A>(v)...);
         release(e);
     }
     static void fail(entry* e, std::exception_ptr ex) {
@@ -94,15 +94,15 @@ private:
     }
 
     static void cancel_action(cancelable* c) noexcept {
-        auto* e = static_cast<entry*>(static_cast<state_base*>(c));
+        auto* e = static_cast<entry*>(static_cast<cell_base*>(c));
         if (e->q != nullptr) {
             e->q->unlink(e);
             release(e);  // the queue's reference (the leaf walk holds one meanwhile)
         }
         reject_canceled(e);
     }
-    static void cancel_entry(cancelable* self, cancel_walk& w, state_base*) {
-        auto* e = static_cast<entry*>(static_cast<state_base*>(self));
+    static void cancel_entry(cancelable* self, cancel_walk& w, cell_base*) {
+        auto* e = static_cast<entry*>(static_cast<cell_base*>(self));
         if (e->pending()) w.leaf(self, e, &cancel_action);
     }
 

@@ -9,21 +9,19 @@
 #include <memory>
 #include <stdexcept>
 
-namespace lwt::main {
-
-namespace detail {
+namespace lwt::detail {
 
 namespace {
 constinit LWT_TLS bool running = false;
 // The hooks of this thread, created on first use (reached with one initial-exec TLS load).
-constinit LWT_TLS hooks* enter_hooks = nullptr;
-constinit LWT_TLS hooks* leave_hooks = nullptr;
+constinit LWT_TLS main::hooks* enter_hooks = nullptr;
+constinit LWT_TLS main::hooks* leave_hooks = nullptr;
 
-hooks& lazily(hooks*& h) {
+main::hooks& lazily(main::hooks*& h) {
     if (h == nullptr) {
-        static thread_local std::unique_ptr<hooks> owner[2];
+        static thread_local std::unique_ptr<main::hooks> owner[2];
         auto& slot = owner[&h == &enter_hooks ? 0 : 1];
-        slot = std::make_unique<hooks>();
+        slot = std::make_unique<main::hooks>();
         h = slot.get();
     }
     return *h;
@@ -36,10 +34,9 @@ run_scope::run_scope() {
 }
 run_scope::~run_scope() { running = false; }
 
-// One iteration (rule 9): I/O and timer completions, then the pauses created before the
+// One iteration (docs/semantics.md rule 9): I/O and timer completions, then the pauses created before the
 // iteration's wake-up, between the enter and leave hooks. `p` is checked between iterations.
-void run_until(lwt::detail::cell_base* s) {
-    using namespace lwt::detail;
+void run_until(cell_base* s) {
     if (!queue_empty()) drain_queue();
     while (s->pending()) {
         io_engine* e = io_engine::current_if_any();
@@ -56,7 +53,9 @@ void run_until(lwt::detail::cell_base* s) {
     }
 }
 
-}  // namespace detail
+}  // namespace lwt::detail
+
+namespace lwt::main {
 
 hooks::id hooks::add_first(std::function<void()> f) {
     list_.insert(list_.begin(), entry{next_, std::move(f)});

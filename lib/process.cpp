@@ -41,9 +41,11 @@ std::string status::to_string() const {
 exit_error::exit_error(std::string cmd, process::status st, std::string output)
     : std::runtime_error(fmt::format("{}: {}", cmd, st.to_string())), st_(st), out_(std::move(output)) {}
 
-namespace detail {
+}  // namespace lwt::process
 
-struct child {
+namespace lwt::detail {
+
+struct process_child {
     pid_t pid = -1;
     std::string text;  // the command, for messages
     std::optional<promise<process::status>> done;
@@ -54,11 +56,13 @@ struct child {
     std::optional<io::input_channel> out, err;
 };
 
-}  // namespace detail
+}  // namespace lwt::detail
+
+namespace lwt::process {
 
 namespace {
 
-using child_ptr = std::shared_ptr<detail::child>;
+using child_ptr = std::shared_ptr<detail::process_child>;
 
 std::string describe(const command& c) {
     std::string s;
@@ -93,8 +97,9 @@ void redirect(posix_spawn_file_actions_t* fa, int target, const redirection& r, 
     }
 }
 
-// Spawns cmd; the descriptors in `pipes` (0, 1, 2) become pipes whose parent ends go to the
-// matching channel of the child record.
+// Spawns cmd; the child's standard input, output and error become pipes where pipe_in,
+// pipe_out and pipe_err ask for one (the others follow options' redirections), and the
+// parent ends go to the matching channel of the child record.
 child_ptr spawn(const command& cmd, const options& o, bool pipe_in, bool pipe_out, bool pipe_err) {
     struct fds {
         int v[2] = {-1, -1};
@@ -152,7 +157,7 @@ child_ptr spawn(const command& cmd, const options& o, bool pipe_in, bool pipe_ou
                 : posix_spawn(&pid, cmd.program.c_str(), &fa, &attr, argv.data(), env);
     if (r != 0) throw unix_::unix_error(r, "posix_spawn", fmt::format("\"{}\"", cmd.program));
 
-    auto c = std::make_shared<detail::child>();
+    auto c = std::make_shared<detail::process_child>();
     c->pid = pid;
     c->text = describe(cmd);
     bool nonblock = lwt::detail::io_engine::current().wants_nonblocking();
@@ -166,7 +171,7 @@ child_ptr spawn(const command& cmd, const options& o, bool pipe_in, bool pipe_ou
     if (pipe_err) c->err.emplace(io::of_fd(io::input, parent_end(p[2], 0)));
 
     c->done.emplace(reap(pid));
-    std::weak_ptr<detail::child> weak = c;
+    std::weak_ptr<detail::process_child> weak = c;
     on_termination(*c->done, [weak] {
         if (auto ch = weak.lock()) {
             ch->ended = true;

@@ -42,7 +42,7 @@ void reject_cell(cell_base* s, bool later, std::exception_ptr e) {
 }
 
 void call_async_exception_hook(std::exception_ptr e) noexcept {
-    // noexcept: a hook that throws terminates the program (rule 5).
+    // noexcept: a hook that throws terminates the program (docs/semantics.md rule 5).
     if (async_exception_hook) {
         async_exception_hook(std::move(e));
         return;

@@ -1,6 +1,6 @@
 // echo_server: an echo server -- a plain accept loop, and per connection a recv/send loop
 // (no batching tricks). It is also the server the benchmarks measure (build/bench/echo_server,
-// for the shared harness in ../shared/bench) and the one `./run demo` drives.
+// beside the hand-written baselines of bench/baselines) and the one `./run demo` drives.
 //
 //   echo_server [--buffer BYTES] PORT        (listens on 127.0.0.1; SIGTERM/SIGINT stop it)
 //   try: build/samples/echo_server 9000 & nc 127.0.0.1 9000

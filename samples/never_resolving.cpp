@@ -1,5 +1,5 @@
 // never_resolving: the guide's `let never = fst (Lwt.wait ())`. Lwt_main.run on it blocks
-// forever; lwt++ notices that nothing can ever resolve it and says so (DESIGN rule 16).
+// forever; lwt++ notices that nothing can ever resolve it and says so (docs/semantics.md rule 16).
 //
 //   try: build/samples/never_resolving
 #include <lwt/lwt.hpp>

@@ -1,4 +1,4 @@
-// The `headers` suite: every public header was compiled on its own, in its own translation
+// The `headers` suite: every installed header was compiled on its own, in its own translation
 // unit, with -std=gnu++20 (where `unix` is a predefined macro) -- linking is the proof.
 #include <catch2/catch.hpp>
 
@@ -6,7 +6,7 @@
 #include "headers.def"
 #undef LWT_HEADER
 
-TEST_CASE("every public header compiles on its own") {
+TEST_CASE("every installed header compiles on its own") {
 #define LWT_HEADER(name) REQUIRE(header_tu_##name() == 0);
 #include "headers.def"
 #undef LWT_HEADER

@@ -1,7 +1,7 @@
 // Bind style (the compatibility header): Lwt's bind, map, catch, try_bind, finalize and
 // Lwt.Infix's >>=, for code ported from Lwt. Each is a coroutine that keeps the callables it
 // was given in its frame (alive until the result settles), restores the key values current
-// at the call when running them (rule 10), turns their exceptions into rejections (rule 5),
+// at the call when running them (docs/semantics.md rule 10), turns their exceptions into rejections (rule 5),
 // and forwards cancellation to what it currently waits on (rule 6).
 #pragma once
 

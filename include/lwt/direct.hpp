@@ -13,7 +13,7 @@ namespace lwt::detail {
 // f: while f()'s promise is pending the cell retains itself, so f and its captures live until
 // the task ends even if nobody holds the task's promise. Cancelled before it starts, the cell
 // is rejected with lwt::canceled at once and f never runs; once started, cancel forwards to
-// f()'s promise (rule 11).
+// f()'s promise (docs/semantics.md rule 11).
 template <class T, class F>
 struct spawn_cell final : cell<T>, pause_link, waiter, pooled {
     F f;

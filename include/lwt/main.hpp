@@ -10,12 +10,10 @@
 #include <type_traits>
 #include <utility>
 
-namespace lwt::main {
-
-namespace detail {
-// Drives this thread's loop until `s` settles (rule 9, rule 16). Throws std::logic_error when
+namespace lwt::detail {
+// Drives this thread's loop until `s` settles (docs/semantics.md rule 9, rule 16). Throws std::logic_error when
 // called from inside a run, or when nothing can settle `s` any more.
-LWT_EXPORT void run_until(lwt::detail::cell_base* s);
+LWT_EXPORT void run_until(cell_base* s);
 // Marks the thread as running a loop for the scope (nested runs throw std::logic_error).
 struct LWT_EXPORT run_scope {
     run_scope();
@@ -32,13 +30,15 @@ T outcome(promise<T>& p) {
         p.value();
     } else {
         const T& v = p.value();
-        if constexpr (!lwt::detail::copyable_v<T>)
+        if constexpr (!copyable_v<T>)
             return std::move(const_cast<T&>(v));
         else
             return v;
     }
 }
-}  // namespace detail
+}  // namespace lwt::detail
+
+namespace lwt::main {
 
 // Lwt_main.run p: runs the loop until p settles; returns its value or rethrows. A settled p
 // returns without iterating. A move-only value is moved out.

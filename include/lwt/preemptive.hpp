@@ -96,22 +96,26 @@ auto detach(F&& f, A&&... args) {
 // rethrows its exception. Throws std::logic_error when not called from a worker.
 LWT_EXPORT void run_in_main_raw(std::function<void(std::function<void(std::exception_ptr)>)> start);
 
-namespace detail_ {
+}  // namespace lwt::preemptive
+
+namespace lwt::detail {
 template <class R, bool IsPromise>
 struct awaited {
     using type = R;
 };
 template <class R>
 struct awaited<R, true> {
-    using type = lwt::detail::promise_value_t<R>;
+    using type = promise_value_t<R>;
 };
-}  // namespace detail_
+}  // namespace lwt::detail
+
+namespace lwt::preemptive {
 
 template <class F>
 auto run_in_main(F&& f) {
     using R0 = std::invoke_result_t<std::decay_t<F>&>;
     constexpr bool is_p = lwt::detail::is_promise_v<R0>;
-    using R = typename detail_::awaited<R0, is_p>::type;
+    using R = typename detail::awaited<R0, is_p>::type;
     std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> out;
     std::decay_t<F> fn(std::forward<F>(f));
     // `start` runs on the loop thread; it must call `done` exactly once (on the loop thread).

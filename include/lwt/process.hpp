@@ -80,9 +80,13 @@ private:
     std::string out_;
 };
 
-namespace detail {
-struct child;
-}
+}  // namespace lwt::process
+
+namespace lwt::detail {
+struct process_child;
+}  // namespace lwt::detail
+
+namespace lwt::process {
 
 // Lwt_process.process_none (and the base of the others).
 class LWT_EXPORT process_none {
@@ -98,8 +102,8 @@ public:
     bool running() const noexcept;
 
 protected:
-    explicit process_none(std::shared_ptr<detail::child> c) : c_(std::move(c)) {}
-    std::shared_ptr<detail::child> c_;
+    explicit process_none(std::shared_ptr<detail::process_child> c) : c_(std::move(c)) {}
+    std::shared_ptr<detail::process_child> c_;
     friend LWT_EXPORT process_none open_process_none(command, options);
 };
 

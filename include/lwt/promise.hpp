@@ -1,6 +1,6 @@
 // lwt::promise<T> -- Lwt's 'a Lwt.t -- and the core of Lwt: creating, resolving, awaiting,
 // combining and cancelling promises. No I/O and no loop needed (except `pause`, which the
-// main loop wakes). The behaviour is ../DESIGN.md's semantic rules; the machinery lives in
+// main loop wakes). The behaviour is the semantic rules of docs/semantics.md; the machinery lives in
 // lwt/detail/state.hpp (cells, waiters, cancellation) and lwt/detail/coroutine.hpp
 // (coroutine frames), each opening with a reading guide.
 #pragma once
@@ -27,7 +27,7 @@ template <class T>
 class resolver;
 
 // A cheap, copyable handle to a shared write-once cell. Not default-constructible. A
-// coroutine returning promise<T> starts at once (rule 2) and its frame is the cell.
+// coroutine returning promise<T> starts at once (docs/semantics.md rule 2) and its frame is the cell.
 template <class T>
 class promise {
 public:

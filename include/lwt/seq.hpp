@@ -36,7 +36,7 @@ public:
     using handle = std::coroutine_handle<promise_type>;
 
     // The promise of a next() that waits for the body: cancelling it forwards to what the
-    // body is suspended on, as cancelling a coroutine's promise does (rule 7). The body then
+    // body is suspended on, as cancelling a coroutine's promise does (docs/semantics.md rule 7). The body then
     // decides: a co_yield fulfils the next(), a failure (lwt::canceled, uncaught) rejects it.
     struct next_cell final : detail::cell<std::optional<T>>, detail::pooled {
         promise_type* body;  // valid while the cell is pending: the frame outlives it

@@ -3,7 +3,7 @@
 // A stream<T> is a cheap, copyable handle. Its elements come from a source: a push function
 // (create), a bounded push object (create_bounded) or a function pulled on demand (from,
 // of_vector). Each element is delivered once, to readers in the order they started reading
-// (DESIGN rule 12: channel semantics -- Lwt would duplicate them); a cancelled reader takes
+// (docs/semantics.md rule 12: channel semantics -- Lwt would duplicate them); a cancelled reader takes
 // nothing, so no element is lost. clone() gives a second stream that receives every element
 // too (a copy). Transformers (map, filter, ...) return new streams pulled lazily from this one.
 //

@@ -87,7 +87,7 @@ void init_stack_guard() noexcept {
     // Work that would nest further is deferred once less than `reserve` bytes of stack are
     // left. The reserve is a quarter of the stack, at least 32 KiB and at most 256 KiB: on the
     // 8 MiB main stack that leaves over 7 MiB of nesting, on a 256 KiB thread stack 192 KiB
-    // (hundreds of nested continuations, far beyond the bound of 100 that rule 3 asks for).
+    // (hundreds of nested continuations, far beyond the bound of 100 that docs/semantics.md rule 3 asks for).
     pthread_attr_t attr;
     void* addr = nullptr;
     std::size_t size = 0;

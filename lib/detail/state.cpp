@@ -80,7 +80,7 @@ void destroy_state_slow(cell_base* s) noexcept {
 
 void run_waiters(cell_base* s) noexcept {
     if (s->canceled && s->has_on_cancel) {
-        // on_cancel callbacks run before the other waiters (rule 6). Rescan from the head
+        // on_cancel callbacks run before the other waiters (docs/semantics.md rule 6). Rescan from the head
         // after each: a callback may unlink other waiters.
         for (;;) {
             waiter* first = s->head;

@@ -41,7 +41,7 @@ promise<void> sleep_ns(std::int64_t ns) {
     t->destroy_fn = [](cell_base* s) noexcept { delete static_cast<timer_node*>(s); };
     t->cancel_fn = &timer_cancel_fn;
     t->engine = &e;
-    // Measured from the call, not from the loop's last wake-up (rule 15).
+    // Measured from the call, not from the loop's last wake-up (docs/semantics.md rule 15).
     t->deadline = monotonic_ns() + ns;
     t->refs = 2;  // the promise and the heap
     e.add_timer(t);

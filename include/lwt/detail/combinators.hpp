@@ -239,8 +239,10 @@ struct fill_pair {
     }
 };
 
-inline promise<void> make_join(std::vector<promise<void>> ps) {
-    return make_gather<void, fill_void>(ps.size(), ps.begin());
+// (A template only so that this header compiles before promise<T> is complete.)
+template <class V = void>
+promise<V> make_join(std::vector<promise<V>> ps) {
+    return make_gather<V, fill_void>(ps.size(), ps.begin());
 }
 
 template <class T>
@@ -354,7 +356,7 @@ struct race final : nary<race_result_t<T, K>, race<T, K>> {
             fill_n_result<T, K>(static_cast<cell<R>*>(this), inputs_view<T, decltype(at)>{this->n, at});
         }
         if constexpr (race_cancels<T, K>) {
-            // The losers are cancelled before the result's waiters run (rule 8).
+            // The losers are cancelled before the result's waiters run (docs/semantics.md rule 8).
             for (std::uint32_t i = 0; i < this->n; ++i)
                 if (sl[i].in->pending()) {
                     try {

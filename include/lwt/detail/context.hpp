@@ -4,7 +4,7 @@
 //
 // Reading guide
 // -------------
-// Everything here is thread-local and touched only by its own thread (DESIGN rule 13), so no
+// Everything here is thread-local and touched only by its own thread (docs/semantics.md rule 13), so no
 // field needs atomics. The context is constant-initialised POD: inline code in user programs
 // reaches it with one %fs-relative load (no TLS wrapper call); what needs a destructor (the
 // queue's buffer, the pool's blocks) is released by a separate guard registered on first use.
@@ -63,7 +63,7 @@ struct thread_context {
                                             // the thread-exit guard is registered
     std::uint64_t allocations;  // blocks handed out (pool hits included), for benchmarks
     std::uint8_t guard;       // 0: no thread-exit guard yet, 1: registered, 2: thread exiting
-    // ---- the engine of this thread (created by lwt::main on first use) ----
+    // ---- the engine of this thread (created by io_engine::current() on first use) ----
     void* engine;
     // ---- a fulfilled promise<void> cell shared by every return_() of this thread ----
     cell_base* ready_void;

@@ -12,7 +12,7 @@
 // Who resumes a coroutine. Nobody but a waiter: `co_await p` on a pending p links a
 // `coro_awaiter` (inside the frame) on p's cell; when p settles, `settle` fires it, which
 // makes the coroutine's keys current and calls resume() -- synchronously, inside the
-// resolution (rule 3). Awaiting a settled promise does not suspend (rule 2).
+// resolution (docs/semantics.md rule 3). Awaiting a settled promise does not suspend (rule 2).
 //
 // Eager start and the trampoline. initial_suspend does not suspend: the body runs at once
 // (rule 2). The first coroutine called from plain code becomes the trampoline's owner: until

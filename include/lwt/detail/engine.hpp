@@ -30,7 +30,7 @@
 // socket has one multishot accept, whose connections go to the oldest waiting accept or wait
 // (at most 64) for the next one -- see uring_engine.hpp.
 //
-// Cancellation (DESIGN rule 7). `lwt::cancel` reaches a pending op through the coroutine's
+// Cancellation (docs/semantics.md rule 7). `lwt::cancel` reaches a pending op through the coroutine's
 // `awaiting` pointer. cancel() is synchronous: when it returns, the operation has completed
 // and the kernel no longer touches its buffers (io_uring: flush, synchronous cancel, reap the
 // op's CQE; epoll: unpark). If the kernel finished first, its result wins and is delivered;

@@ -5,8 +5,8 @@
 // --------------------
 // 1. Owner. An io_op lives inside its owner: a `unix_::operation` (in the awaiting frame,
 //    or a local), the promise cell an operation was converted into, or an `io_awaiter` in a
-//    library coroutine. The owner does not move or die while the op is `pending` (rule 6
-//    says how it moves anyway; its destructor cancels or converts first).
+//    library coroutine. The owner does not move or die while the op is `pending` (io_op
+//    rule 6 says how it moves anyway; its destructor cancels or converts first).
 // 2. idle. The owner writes the request (kind, fd, addr, addr2, len, off, flags; see
 //    io_kinds for what each field means per kind) and the continuation (complete, frame,
 //    keys, awaiting). Nobody else reads the op.
@@ -25,7 +25,7 @@
 //    the request into `to`, re-aims the pointers into its own memory at `to`'s, and calls
 //    `relocate(from, to)`. True: `to` is pending in `from`'s place (in the kernel too) and
 //    `from` is idle. False only for a kind whose `writes_owner_after_submit` is set, once the
-//    kernel took it: the owner cancels `from` (rule 7), copies what the kernel wrote, and
+//    kernel took it: the owner cancels `from` (io_op rule 7), copies what the kernel wrote, and
 //    starts `to` afresh -- unless the kernel performed it, or its fd was forgotten
 //    meanwhile (`orphaned`: the number may name another file by now).
 // 7. Cancellation. `cancel_op` sets cancel_requested and, if the op is pending, cancels it
@@ -95,25 +95,25 @@ struct io_op;
 // open_flags, statx_flags, poll32_events...).
 struct io_kind_traits {
     io_kind kind;
-    const char* name;
-    std::uint8_t uring_opcode;   // IORING_OP_*
-    bool addr2_in_off;           // the SQE's off carries addr2
-    int forced_flags;            // always added: MSG_NOSIGNAL, SOCK_CLOEXEC, O_CLOEXEC
-    io_readiness readiness;
+    const char* name = "";
+    std::uint8_t uring_opcode = 0;  // IORING_OP_*
+    bool addr2_in_off = false;       // the SQE's off carries addr2
+    int forced_flags = 0;            // always added: MSG_NOSIGNAL, SOCK_CLOEXEC, O_CLOEXEC
+    io_readiness readiness = io_readiness::none;
     // io_uring: an O_NONBLOCK descriptor's -EAGAIN is retried once `readiness` is signalled.
-    bool retry_when_ready;
+    bool retry_when_ready = false;
     // The result counts bytes of the buffer `addr`/`len` (a short count on a stream socket
     // means it is drained for now).
-    bool counts_len_bytes;
+    bool counts_len_bytes = false;
     // The request points at memory of the op's owner (an address, a path, a message header,
     // a statx buffer), not only at the caller's buffers: a relocation re-aims it.
-    bool points_into_owner;
+    bool points_into_owner = false;
     // ... and the kernel still writes there after it took the request (accept's peer
     // address, recvmsg's header, statx's buffer): such an op cannot move once submitted.
     // The others copy what they read (an address, a path) when they take the request.
-    bool writes_owner_after_submit;
+    bool writes_owner_after_submit = false;
     // The plain system call, performed now: >= 0, or -errno.
-    std::int32_t (*perform)(const io_op& op) noexcept;
+    std::int32_t (*perform)(const io_op& op) noexcept = nullptr;
 };
 
 LWT_EXPORT extern const io_kind_traits io_kinds[static_cast<std::size_t>(io_kind::count_)];
@@ -124,7 +124,7 @@ struct io_op : cancelable {
     // ---- request (the owner's while idle; see io_kinds for each kind's use) ----
     io_kind kind{};
     io_phase phase = io_phase::idle;
-    bool cancel_requested = false;  // lwt::cancel reached this operation (rule 7)
+    bool cancel_requested = false;  // lwt::cancel reached this operation (io_op rule 7)
     bool polling = false;            // io_uring: waiting for readiness before a retry (EAGAIN)
     bool orphaned = false;           // io_uring: its fd was forgotten while it was in flight
     int fd = -1;

@@ -1,7 +1,7 @@
 // Implicit callback arguments (Lwt's keys): an immutable, reference-counted list of
 // (key, value) frames. `ctx.keys` is the list the running code sees; every coroutine keeps
 // the list current at its creation and makes it current again each time it is resumed
-// (rule 10). `with_value` pushes a frame for the duration of f()'s synchronous call.
+// (docs/semantics.md rule 10). `with_value` pushes a frame for the duration of f()'s synchronous call.
 #pragma once
 
 #include <lwt/detail/context.hpp>

@@ -1,4 +1,4 @@
-// What the core offers the main loop: the queue of work for the next iteration (rule 9) --
+// What the core offers the main loop: the queue of work for the next iteration (docs/semantics.md rule 9) --
 // pause() promises and spawned tasks waiting to start. The loop wakes them once per
 // iteration, after the iteration's completions.
 #pragma once

@@ -3,7 +3,7 @@
 //
 // Reading guide
 // -------------
-// States. A `cell_base` is pending, fulfilled or rejected (rule 1) and never goes back.
+// States. A `cell_base` is pending, fulfilled or rejected (docs/semantics.md rule 1) and never goes back.
 // `refs` counts the handles (promise<T>, resolver<T>), the running coroutine that owns the
 // cell (until it reaches its final suspension) and every waiter-owning object that needs the
 // cell to stay valid (combinator slots, the operand of a co_await). Single-threaded: plain
@@ -22,12 +22,15 @@
 // further cells; those are queued on `ctx.release_list` and destroyed by the outermost
 // release in a loop, so dropping a million-long chain does not recurse (rule 4).
 //
-// Cancellation (rule 6). `cancel(s)` first walks backwards without running any user code:
-// each `cancelable` forwards to what it waits on (a coroutine to the cell or operation it is
-// suspended on, a combinator to its pending inputs) or records itself as a leaf. Then each
-// leaf is cancelled in order (a task is rejected with lwt::canceled, an I/O operation asks the
-// kernel to cancel), holding a reference so the graph may change freely meanwhile. The walk
-// uses an explicit work list, so its depth is not bounded by the C++ stack.
+// Cancellation (rule 6), in three phases (cancel_walk::run). 0: walk backwards without
+// running any user code: each `cancelable` forwards to what it waits on (a coroutine to the
+// cell or operation it is suspended on, a combinator to its pending inputs) or records itself
+// as a leaf. 1: every leaf that is a cell (a task, a pause, a sleep) is rejected with
+// lwt::canceled at once, before any waiter runs (as in Lwt). 2: in order, those rejections
+// flow forward (waiters run, on_cancel callbacks first) and the leaves that are not cells
+// (I/O in flight) are asked to cancel -- holding a reference, so the graph may change freely
+// meanwhile. The walk uses an explicit work list, so its depth is not bounded by the C++
+// stack.
 #pragma once
 
 #include <lwt/detail/context.hpp>

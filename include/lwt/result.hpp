@@ -74,27 +74,29 @@ promise<result<T, std::decay_t<E>>> fail(E&& e) {
     return lwt::return_(result<T, std::decay_t<E>>(lwt::error(std::forward<E>(e))));
 }
 
+}  // namespace result_
+
 namespace detail {
 template <class U, class T, class E, class F>
-promise<result<U, E>> map(promise<result<T, E>> p, F f) {
+promise<result<U, E>> result_map(promise<result<T, E>> p, F f) {
     result<T, E> r = co_await std::move(p);
     if (!r) co_return lwt::error(std::move(r).error());
     co_return f(std::move(r).value());
 }
 template <class T, class E, class G, class F>
-promise<result<T, G>> map_error(promise<result<T, E>> p, F f) {
+promise<result<T, G>> result_map_error(promise<result<T, E>> p, F f) {
     result<T, E> r = co_await std::move(p);
     if (r) co_return std::move(r).value();
     co_return lwt::error(f(std::move(r).error()));
 }
 template <class U, class T, class E, class F>
-promise<result<U, E>> bind(promise<result<T, E>> p, F f) {
+promise<result<U, E>> result_bind(promise<result<T, E>> p, F f) {
     result<T, E> r = co_await std::move(p);
     if (!r) co_return lwt::error(std::move(r).error());
     co_return co_await f(std::move(r).value());
 }
 template <class T, class E>
-promise<T> get_exn(promise<result<T, E>> p) {
+promise<T> result_get_exn(promise<result<T, E>> p) {
     result<T, E> r = co_await std::move(p);
     if (r) co_return std::move(r).value();
     if constexpr (std::is_base_of_v<std::exception, E>)
@@ -105,7 +107,7 @@ promise<T> get_exn(promise<result<T, E>> p) {
         throw bad_result_access();
 }
 template <class T>
-promise<result<T, std::exception_ptr>> catch_(promise<T> p) {
+promise<result<T, std::exception_ptr>> result_catch_(promise<T> p) {
     try {
         co_return co_await std::move(p);
     } catch (...) {
@@ -113,7 +115,7 @@ promise<result<T, std::exception_ptr>> catch_(promise<T> p) {
     }
 }
 template <class A, class B, class E>
-promise<result<std::pair<A, B>, E>> both(promise<result<A, E>> a, promise<result<B, E>> b) {
+promise<result<std::pair<A, B>, E>> result_both(promise<result<A, E>> a, promise<result<B, E>> b) {
     auto pair = co_await lwt::both(a, b);
     if (!pair.first) co_return lwt::error(pair.first.error());
     if (!pair.second) co_return lwt::error(pair.second.error());
@@ -121,36 +123,38 @@ promise<result<std::pair<A, B>, E>> both(promise<result<A, E>> a, promise<result
 }
 }  // namespace detail
 
+namespace result_ {
+
 // Lwt_result.map f p: f on the value; an error passes through.
 template <class F, class T, class E>
 auto map(F f, promise<result<T, E>> p) {
-    return detail::map<std::invoke_result_t<F&, T>>(std::move(p), std::move(f));
+    return detail::result_map<std::invoke_result_t<F&, T>>(std::move(p), std::move(f));
 }
 // Lwt_result.map_error f p: f on the error.
 template <class F, class T, class E>
 auto map_error(F f, promise<result<T, E>> p) {
-    return detail::map_error<T, E, std::invoke_result_t<F&, E>>(std::move(p), std::move(f));
+    return detail::result_map_error<T, E, std::invoke_result_t<F&, E>>(std::move(p), std::move(f));
 }
 // Lwt_result.bind p f: f (giving a promise of a result) on the value.
 template <class T, class E, class F>
 auto bind(promise<result<T, E>> p, F f) {
     using U = typename lwt::detail::promise_value_t<std::invoke_result_t<F&, T>>::value_type;
-    return detail::bind<U>(std::move(p), std::move(f));
+    return detail::result_bind<U>(std::move(p), std::move(f));
 }
 // Lwt_result.get_exn: the value, or the error thrown (E an exception type or exception_ptr).
 template <class T, class E>
 promise<T> get_exn(promise<result<T, E>> p) {
-    return detail::get_exn(std::move(p));
+    return detail::result_get_exn(std::move(p));
 }
 // Lwt_result.catch: a promise's rejection as an error value.
 template <class T>
 promise<result<T, std::exception_ptr>> catch_(promise<T> p) {
-    return detail::catch_(std::move(p));
+    return detail::result_catch_(std::move(p));
 }
 // Lwt_result.both: both values, or the first error in argument order (waits for both).
 template <class A, class B, class E>
 promise<result<std::pair<A, B>, E>> both(promise<result<A, E>> a, promise<result<B, E>> b) {
-    return detail::both(std::move(a), std::move(b));
+    return detail::result_both(std::move(a), std::move(b));
 }
 
 }  // namespace result_

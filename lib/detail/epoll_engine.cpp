@@ -249,7 +249,7 @@ void epoll_engine::wait(std::int64_t timeout_ns) {
 }
 
 void epoll_engine::cancel(io_op& op) noexcept {
-    if (op.phase != io_phase::pending) return;
+    if (!op.in_flight()) return;
     op.cancel_requested = true;
     fd_entry& e = fds_[static_cast<std::size_t>(op.fd)];
     queue_of(e, op).remove(op);

@@ -187,7 +187,7 @@ static_assert(in_order(), "io_kinds: one entry per io_kind, in the enum's order"
 
 void cancel_op(io_op& op) noexcept {
     op.cancel_requested = true;
-    if (op.phase == io_phase::pending)
+    if (op.in_flight())
         if (io_engine* e = io_engine::current_if_any()) e->cancel(op);
 }
 

@@ -50,7 +50,7 @@ bool kernel_at_least(int major, int minor) noexcept {
 
 std::uint64_t data_of(const io_op& op) noexcept {
     return (static_cast<std::uint64_t>(op.tag) << 32) | (static_cast<std::uint64_t>(op.slot) << 3) | slot_tag |
-           (op.polling ? retry_tag : 0);
+           (op.phase == io_phase::polling ? retry_tag : 0);
 }
 
 }  // namespace
@@ -158,7 +158,7 @@ LWT_COLD void uring_engine::submit_accept(io_op& op) noexcept {
     op.phase = io_phase::pending;
     ++live_ops_;
     l.waiters.push(op);
-    if (!l.armed) arm(l);
+    if (!l.armed()) arm(l);
 }
 
 bool uring_engine::try_now(io_op& op) noexcept {
@@ -243,7 +243,7 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
     io_op* op = op_at(c.data);
     if (c.data & retry_tag) {
         // The readiness wait before a retry has ended.
-        op->polling = false;
+        op->phase = io_phase::pending;
         if (c.res < 0 || op->cancel_requested) {
             std::int32_t res = op->cancel_requested ? -ECANCELED : c.res;
             if (res == -ECANCELED) res = cancelled(*op);
@@ -259,7 +259,7 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
     if (c.res == -EAGAIN && !op->cancel_requested) {
         // An O_NONBLOCK file: wait for readiness, then retry the operation.
         if (unsigned mask = retry_mask(*op)) {
-            op->polling = true;
+            op->phase = io_phase::polling;
             io_uring_sqe* sqe = get_sqe();
             io_uring_prep_poll_add(sqe, op->fd, mask);
             io_uring_sqe_set_data64(sqe, data_of(*op));
@@ -335,7 +335,7 @@ void uring_engine::cancel_by_data(std::uint64_t data) noexcept {
 }
 
 void uring_engine::cancel(io_op& op) noexcept {
-    if (op.phase != io_phase::pending) return;
+    if (!op.in_flight()) return;
     op.cancel_requested = true;
     if (op.kind == io_kind::accept && multishot_accept_) {
         // A waiter of a multishot accept: nothing of its own is in the kernel.
@@ -373,7 +373,7 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
         if (l == nullptr) return false;
         l->waiters.replace(from, to);
     } else {
-        if (from.traits().points_into_owner && !from.polling) {  // (a readiness poll points nowhere)
+        if (from.traits().points_into_owner && from.phase != io_phase::polling) {  // (a readiness poll points nowhere)
             // Its SQE must reach the kernel with `to`'s pointers; once the kernel has consumed
             // it, a connect's address is copied already, but an accept's peer address is still
             // to be written (writes_owner_after_submit). Unconsumed SQEs run from the kernel's head
@@ -395,10 +395,9 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
         slots_[from.slot] = reinterpret_cast<std::uintptr_t>(&to);
         to.slot = from.slot;
         to.tag = from.tag;
-        to.polling = from.polling;
         to.orphaned = from.orphaned;
     }
-    to.phase = io_phase::pending;
+    to.phase = from.phase;  // (pending, or io_uring's polling)
     from.phase = io_phase::idle;
     return true;
 }
@@ -487,12 +486,12 @@ void uring_engine::arm(listener& l) noexcept {
     // No address: one buffer would serve every completion; deliver() asks getpeername.
     io_uring_prep_multishot_accept(sqe, l.fd, nullptr, nullptr, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&l) | listener_tag);
-    l.armed = true;
+    l.accepting = listener::multishot::armed;
 }
 
 void uring_engine::stop(listener& l) noexcept {
-    if (!l.armed || l.cancelling) return;
-    l.cancelling = true;
+    if (l.accepting != listener::multishot::armed) return;
+    l.accepting = listener::multishot::stopping;
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&l) | listener_tag, 0);
     io_uring_sqe_set_data64(sqe, 0);
@@ -524,7 +523,7 @@ void uring_engine::push_ready(listener& l, std::int32_t res) noexcept {
 
 void uring_engine::on_listener_cqe(listener& l, const cqe_copy& c) noexcept {
     const bool last = !(c.flags & IORING_CQE_F_MORE);
-    if (last) l.armed = l.cancelling = false;
+    if (last) l.accepting = listener::multishot::off;
     if (l.closed) {
         if (c.res >= 0) ::close(c.res);
         return;  // (the next wait() fails its waiters and frees it)
@@ -536,7 +535,7 @@ void uring_engine::on_listener_cqe(listener& l, const cqe_copy& c) noexcept {
             push_ready(l, c.res);
     }
     if (l.closed) return;
-    if (!l.armed && !l.waiters.empty()) arm(l);
+    if (!l.armed() && !l.waiters.empty()) arm(l);
     if (l.ready.size() >= max_ready) stop(l);
 }
 
@@ -565,7 +564,7 @@ void uring_engine::retire(int fd) noexcept {
     while (!l->ready.empty())
         if (std::int32_t r = l->ready.pop(); r >= 0) ::close(r);
     listener& r = *retired_.emplace_back(std::move(l));
-    if (r.armed) {
+    if (r.armed()) {
         io_uring_submit(&ring_);
         cancel_by_data(reinterpret_cast<std::uint64_t>(&r) | listener_tag);
     }
@@ -577,7 +576,7 @@ void uring_engine::retire(int fd) noexcept {
 bool uring_engine::free_retired() noexcept {
     std::vector<std::unique_ptr<listener>> done;  // (out of retired_ first: waiters may retire more)
     for (auto it = retired_.begin(); it != retired_.end();) {
-        if ((*it)->armed) {
+        if ((*it)->armed()) {
             ++it;
         } else {
             done.push_back(std::move(*it));

@@ -1,18 +1,17 @@
-// The engine: one per thread, it completes I/O, fires timers and receives wake-ups from other
-// threads. Two implementations share this interface: a proactor over io_uring
-// (uring_engine.hpp) and a reactor over epoll (epoll_engine.hpp).
+// The engine (detail::io_engine): one per thread, it completes I/O, fires timers and receives
+// wake-ups from other threads. Two implementations share this interface: a proactor over
+// io_uring (uring_engine.hpp) and a reactor over epoll (epoll_engine.hpp). Neither knows the
+// unix_ layer: what each I/O kind is -- its io_uring opcode and SQE fields, its readiness,
+// the plain system call -- they read from the io_kinds table (io_op.hpp).
 //
 // Reading guide
 // -------------
-// Operations. An `io_op` describes one system call (kind, fd, buffers, flags) and carries its
-// result. It lives inside the frame of the coroutine that awaits it -- in a
-// `unix_::operation` (what the lwt::unix_ system calls the engine runs return), which
-// starts it at the call, or in an `io_awaiter` inside a library coroutine -- so there is no allocation per
-// operation. Phases: idle -> pending (owned by the
-// engine: an SQE in flight, or parked on an fd's wait list) -> done. While pending, the
-// kernel or the engine may write the result and the operation's buffers; its owner cannot
-// go away (a suspended frame; an operation's destructor first moves it into a promise
-// cell, see relocate, or cancels it).
+// Operations. An `io_op` describes one system call and carries its result; its life (idle ->
+// pending [-> polling] -> done), who may write which field in which phase and what
+// relocation requires are the numbered rules at the top of io_op.hpp. It lives inside the
+// frame of the coroutine that awaits it -- in a `unix_::operation`, which starts it at the
+// call, or in an `io_awaiter` inside a library coroutine -- so there is no allocation per
+// operation.
 //
 // Who resumes a coroutine. Only `io_op::complete`, called by the engine on the loop thread
 // when the result is known: it clears the coroutine's `awaiting`, makes the coroutine's keys
@@ -30,10 +29,10 @@
 // socket has one multishot accept, whose connections go to the oldest waiting accept or wait
 // (at most 64) for the next one -- see uring_engine.hpp.
 //
-// Cancellation (docs/semantics.md rule 7). `lwt::cancel` reaches a pending op through the coroutine's
-// `awaiting` pointer. cancel() is synchronous: when it returns, the operation has completed
-// and the kernel no longer touches its buffers (io_uring: flush, synchronous cancel, reap the
-// op's CQE; epoll: unpark). If the kernel finished first, its result wins and is delivered;
+// Cancellation (docs/semantics.md rule 7; io_op rule 7). `lwt::cancel` reaches a pending op
+// through the coroutine's `awaiting` pointer. cancel() is synchronous: when it returns, the
+// operation has completed and the kernel no longer touches its buffers (io_uring: flush,
+// synchronous cancel, reap the op's CQE; epoll: unpark). If the kernel finished first, its result wins and is delivered;
 // a result that must not leak (an accepted or opened fd) is closed by the awaiter.
 //
 // Teardown. Destroying an engine cancels every pending operation (each completes with

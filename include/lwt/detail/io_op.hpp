@@ -13,8 +13,8 @@
 // 3. Start. `try_now(op)` true: the op is `done` at once (res is set; the engine kept
 //    nothing and will not call complete). False: `submit(op)` makes it `pending`. Nothing
 //    fails in between: a failure is a result (res = -errno).
-// 4. pending. The engine owns the bookkeeping fields (next, prev, slot, tag, polling,
-//    orphaned) and `res`; the kernel may read what the request points at and write the
+// 4. pending (or polling). The engine owns the bookkeeping fields (next, prev, slot, tag,
+//    orphaned), `phase` and `res`; the kernel may read what the request points at and write the
 //    caller's buffers -- and, for the kinds whose `writes_owner_after_submit` is set, the
 //    owner's memory next to the op. The owner changes no request field and frees no buffer.
 // 5. done. The engine sets res (>= 0, or -errno) and cqe_flags, phase = done, and calls
@@ -77,7 +77,10 @@ enum class io_kind : std::uint8_t {
     count_
 };
 
-enum class io_phase : std::uint8_t { idle, pending, done };
+// Where an op is in its life (see above). `pending` and `polling` are in flight: the engine
+// owns the op. `polling` is io_uring's: an O_NONBLOCK file said -EAGAIN, and the op's slot
+// now carries a POLL_ADD for its readiness, after which the op is submitted again.
+enum class io_phase : std::uint8_t { idle, done, pending, polling };
 
 // What readiness of its descriptor a kind waits for where it would block.
 enum class io_readiness : std::uint8_t {
@@ -125,7 +128,6 @@ struct io_op : cancelable {
     io_kind kind{};
     io_phase phase = io_phase::idle;
     bool cancel_requested = false;  // lwt::cancel reached this operation (io_op rule 7)
-    bool polling = false;            // io_uring: waiting for readiness before a retry (EAGAIN)
     bool orphaned = false;           // io_uring: its fd was forgotten while it was in flight
     int fd = -1;
     int flags = 0;
@@ -149,6 +151,7 @@ struct io_op : cancelable {
 
     io_op() noexcept;
 
+    bool in_flight() const noexcept { return phase >= io_phase::pending; }
     const io_kind_traits& traits() const noexcept { return traits_of(kind); }
     // Which readiness this op waits for (a poll's comes from its mask): input, output or none.
     io_readiness readiness() const noexcept {

@@ -101,8 +101,10 @@ private:
     // IORING_CQE_F_MORE) has been dispatched; the next wait() frees it.
     struct listener {
         int fd = -1;
-        bool armed = false;       // a multishot accept is in the kernel
-        bool cancelling = false;  // ... and asked to stop
+        // Its multishot accept: none in the kernel, in the kernel, or in the kernel and asked to
+        // stop (until its last CQE).
+        enum class multishot : std::uint8_t { off, armed, stopping } accepting = multishot::off;
+        bool armed() const noexcept { return accepting != multishot::off; }
         bool closed = false;      // its fd was forgotten
         fifo ready;                      // accepted fds (or -errno) that nobody took yet
         op_queue waiters;                // waiting accepts, oldest first

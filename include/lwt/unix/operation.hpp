@@ -76,7 +76,7 @@ public:
     operation(const operation&) = delete;
     operation& operator=(const operation&) = delete;
     ~operation() {
-        if (LWT_UNLIKELY(op_.phase == detail::io_phase::pending))
+        if (LWT_UNLIKELY(op_.in_flight()))
             abandon();
         else if constexpr (K::owns_result)
             if (op_.phase == detail::io_phase::done) discard();

@@ -36,21 +36,23 @@ struct conn {
 };
 
 static unsigned char shared_buf[BUF_SIZE];
-static struct conn **conns;  // by descriptor
+// An event carries its connection; the listener and the signalfd carry these two instead.
+static struct conn listener, signals;
+static struct conn **conns;  // by descriptor: only to close what is open at exit
 static int max_fd;
-static int epfd, listen_fd, signal_fd;
+static int epfd;
 
 static void fail(const char *what) {
     fprintf(stderr, "epoll_echo: %s: %s\n", what, strerror(errno));
     exit(1);
 }
 
-static void watch(int op, int fd, uint32_t events) {
+static void watch(int op, struct conn *c, uint32_t events) {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = events;
-    ev.data.fd = fd;
-    if (epoll_ctl(epfd, op, fd, &ev) < 0 && op != EPOLL_CTL_DEL) fail("epoll_ctl");
+    ev.data.ptr = c;
+    if (epoll_ctl(epfd, op, c->fd, &ev) < 0) fail("epoll_ctl");
 }
 
 // Closing removes the descriptor from the epoll set, and epoll_wait reports a descriptor at
@@ -72,7 +74,7 @@ static long long now_ms(void) {
 // while, leaving pending connections in the backlog and serving the open ones meanwhile.
 static int accept_all(void) {
     for (;;) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) return 0;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return 1;
@@ -88,16 +90,16 @@ static int accept_all(void) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->fd = fd;
         conns[fd] = c;
-        watch(EPOLL_CTL_ADD, fd, EPOLLIN);
+        watch(EPOLL_CTL_ADD, c, EPOLLIN);
     }
 }
 
-// Sends data[0, n) as far as the socket takes it; keeps the rest in the connection. Returns
-// -1 when the connection is broken, else the number of bytes left unsent.
-static ssize_t send_some(struct conn *c, const unsigned char *data, size_t n) {
+// Sends data[0, n) as far as the socket takes it. Returns -1 when the connection is broken,
+// else the number of bytes left unsent.
+static ssize_t send_some(int fd, const unsigned char *data, size_t n) {
     size_t off = 0;
     while (off < n) {
-        ssize_t w = send(c->fd, data + off, n - off, MSG_NOSIGNAL);
+        ssize_t w = send(fd, data + off, n - off, MSG_NOSIGNAL);
         if (w > 0) {
             off += (size_t)w;
         } else if (w < 0 && errno == EINTR) {
@@ -111,37 +113,44 @@ static ssize_t send_some(struct conn *c, const unsigned char *data, size_t n) {
     return (ssize_t)(n - off);
 }
 
-static void on_readable(struct conn *c) {
-    ssize_t r = recv(c->fd, shared_buf, BUF_SIZE, 0);
-    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-    if (r <= 0) {
+// The first send took only part of shared_buf[0, n) (or failed): send what it can of the rest
+// and keep what remains in the connection, which then waits for EPOLLOUT.
+static void send_rest(struct conn *c, size_t n, ssize_t first) {
+    size_t off = first > 0 ? (size_t)first : 0;
+    if (first < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         close_conn(c);
         return;
     }
-    ssize_t left = send_some(c, shared_buf, (size_t)r);
-    if (left < 0) {
+    ssize_t left = send_some(c->fd, shared_buf + off, n - off);
+    if (left < 0 || (left > 0 && !c->rest && !(c->rest = malloc(BUF_SIZE)))) {
         close_conn(c);
     } else if (left > 0) {
-        if (!c->rest && !(c->rest = malloc(BUF_SIZE))) {
-            close_conn(c);
-            return;
-        }
-        memcpy(c->rest, shared_buf + (r - left), (size_t)left);
+        memcpy(c->rest, shared_buf + (n - (size_t)left), (size_t)left);
         c->off = 0;
         c->len = (size_t)left;
-        watch(EPOLL_CTL_MOD, c->fd, EPOLLOUT);
+        watch(EPOLL_CTL_MOD, c, EPOLLOUT);
     }
 }
 
+static void on_readable(struct conn *c) {
+    ssize_t r = recv(c->fd, shared_buf, BUF_SIZE, 0);
+    if (r <= 0) {
+        if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) close_conn(c);
+        return;
+    }
+    ssize_t w = send(c->fd, shared_buf, (size_t)r, MSG_NOSIGNAL);
+    if (w != r) send_rest(c, (size_t)r, w);
+}
+
 static void on_writable(struct conn *c) {
-    ssize_t left = send_some(c, c->rest + c->off, c->len - c->off);
+    ssize_t left = send_some(c->fd, c->rest + c->off, c->len - c->off);
     if (left < 0) {
         close_conn(c);
     } else if (left > 0) {
         c->off = c->len - (size_t)left;
     } else {
         c->off = c->len = 0;
-        watch(EPOLL_CTL_MOD, c->fd, EPOLLIN);
+        watch(EPOLL_CTL_MOD, c, EPOLLIN);
     }
 }
 
@@ -165,19 +174,19 @@ int main(int argc, char **argv) {
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     sigprocmask(SIG_BLOCK, &sigs, NULL);
-    signal_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (signal_fd < 0) fail("signalfd");
+    signals.fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (signals.fd < 0) fail("signalfd");
 
-    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listen_fd < 0) fail("socket");
+    listener.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (listener.fd < 0) fail("socket");
     int one = 1;
-    setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(listener.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(listen_fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(listen_fd, SOMAXCONN) < 0) {
+    if (bind(listener.fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(listener.fd, SOMAXCONN) < 0) {
         fprintf(stderr, "epoll_echo: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
         return 1;
     }
@@ -189,8 +198,8 @@ int main(int argc, char **argv) {
 
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) fail("epoll_create1");
-    watch(EPOLL_CTL_ADD, listen_fd, EPOLLIN);
-    watch(EPOLL_CTL_ADD, signal_fd, EPOLLIN);
+    watch(EPOLL_CTL_ADD, &listener, EPOLLIN);
+    watch(EPOLL_CTL_ADD, &signals, EPOLLIN);
     fprintf(stderr, "epoll_echo: listening on 127.0.0.1:%d (level-triggered epoll)\n", port);
 
     struct epoll_event evs[MAX_EVENTS];
@@ -205,23 +214,21 @@ int main(int argc, char **argv) {
         int n = epoll_wait(epfd, evs, MAX_EVENTS, timeout);
         if (n < 0 && errno != EINTR) fail("epoll_wait");
         for (int i = 0; i < n; i++) {
-            int fd = evs[i].data.fd;
-            if (fd == signal_fd) {
+            struct conn *c = evs[i].data.ptr;
+            if (c->len) {
+                on_writable(c);  // EPOLLOUT, or EPOLLERR/EPOLLHUP: send reports which
+            } else if (c != &listener && c != &signals) {
+                on_readable(c);
+            } else if (c == &signals) {
                 stopping = 1;
-            } else if (fd == listen_fd) {
-                if (!accept_all()) {
-                    watch(EPOLL_CTL_MOD, listen_fd, 0);
-                    resume_accept_at = now_ms() + BACKOFF_MS;
-                }
-            } else if (conns[fd]->len) {
-                on_writable(conns[fd]);  // EPOLLOUT, or EPOLLERR/EPOLLHUP: send reports which
-            } else {
-                on_readable(conns[fd]);
+            } else if (!accept_all()) {
+                watch(EPOLL_CTL_MOD, &listener, 0);
+                resume_accept_at = now_ms() + BACKOFF_MS;
             }
         }
         if (resume_accept_at >= 0 && now_ms() >= resume_accept_at) {
             resume_accept_at = -1;
-            watch(EPOLL_CTL_MOD, listen_fd, EPOLLIN);
+            watch(EPOLL_CTL_MOD, &listener, EPOLLIN);
         }
     }
 
@@ -229,7 +236,7 @@ int main(int argc, char **argv) {
         if (conns[fd]) close_conn(conns[fd]);
     free(conns);
     close(epfd);
-    close(listen_fd);
-    close(signal_fd);
+    close(listener.fd);
+    close(signals.fd);
     return 0;
 }

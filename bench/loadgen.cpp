@@ -14,8 +14,9 @@
 //     --help
 //
 // Each connection sends messages of a recognisable pattern and checks every echoed byte.
-// Prints one line of results: name=... msgs_per_s=... MBps=... p50_us=... p99_us=...
-// errors=... (exit status 1 when a byte was wrong or a connection failed).
+// Prints one line of results: name=... msgs=... msgs_per_s=... MBps=... p50_us=... p99_us=...
+// errors=... (exit status 1 when a byte was wrong or a connection failed); msgs counts the
+// messages echoed in the measured seconds (tools/echo_ir.sh divides by it).
 #include <lwt/lwt.hpp>
 
 #include <fmt/core.h>
@@ -187,7 +188,7 @@ void usage() {
         "usage: loadgen [--host H] [--port P | PORT] [--connections N] [--size B] [--depth D]\n"
         "               [--duration S] [--warmup S] [--progress | --quiet] [--name NAME]\n"
         "An echo load generator on lwt++: N connections each keep D messages of B bytes in\n"
-        "flight and check every echoed byte. Prints msgs_per_s, MBps, p50_us, p99_us, errors.\n");
+        "flight and check every echoed byte. Prints msgs, msgs_per_s, MBps, p50_us, p99_us, errors.\n");
 }
 
 }  // namespace
@@ -248,8 +249,8 @@ int main(int argc, char** argv) {
     }
     double secs = cfg.duration;
     double rate = static_cast<double>(st.msgs) / secs;
-    fmt::print("name={} engine={} conns={} size={} depth={} msgs_per_s={:.0f} MBps={:.2f} p50_us={:.1f} p99_us={:.1f} errors={}\n",
-               cfg.name, engine::id(), cfg.connections, cfg.size, cfg.depth, rate,
+    fmt::print("name={} engine={} conns={} size={} depth={} msgs={} msgs_per_s={:.0f} MBps={:.2f} p50_us={:.1f} p99_us={:.1f} errors={}\n",
+               cfg.name, engine::id(), cfg.connections, cfg.size, cfg.depth, st.msgs, rate,
                rate * static_cast<double>(cfg.size) / 1e6, st.latency.quantile(0.50) / 1000.0,
                st.latency.quantile(0.99) / 1000.0, st.errors);
     if (st.errors > 0) {

@@ -2,9 +2,13 @@
 # The demo: the echo server sample, driven for about 10 seconds by the load generator written
 # on lwt++ (bench/loadgen), then a table of the results.
 #   ./run demo [--compare] [--seconds S] [--connections N] [--size B] [--depth D]
-#   --compare   also run the hand-written anchor servers of ../shared/bench (liburing, epoll,
-#               Asio when built) in the same run, and show the ratios
+#   --compare   also run, in the same run, the project's hand-written baselines of
+#               bench/baselines (uring_echo on liburing when it was built, epoll_echo) and
+#               lwt++ on its epoll engine; the table adds msgs/s ratios to uring_echo, and to
+#               epoll_echo for the epoll rows
 # LWT_ENGINE=uring|epoll chooses the engine of lwt++ (default: io_uring when available).
+# Needs build/ with bench/loadgen, samples/echo_server and bench/baselines/* (./run demo
+# builds just those).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,15 +25,20 @@ while [ $# -gt 0 ]; do
     --connections) conns=$2; shift ;;
     --size) size=$2; shift ;;
     --depth) depth=$2; shift ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "demo: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# wait_port PORT PID: until something listens on PORT; gives up early when PID has exited.
 wait_port() {
-    for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
+    for _ in $(seq 1 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.05
+    done
     return 1
 }
 
@@ -41,9 +50,11 @@ run() {
     local log; log=$(mktemp)
     "$@" "$port" >/dev/null 2>"$log" &
     local pid=$!
-    if ! wait_port "$port"; then
+    if ! wait_port "$port" "$pid"; then
         echo "demo: $name did not start" >&2
+        sed 's/^/    /' "$log" >&2  # the server's own reason (an old kernel, say)
         kill "$pid" 2>/dev/null
+        rm -f "$log"
         return 1
     fi
     echo "==> $name: $conns connections x $size B, depth $depth, ${secs} s" >&2
@@ -65,17 +76,20 @@ run() {
 run "lwt++" "$B/samples/echo_server" || exit 1
 
 if [ "$compare" = 1 ]; then
-    SB=$ROOT/../shared/bench
-    if [ ! -x "$SB/build.sh" ]; then
-        echo "demo: no ../shared/bench here: --compare needs the anchor servers" >&2
+    # Every row is driven by the same load generator (same engine), so the rows differ only
+    # in their server.
+    BL=$B/bench/baselines
+    if [ -x "$BL/uring_echo" ]; then
+        run "uring_echo (liburing, by hand)" "$BL/uring_echo"
     else
-        A=${ANCHORS_BUILD:-/tmp/anchors-build}
-        [ -x "$A/uring_echo" ] || "$SB/build.sh" >&2 || "$SB/build.sh" --deps >&2
-        [ -x "$A/uring_echo" ] && run "uring_echo (liburing, by hand)" "$A/uring_echo"
-        [ -x "$A/epoll_echo" ] && run "epoll_echo (epoll, by hand)" "$A/epoll_echo"
-        [ -x "$A/asio_echo_epoll" ] && run "Asio (epoll)" "$A/asio_echo_epoll"
-        LWT_ENGINE=epoll run "lwt++ (epoll engine)" env LWT_ENGINE=epoll "$B/samples/echo_server"
+        echo "demo: no $BL/uring_echo (built only when liburing >= 2.3 is found): no io_uring baseline" >&2
     fi
+    if [ -x "$BL/epoll_echo" ]; then
+        run "epoll_echo (epoll, by hand)" "$BL/epoll_echo"
+    else
+        echo "demo: no $BL/epoll_echo: run ./run demo, or ninja -C build bench/baselines/epoll_echo" >&2
+    fi
+    run "lwt++ (epoll engine)" env LWT_ENGINE=epoll "$B/samples/echo_server"
 fi
 
 python3 - "${results[@]}" <<'PY'
@@ -89,12 +103,22 @@ for line in sys.argv[1:]:
         kv[k] = v
     kv["engine"] = line.split(" engine=")[1].split(" ")[0]
     rows.append((name, kv))
-base = next((float(kv["msgs_per_s"]) for n, kv in rows if n.startswith("uring_echo")), None)
+def rate(kv):
+    return float(kv["msgs_per_s"])
+def is_epoll(name, kv):
+    return name.startswith("epoll_echo") or (name.startswith("lwt++") and kv["engine"] == "epoll")
+base = next((rate(kv) for n, kv in rows if n.startswith("uring_echo")), None)
+ebase = next((rate(kv) for n, kv in rows if n.startswith("epoll_echo")), None)
+if ebase is not None and not any(is_epoll(n, kv) and not n.startswith("epoll_echo") for n, kv in rows):
+    ebase = None  # nothing to compare with it
 print()
-print(f"| server | lwt++ engine | msgs/s | MB/s | p50 µs | p99 µs | errors |" + (" vs uring_echo |" if base else ""))
-print("|---|---|---|---|---|---|---|" + ("---|" if base else ""))
+print(f"| server | lwt++ engine | msgs/s | MB/s | p50 µs | p99 µs | errors |" + (" vs uring_echo |" if base else "")
+      + (" vs epoll_echo |" if ebase else ""))
+print("|---|---|---|---|---|---|---|" + ("---|" if base else "") + ("---|" if ebase else ""))
 for name, kv in rows:
     eng = kv["engine"] if name.startswith("lwt++") else "—"
-    ratio = f" {float(kv['msgs_per_s']) / base:.2f}x |" if base else ""
-    print(f"| {name} | {eng} | {float(kv['msgs_per_s']):,.0f} | {kv['MBps']} | {kv['p50_us']} | {kv['p99_us']} | {kv['errors']} |{ratio}")
+    ratio = f" {rate(kv) / base:.2f}x |" if base else ""
+    if ebase:
+        ratio += f" {rate(kv) / ebase:.2f}x |" if is_epoll(name, kv) else " — |"
+    print(f"| {name} | {eng} | {rate(kv):,.0f} | {kv['MBps']} | {kv['p50_us']} | {kv['p99_us']} | {kv['errors']} |{ratio}")
 PY

@@ -1,0 +1,62 @@
+// Lwt_io's servers: a listening socket whose accepted connections are handed to a handler,
+// as channels or as the socket itself.
+#pragma once
+
+#include <lwt/io/channel.hpp>
+#include <lwt/promise.hpp>
+#include <lwt/unix/fd.hpp>
+#include <lwt/unix/sockaddr.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <utility>
+
+namespace lwt::detail {
+struct server_state;
+}  // namespace lwt::detail
+
+namespace lwt::io {
+
+struct server_options {
+    int backlog = 1024;
+    std::size_t buffer_size = 0;
+    // At most this many connections handled at once (0: no limit); the accept loop waits for
+    // one to end before accepting more.
+    std::size_t max_connections = 0;
+    bool no_delay = true;  // TCP_NODELAY on accepted TCP connections
+};
+
+// Lwt_io.server.
+class LWT_EXPORT server {
+public:
+    explicit server(std::shared_ptr<detail::server_state> s) : s_(std::move(s)) {}
+    // Where it listens (with the port chosen by the system when 0 was asked).
+    unix_::sockaddr listening_address() const;
+    // Connections being handled now.
+    std::size_t connections() const;
+    detail::server_state& impl() const { return *s_; }
+
+private:
+    std::shared_ptr<detail::server_state> s_;
+};
+
+using client_handler = std::function<promise<void>(unix_::sockaddr, input_channel, output_channel)>;
+using socket_handler = std::function<promise<void>(unix_::sockaddr, unix_::file_descr)>;
+
+// Lwt_io.establish_server_with_client_address: listens on addr (SO_REUSEADDR) and calls
+// handler(client, ic, oc) for each connection; when the handler's promise settles both
+// channels are closed (again, if the handler closed them). A handler's failure goes to
+// lwt::async_exception_hook and its connection is still closed. ECONNABORTED is retried;
+// EMFILE/ENFILE back off and the server keeps serving once descriptors are free again.
+LWT_EXPORT promise<server> establish_server_with_client_address(const unix_::sockaddr& addr, client_handler handler,
+                                                                server_options options = {});
+// Lwt_io.establish_server_with_client_socket: the same with the connected socket, which the
+// server closes when the handler's promise settles (unless the handler took it).
+LWT_EXPORT promise<server> establish_server_with_client_socket(const unix_::sockaddr& addr, socket_handler handler,
+                                                               server_options options = {});
+// Lwt_io.shutdown_server: closes the listening socket (removing a Unix-domain socket's file);
+// connections already accepted keep working.
+LWT_EXPORT promise<void> shutdown_server(const server& s);
+
+}  // namespace lwt::io

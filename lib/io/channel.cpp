@@ -1,0 +1,362 @@
+// Lwt_io's channels: making them, their buffers, flushing (and auto-flush), closing, and the
+// locking of atomic groups. The reading guide of lwt::io is in channel_impl.hpp.
+#include "channel_impl.hpp"
+
+#include <lwt/bind.hpp>
+#include <lwt/io/channel.hpp>
+#include <lwt/unix/fd.hpp>
+#include <lwt/unix/socket.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <vector>
+
+namespace lwt {
+
+const char* end_of_file::what() const noexcept { return "lwt::end_of_file"; }
+
+}  // namespace lwt
+
+namespace lwt::detail {
+
+namespace {
+
+// Process-wide, and not synchronized: the default buffer size, and the counter that names
+// atomic groups (a key is only ever compared with its own channel's holder).
+std::size_t default_size = 4096;
+std::uint64_t next_group = 1;
+
+// Output channels alive, for flush_all: one registry for the whole program, all threads
+// (pruned of dead entries at each new output channel). Never destroyed: usable until the very end of the program.
+struct output_registry {
+    std::mutex m;
+    std::vector<std::weak_ptr<io_channel>> outputs;
+};
+output_registry& outputs() {
+    static auto* r = new output_registry();
+    return *r;
+}
+
+std::shared_ptr<io_channel> new_channel(bool input, std::size_t size) {
+    auto c = std::make_shared<io_channel>();
+    c->input = input;
+    c->size = size == 0 ? default_size : std::max<std::size_t>(size, 16);
+    c->buf.reset(new char[c->size]);
+    if (!input) {
+        output_registry& r = outputs();
+        std::lock_guard<std::mutex> lk(r.m);
+        std::erase_if(r.outputs, [](const std::weak_ptr<io_channel>& w) { return w.expired(); });
+        r.outputs.push_back(c);
+    }
+    return c;
+}
+
+// A non-owning view of a descriptor, for the unix_ calls.
+template <class F>
+auto with_fd(int fd, F f) {
+    unix_::file_descr view(fd);
+    struct releaser {
+        unix_::file_descr& v;
+        ~releaser() { v.release(); }
+    } r{view};
+    return f(view);
+}
+
+// `own`: closing the channel closes the descriptor (not for the standard channels).
+std::shared_ptr<io_channel> fd_channel(bool input, unix_::file_descr fd, std::size_t size, bool own) {
+    auto c = new_channel(input, size);
+    int raw = fd.release();
+    c->fd = raw;
+    if (input)
+        c->rd = [raw](char* b, std::size_t n) { return with_fd(raw, [&](auto& v) { return unix_::read(v, b, n); }); };
+    else
+        c->wr = [raw](const char* b, std::size_t n) {
+            return with_fd(raw, [&](auto& v) { return unix_::write(v, b, n); });
+        };
+    if (own) c->cl = [raw] { return unix_::file_descr(raw).close(); };
+    return c;
+}
+
+std::shared_ptr<io_channel> standard(bool input, int fd) {
+    auto c = fd_channel(input, unix_::file_descr(fd), 0, false);
+    c->standard = true;
+    return c;
+}
+
+// Lwt's auto-flush: at the next iteration, unless the channel is busy then -- an operation
+// (or an atomic group) holding it will schedule a new auto-flush when it releases the channel.
+// Queueing for the lock instead would put each flush ahead of the writer's next write: with
+// an engine where every write takes an iteration (io_uring), a writer of short lines would
+// then send one line per iteration.
+promise<void> auto_flush(std::shared_ptr<io_channel> c) {
+    co_await lwt::pause();  // data written during this iteration goes out together
+    c->flush_scheduled = false;
+    if (c->closed || c->ptr == 0 || c->lk.is_locked()) co_return;
+    co_await flush_impl(c, 0);
+}
+
+// ---- closing ----
+
+promise<void> close_impl(std::shared_ptr<io_channel> c, bool flush_first) {
+    channel_guard guard{c, co_await enter_channel(*c, 0)};
+    std::exception_ptr err;
+    if (flush_first && !c->input && !c->closed) {
+        try {
+            co_await flush_locked(c);
+        } catch (...) {
+            err = std::current_exception();
+        }
+    }
+    c->closed = true;
+    c->ptr = c->max = 0;
+    if (c->cl) {
+        io::close_fn cl = std::move(c->cl);
+        c->cl = nullptr;
+        try {
+            co_await cl();
+        } catch (...) {
+            if (!err) err = std::current_exception();
+        }
+    }
+    if (err) std::rethrow_exception(err);
+}
+
+promise<void> close_channel(const std::shared_ptr<io_channel>& c, bool flush_first) {
+    if (!c->closing) {
+        if (!flush_first) {
+            c->closed = true;  // waiting operations find it closed
+            if (c->io) lwt::cancel(*c->io);  // the running one fails (channel_closed)
+        }
+        // The channel keeps a plain cell with the outcome, not the closing coroutine (whose
+        // frame holds the channel: that would be a cycle).
+        auto w = lwt::wait<void>();
+        c->closing.emplace(w.first);
+        lwt::on_any(
+            close_impl(c, flush_first), [r = w.second] { r.resolve(); },
+            [r = w.second](std::exception_ptr e) { r.reject(std::move(e)); });
+    }
+    return *c->closing;
+}
+
+promise<void> resize_impl(std::shared_ptr<io_channel> c, std::size_t n) {
+    channel_guard guard{c, co_await enter_channel(*c, 0)};
+    std::size_t keep = c->input ? c->max - c->ptr : c->ptr;
+    if (!c->input && keep > n) {
+        co_await flush_locked(c);
+        keep = 0;
+    }
+    if (c->input && keep > n) throw std::invalid_argument("lwt::io::resize_buffer: smaller than the buffered data");
+    std::unique_ptr<char[]> nb(new char[n]);
+    std::memcpy(nb.get(), c->buf.get() + (c->input ? c->ptr : 0), keep);
+    c->buf = std::move(nb);
+    c->size = n;
+    if (c->input) {
+        c->ptr = 0;
+        c->max = keep;
+    } else {
+        c->ptr = keep;
+    }
+}
+
+}  // namespace
+
+std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_descr fd, std::size_t size) {
+    auto shared_fd = std::make_shared<unix_::file_descr>(std::move(fd));
+    int raw = shared_fd->fd();
+    auto in = new_channel(true, size);
+    auto out = new_channel(false, size);
+    in->fd = out->fd = raw;
+    in->rd = [raw](char* b, std::size_t n) { return with_fd(raw, [&](auto& v) { return unix_::recv(v, b, n); }); };
+    out->wr = [raw](const char* b, std::size_t n) {
+        return with_fd(raw, [&](auto& v) { return unix_::send(v, b, n); });
+    };
+    auto closer = [shared_fd]() mutable -> promise<void> {
+        // The last of the two closes the socket.
+        if (shared_fd.use_count() > 1) {
+            shared_fd.reset();
+            return lwt::return_();
+        }
+        auto fd = std::move(shared_fd);
+        return fd->close();
+    };
+    in->cl = closer;
+    out->cl = std::move(closer);
+    return {io::input_channel(std::move(in)), io::output_channel(std::move(out))};
+}
+
+std::vector<std::shared_ptr<io_channel>> open_output_channels() {
+    std::vector<std::shared_ptr<io_channel>> live;
+    auto& r = outputs();
+    std::lock_guard<std::mutex> lk(r.m);
+    for (auto& w : r.outputs)
+        if (auto c = w.lock())
+            if (!c->closed) live.push_back(std::move(c));
+    return live;
+}
+
+// ---- flushing ----
+
+promise<void> flush_locked(std::shared_ptr<io_channel> c) {
+    std::size_t off = 0;
+    try {
+        while (off < c->ptr) off += co_await channel_io(*c, c->wr(c->buf.get() + off, c->ptr - off));
+    } catch (...) {
+        // What was written is gone from the buffer; the rest stays for a later attempt.
+        std::memmove(c->buf.get(), c->buf.get() + off, c->ptr - off);
+        c->ptr -= off;
+        throw;
+    }
+    c->ptr = 0;
+}
+
+promise<void> flush_impl(std::shared_ptr<io_channel> c, std::uint64_t g) {
+    channel_guard guard{c, co_await enter_channel(*c, g)};
+    check_open(*c);
+    co_await flush_locked(c);
+}
+
+// schedule_flush's slow path: the channel has data, is open and has no flush due.
+void start_auto_flush(const std::shared_ptr<io_channel>& c) {
+    c->flush_scheduled = true;
+    // A failed background flush is not lost: the data stays buffered and the next flush,
+    // write or close reports the error.
+    lwt::dont_wait([c] { return auto_flush(c); }, [](std::exception_ptr) {});
+}
+
+// ---- atomic groups ----
+
+promise<std::uint64_t> lock_group(const std::shared_ptr<io_channel>& c, std::uint64_t group) {
+    if (group != 0 && group == c->holder) return lwt::return_(group);  // nested atomic
+    std::uint64_t key = next_group++;
+    return lwt::map(
+        [c, key] {
+            c->holder = key;
+            return key;
+        },
+        c->lk.lock());
+}
+
+void unlock_group(const std::shared_ptr<io_channel>& c) {
+    c->holder = 0;
+    release_channel(c);
+}
+
+}  // namespace lwt::detail
+
+namespace lwt::io {
+
+using detail::io_channel;
+
+const char* channel_closed::what() const noexcept { return "lwt::io::channel_closed"; }
+
+std::size_t default_buffer_size() noexcept { return detail::default_size; }
+void set_default_buffer_size(std::size_t n) {
+    if (n < 16) throw std::invalid_argument("lwt::io::set_default_buffer_size: at least 16 bytes");
+    detail::default_size = n;
+}
+
+// ---------------------------------------------------------------------------------------
+// Making channels.
+
+input_channel of_fd(input_t, unix_::file_descr fd, std::size_t size) {
+    if (!fd.is_open()) throw std::invalid_argument("lwt::io::of_fd: closed descriptor");
+    return input_channel(detail::fd_channel(true, std::move(fd), size, true));
+}
+
+output_channel of_fd(output_t, unix_::file_descr fd, std::size_t size) {
+    if (!fd.is_open()) throw std::invalid_argument("lwt::io::of_fd: closed descriptor");
+    return output_channel(detail::fd_channel(false, std::move(fd), size, true));
+}
+
+std::pair<input_channel, output_channel> of_socket(unix_::file_descr fd, std::size_t size) {
+    if (!fd.is_open()) throw std::invalid_argument("lwt::io::of_socket: closed descriptor");
+    return detail::socket_channels(std::move(fd), size);
+}
+
+std::pair<input_channel, output_channel> pipe(std::size_t size) {
+    auto p = unix_::pipe();
+    return {of_fd(input, std::move(p.first), size), of_fd(output, std::move(p.second), size)};
+}
+
+input_channel make(input_t, read_fn read, close_fn close, std::size_t size) {
+    if (!read) throw std::invalid_argument("lwt::io::make: no read function");
+    auto c = detail::new_channel(true, size);
+    c->rd = std::move(read);
+    c->cl = std::move(close);
+    return input_channel(std::move(c));
+}
+
+output_channel make(output_t, write_fn write, close_fn close, std::size_t size) {
+    if (!write) throw std::invalid_argument("lwt::io::make: no write function");
+    auto c = detail::new_channel(false, size);
+    c->wr = std::move(write);
+    c->cl = std::move(close);
+    return output_channel(std::move(c));
+}
+
+namespace {
+// At exit, what stdout_ and stderr_ still hold is written out synchronously (the loop may be
+// gone by then).
+struct exit_flusher {
+    ~exit_flusher() {
+        for (const output_channel* oc : {&stdout_, &stderr_}) {
+            io_channel& c = oc->impl();
+            std::size_t off = 0;
+            while (off < c.ptr) {
+                ssize_t n = ::write(c.fd, c.buf.get() + off, c.ptr - off);
+                if (n <= 0) break;
+                off += static_cast<std::size_t>(n);
+            }
+            c.ptr = 0;
+        }
+    }
+};
+}  // namespace
+
+const input_channel stdin_(detail::standard(true, 0));
+const output_channel stdout_(detail::standard(false, 1));
+const output_channel stderr_(detail::standard(false, 2));
+namespace {
+exit_flusher flusher_at_exit;  // constructed after the channels: destroyed before them
+}
+
+output_channel null() {
+    return make(output, [](const char*, std::size_t n) { return lwt::return_(n); });
+}
+
+input_channel zero() {
+    return make(input, [](char* b, std::size_t n) {
+        std::memset(b, 0, n);
+        return lwt::return_(n);
+    });
+}
+
+std::size_t buffer_size(const input_channel& ic) noexcept { return ic.impl().size; }
+std::size_t buffer_size(const output_channel& oc) noexcept { return oc.impl().size; }
+
+promise<void> resize_buffer(const input_channel& ic, std::size_t n) {
+    if (n < 16) throw std::invalid_argument("lwt::io::resize_buffer: at least 16 bytes");
+    return detail::resize_impl(ic.shared(), n);
+}
+promise<void> resize_buffer(const output_channel& oc, std::size_t n) {
+    if (n < 16) throw std::invalid_argument("lwt::io::resize_buffer: at least 16 bytes");
+    return detail::resize_impl(oc.shared(), n);
+}
+
+// ---------------------------------------------------------------------------------------
+// Closing.
+
+// Lwt: an input channel is closed at once, like abort (nothing to flush).
+promise<void> close(const input_channel& ic) { return detail::close_channel(ic.shared(), false); }
+promise<void> close(const output_channel& oc) { return detail::close_channel(oc.shared(), true); }
+promise<void> abort(const input_channel& ic) { return detail::close_channel(ic.shared(), false); }
+promise<void> abort(const output_channel& oc) { return detail::close_channel(oc.shared(), false); }
+bool is_closed(const input_channel& ic) noexcept { return ic.impl().closed; }
+bool is_closed(const output_channel& oc) noexcept { return oc.impl().closed; }
+
+}  // namespace lwt::io

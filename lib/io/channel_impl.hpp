@@ -1,0 +1,161 @@
+// What the rooms of lwt::io share (private to the library): the channel itself, its lock,
+// refilling and flushing its buffer.
+//
+// Reading guide. An `io_channel` is a buffer plus the function that fills it (input) or
+// drains it (output). Input data waits in buf[ptr, max); output data in buf[0, ptr). Every
+// public operation first takes the channel's FIFO lock -- unless the handle belongs to the
+// atomic() group holding it -- so operations never interleave. The common cases (a line
+// already buffered, a write that fits) complete synchronously without a coroutine frame when
+// the channel is free. An output channel that receives data schedules a flush for the next
+// loop iteration (auto-flush); the buffer filling up flushes at once.
+//
+// Where things are: channel.cpp makes channels (over descriptors, sockets, functions; the
+// standard ones), flushes and auto-flushes them, closes them and runs atomic groups' locking;
+// read.cpp and write.cpp hold the operations with their synchronous fast paths; number.cpp,
+// file.cpp, connection.cpp and server.cpp build on the public calls (the last two on
+// socket_channels too).
+//
+// Lifetimes. Handles share the channel (std::shared_ptr); each operation's coroutine holds its
+// own reference, so a channel outlives the operations running on it even when every handle
+// is dropped. Only the registry of output channels (for flush_all) holds weak references.
+#pragma once
+
+#include <lwt/bind.hpp>
+#include <lwt/io/channel.hpp>
+#include <lwt/mutex.hpp>
+#include <lwt/promise.hpp>
+#include <lwt/unix/fd.hpp>
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace lwt::detail {
+
+struct io_channel {
+    bool input = true;
+    std::unique_ptr<char[]> buf;
+    std::size_t size = 0;
+    std::size_t ptr = 0, max = 0;
+    bool closed = false;
+    io::read_fn rd;
+    io::write_fn wr;
+    io::close_fn cl;
+    std::optional<promise<void>> closing;  // the first close's outcome
+    lwt::mutex lk;
+    std::uint64_t holder = 0;      // the atomic() group holding the lock, if any
+    bool flush_scheduled = false;  // an auto_flush is due (cleared when it runs)
+    bool standard = false;         // stdin_/stdout_/stderr_ (not read: the exit flush names them)
+    int fd = -1;                   // when over a descriptor (for the exit flush)
+    // The call of rd or wr that the operation holding the channel is waiting for: abort()
+    // cancels it. Set only while that operation is suspended on it.
+    std::optional<promise<std::size_t>> io;
+};
+
+// Both directions over a connected socket, sharing it: the second close closes it.
+std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_descr fd, std::size_t size);
+
+// The output channels alive and open now (flush_all).
+std::vector<std::shared_ptr<io_channel>> open_output_channels();
+
+// ---- the lock ----
+
+// Takes the channel's lock unless `group` holds it; gives whether it was taken.
+inline promise<bool> enter_channel(io_channel& c, std::uint64_t group) {
+    if (group != 0 && group == c.holder) return lwt::return_(false);
+    if (!c.lk.is_locked()) {
+        c.lk.lock();  // free: taken at once
+        return lwt::return_(true);
+    }
+    return lwt::map([] { return true; }, c.lk.lock());
+}
+
+void start_auto_flush(const std::shared_ptr<io_channel>& c);
+
+// Flushes an output channel at the next loop iteration unless one is already due (or there is
+// nothing to flush).
+inline void schedule_flush(const std::shared_ptr<io_channel>& c) {
+    if (c->flush_scheduled || c->ptr == 0 || c->closed) return;
+    start_auto_flush(c);
+}
+
+// Releases the channel after an operation. An output channel left idle with buffered data
+// gets an auto-flush: one that found the channel busy gave way (see auto_flush).
+inline void release_channel(const std::shared_ptr<io_channel>& c) {
+    c->lk.unlock();
+    if (!c->input && !c->lk.is_locked()) schedule_flush(c);
+}
+
+// Held by an operation for its whole run: releases the lock if enter_channel took it.
+struct channel_guard {
+    const std::shared_ptr<io_channel>& c;
+    bool locked;
+    ~channel_guard() {
+        if (locked) release_channel(c);
+    }
+};
+
+inline void check_open(const io_channel& c) {
+    if (c.closed) throw io::channel_closed();
+}
+
+// The channel is free (no operation, no group) and open: a synchronous fast path may run.
+inline bool free_and_open(const io_channel& c) noexcept { return !c.closed && !c.lk.is_locked(); }
+
+// ---- transfers ----
+
+// co_await of a call of the channel's rd or wr by the operation holding the channel. While
+// it waits, abort() can reach the call (c.io); the operation then fails with channel_closed,
+// as in Lwt, whatever the cancelled call reported. `fill`: the call read into the buffer's
+// free end (c.max grows by the count).
+struct channel_io {
+    using lwt_native_awaiter = void;
+    io_channel& c;
+    promise<std::size_t> p;
+    coro_awaiter<std::size_t, take::copy> inner;
+    bool fill = false;
+
+    channel_io(io_channel& c_, promise<std::size_t> p_, bool fill_ = false)
+        : c(c_), p(std::move(p_)), inner(state_of(p)), fill(fill_) {}
+    bool await_ready() const noexcept { return inner.await_ready(); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        if (LWT_UNLIKELY(c.closed)) lwt::cancel(p);  // aborted while the operation ran: no wait
+        c.io = p;
+        if (inner.await_suspend(h)) return true;
+        c.io.reset();
+        return false;
+    }
+    std::size_t await_resume() {
+        c.io.reset();
+        if (LWT_UNLIKELY(p.state() == lwt::state::rejected) && c.closed) throw io::channel_closed();
+        std::size_t n = inner.await_resume();
+        if (fill) c.max += n;
+        return n;
+    }
+};
+
+// Reads more into the buffer (compacting it first); 0 at the end of file.
+inline channel_io refill(io_channel& c) {
+    if (c.ptr == c.max) {
+        c.ptr = c.max = 0;
+    } else if (c.max == c.size) {
+        std::memmove(c.buf.get(), c.buf.get() + c.ptr, c.max - c.ptr);
+        c.max -= c.ptr;
+        c.ptr = 0;
+    }
+    return channel_io(c, c.rd(c.buf.get() + c.max, c.size - c.max), true);
+}
+
+// Writes out buf[0, ptr) with the channel held; on failure what was written is dropped from
+// the buffer and the rest stays.
+promise<void> flush_locked(std::shared_ptr<io_channel> c);
+// flush(): takes the channel (unless `group` holds it), then flush_locked.
+promise<void> flush_impl(std::shared_ptr<io_channel> c, std::uint64_t group);
+
+}  // namespace lwt::detail

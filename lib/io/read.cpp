@@ -1,0 +1,178 @@
+// Lwt_io's readers. read_line and read_char first try the buffer synchronously (no coroutine
+// frame) when the channel is free; otherwise, and for the other readers, a coroutine takes the
+// channel and refills its buffer as needed.
+#include "channel_impl.hpp"
+
+#include <lwt/bind.hpp>
+#include <lwt/io/read.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace lwt::detail {
+
+namespace {
+
+// A whole line from the buffer, if one is there (without its newline).
+std::optional<std::string> buffered_line(io_channel& c) {
+    char* begin = c.buf.get() + c.ptr;
+    char* end = c.buf.get() + c.max;
+    char* nl = static_cast<char*>(std::memchr(begin, '\n', static_cast<std::size_t>(end - begin)));
+    if (nl == nullptr) return std::nullopt;
+    char* line_end = (nl > begin && nl[-1] == '\r') ? nl - 1 : nl;
+    std::string line(begin, line_end);
+    c.ptr = static_cast<std::size_t>(nl + 1 - c.buf.get());
+    return line;
+}
+
+promise<std::optional<std::string>> read_line_impl(std::shared_ptr<io_channel> c, std::uint64_t g) {
+    channel_guard guard{c, co_await enter_channel(*c, g)};
+    check_open(*c);
+    std::string acc;
+    bool any = false;
+    for (;;) {
+        if (auto line = buffered_line(*c)) {
+            if (!any) co_return line;
+            acc += *line;
+            // "\r" at the end of one chunk and "\n" at the start of the next
+            if (line->empty() && !acc.empty() && acc.back() == '\r') acc.pop_back();
+            co_return acc;
+        }
+        if (c->max > c->ptr) {
+            acc.append(c->buf.get() + c->ptr, c->max - c->ptr);
+            any = true;
+            c->ptr = c->max;
+        }
+        if (co_await refill(*c) == 0) {
+            if (!any) co_return std::nullopt;  // nothing read: end of file
+            co_return acc;                     // a last line without newline
+        }
+        if (any && !acc.empty() && acc.back() == '\r' && c->buf[c->ptr] == '\n') {
+            acc.pop_back();
+            ++c->ptr;
+            co_return acc;
+        }
+    }
+}
+
+promise<std::optional<char>> read_char_impl(std::shared_ptr<io_channel> c, std::uint64_t g) {
+    channel_guard guard{c, co_await enter_channel(*c, g)};
+    check_open(*c);
+    if (c->ptr == c->max && co_await refill(*c) == 0) co_return std::nullopt;
+    co_return c->buf[c->ptr++];
+}
+
+promise<std::string> read_all_impl(std::shared_ptr<io_channel> c, std::uint64_t g) {
+    channel_guard guard{c, co_await enter_channel(*c, g)};
+    check_open(*c);
+    std::string out;
+    for (;;) {
+        out.append(c->buf.get() + c->ptr, c->max - c->ptr);
+        c->ptr = c->max;
+        if (co_await refill(*c) == 0) co_return out;
+    }
+}
+
+promise<std::size_t> read_into_impl(std::shared_ptr<io_channel> c, std::uint64_t g, char* buf, std::size_t len,
+                                    bool exactly) {
+    channel_guard guard{c, co_await enter_channel(*c, g)};
+    check_open(*c);
+    std::size_t done = 0;
+    while (done < len) {
+        if (c->ptr == c->max) {
+            if (len - done >= c->size && c->rd) {
+                // Larger than the buffer: read straight into the caller's memory.
+                std::size_t n = co_await channel_io(*c, c->rd(buf + done, len - done));
+                if (n == 0) break;
+                done += n;
+                if (!exactly) break;
+                continue;
+            }
+            if (co_await refill(*c) == 0) break;
+        }
+        std::size_t n = std::min(len - done, c->max - c->ptr);
+        std::memcpy(buf + done, c->buf.get() + c->ptr, n);
+        c->ptr += n;
+        done += n;
+        if (!exactly) break;
+    }
+    if (exactly && done < len) throw end_of_file();
+    co_return done;
+}
+
+promise<std::string> read_count_impl(std::shared_ptr<io_channel> c, std::uint64_t g, std::size_t count) {
+    std::string out(count, '\0');
+    std::size_t n = co_await read_into_impl(std::move(c), g, out.data(), count, false);
+    out.resize(n);
+    co_return out;
+}
+
+template <class T>
+promise<T> value_or_eof(promise<std::optional<T>> p) {
+    std::optional<T> v = co_await std::move(p);
+    if (!v) throw end_of_file();
+    co_return std::move(*v);
+}
+
+}  // namespace
+
+}  // namespace lwt::detail
+
+namespace lwt::io {
+
+using detail::io_channel;
+
+promise<std::optional<std::string>> read_line_opt(const input_channel& ic) {
+    io_channel& c = ic.impl();
+    if (detail::free_and_open(c) && c.input)
+        if (auto line = detail::buffered_line(c)) return lwt::return_(std::move(line));
+    return detail::read_line_impl(ic.shared(), ic.group());
+}
+
+promise<std::string> read_line(const input_channel& ic) {
+    io_channel& c = ic.impl();
+    if (detail::free_and_open(c) && c.input)
+        if (auto line = detail::buffered_line(c)) return lwt::return_(std::move(*line));
+    return detail::value_or_eof(detail::read_line_impl(ic.shared(), ic.group()));
+}
+
+promise<std::optional<char>> read_char_opt(const input_channel& ic) {
+    io_channel& c = ic.impl();
+    if (detail::free_and_open(c) && c.ptr < c.max) return lwt::return_(std::optional<char>(c.buf[c.ptr++]));
+    return detail::read_char_impl(ic.shared(), ic.group());
+}
+
+promise<char> read_char(const input_channel& ic) {
+    io_channel& c = ic.impl();
+    if (detail::free_and_open(c) && c.ptr < c.max) return lwt::return_(c.buf[c.ptr++]);
+    return detail::value_or_eof(detail::read_char_impl(ic.shared(), ic.group()));
+}
+
+promise<std::string> read(const input_channel& ic) { return detail::read_all_impl(ic.shared(), ic.group()); }
+
+promise<std::string> read(const input_channel& ic, std::size_t count) {
+    return detail::read_count_impl(ic.shared(), ic.group(), count);
+}
+
+promise<std::size_t> read_into(const input_channel& ic, char* buf, std::size_t len) {
+    if (buf == nullptr && len > 0) throw std::invalid_argument("lwt::io::read_into: null buffer");
+    return detail::read_into_impl(ic.shared(), ic.group(), buf, len, false);
+}
+
+promise<void> read_into_exactly(const input_channel& ic, char* buf, std::size_t len) {
+    if (buf == nullptr && len > 0) throw std::invalid_argument("lwt::io::read_into_exactly: null buffer");
+    return lwt::map([](std::size_t) {}, detail::read_into_impl(ic.shared(), ic.group(), buf, len, true));
+}
+
+stream<std::string> read_lines(const input_channel& ic) {
+    return stream<std::string>::from([ic] { return read_line_opt(ic); });
+}
+
+stream<char> read_chars(const input_channel& ic) {
+    return stream<char>::from([ic] { return read_char_opt(ic); });
+}
+
+}  // namespace lwt::io

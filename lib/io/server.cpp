@@ -1,0 +1,202 @@
+// Lwt_io's servers. The server's state holds the listening socket and the accept loop's
+// promise (to cancel it); the loop holds the state until it ends. Each accepted connection is
+// served by its own coroutine, which holds the state too (the count of active connections).
+#include "channel_impl.hpp"
+
+#include <lwt/condition.hpp>
+#include <lwt/io/server.hpp>
+#include <lwt/unix/error.hpp>
+#include <lwt/unix/socket.hpp>
+#include <lwt/unix/time.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace lwt::detail {
+
+struct server_state {
+    unix_::file_descr listener;
+    unix_::sockaddr addr;  // as given for a Unix-domain socket, else as bound
+    io::server_options opts;
+    io::socket_handler handler;
+    std::size_t active = 0;  // connections whose handler has not settled yet
+    bool shut = false;
+    std::optional<promise<void>> loop;  // the accept loop while it runs
+    lwt::condition<void> slot_freed;
+};
+
+}  // namespace lwt::detail
+
+namespace lwt::io {
+
+namespace {
+
+using state_ptr = std::shared_ptr<detail::server_state>;
+
+promise<void> serve_one(state_ptr st, unix_::file_descr fd, unix_::sockaddr peer) {
+    try {
+        co_await st->handler(peer, std::move(fd));
+    } catch (const lwt::canceled&) {
+        // cancelled (by shutdown of the program's loop, or by the handler's own choice)
+    } catch (...) {
+        // The handler's failure goes to the hook; the server goes on (Lwt's behaviour).
+        detail::call_async_exception_hook(std::current_exception());
+    }
+    --st->active;
+    st->slot_freed.signal();
+}
+
+enum class accept_outcome { accepted, retry, back_off, stop };
+
+promise<void> accept_loop(state_ptr st) {
+    // The state holds this loop's promise (to cancel it) and the loop holds the state: when
+    // the loop ends, it lets go of its promise so that the pair is freed.
+    struct forget_loop {
+        detail::server_state& s;
+        ~forget_loop() { s.loop.reset(); }
+    } forget{*st};
+    const std::int64_t min_backoff = 10'000'000, max_backoff = 1'000'000'000;
+    std::int64_t backoff = min_backoff;
+    while (!st->shut) {
+        if (st->opts.max_connections != 0 && st->active >= st->opts.max_connections) {
+            co_await st->slot_freed.wait();
+            continue;
+        }
+        std::optional<std::pair<unix_::file_descr, unix_::sockaddr>> conn;
+        accept_outcome what = accept_outcome::accepted;
+        std::exception_ptr fatal;
+        try {
+            conn.emplace(co_await unix_::accept(st->listener));
+            backoff = min_backoff;
+        } catch (const unix_::unix_error& e) {
+            switch (e.error()) {
+                case ECONNABORTED:
+                case EINTR:
+                case EPROTO:
+                    what = accept_outcome::retry;  // that client gave up: next one
+                    break;
+                case EMFILE:
+                case ENFILE:
+                case ENOBUFS:
+                case ENOMEM:
+                    what = accept_outcome::back_off;  // out of descriptors: wait, then serve again
+                    break;
+                default:
+                    what = accept_outcome::stop;
+                    if (!st->shut) fatal = std::current_exception();
+            }
+        } catch (const lwt::canceled&) {
+            what = accept_outcome::stop;
+        }
+        if (what == accept_outcome::stop) {
+            if (fatal) detail::call_async_exception_hook(fatal);
+            co_return;
+        }
+        if (what == accept_outcome::retry) continue;
+        if (what == accept_outcome::back_off) {
+            co_await unix_::sleep(std::chrono::nanoseconds(backoff));
+            backoff = std::min(backoff * 2, max_backoff);
+            continue;
+        }
+        if (st->opts.no_delay && conn->second.family() != AF_UNIX) {
+            try {
+                unix_::setsockopt(conn->first, unix_::socket_bool_option::tcp_nodelay, true);
+            } catch (const unix_::unix_error&) {
+            }
+        }
+        ++st->active;
+        lwt::async([st, c = std::move(conn->first), peer = conn->second]() mutable {
+            return serve_one(st, std::move(c), peer);
+        });
+    }
+}
+
+promise<server> establish(unix_::sockaddr addr, socket_handler handler, server_options opts) {
+    auto st = std::make_shared<detail::server_state>();
+    auto domain = static_cast<unix_::socket_domain>(addr.family());
+    st->listener = unix_::socket(domain, unix_::socket_type::stream);
+    if (domain != unix_::socket_domain::unix_)
+        unix_::setsockopt(st->listener, unix_::socket_bool_option::so_reuseaddr, true);
+    unix_::bind(st->listener, addr);
+    unix_::listen(st->listener, opts.backlog);
+    st->addr = domain == unix_::socket_domain::unix_ ? addr : unix_::getsockname(st->listener);
+    st->opts = opts;
+    st->handler = std::move(handler);
+    auto loop = accept_loop(st);
+    if (loop.is_pending()) st->loop.emplace(std::move(loop));  // (ended at once: nothing to cancel)
+    co_return server(st);
+}
+
+promise<void> handle_with_channels(client_handler handler, std::size_t size, unix_::sockaddr peer,
+                                   unix_::file_descr fd) {
+    auto ch = detail::socket_channels(std::move(fd), size);
+    try {
+        co_await handler(peer, ch.first, ch.second);
+    } catch (const lwt::canceled&) {
+    } catch (...) {
+        // Reported before the connection is closed, so the client sees the close after it.
+        detail::call_async_exception_hook(std::current_exception());
+    }
+    // Closed in every case (a second close of a channel the handler closed is harmless).
+    try {
+        co_await close(ch.second);
+    } catch (...) {
+    }
+    try {
+        co_await close(ch.first);
+    } catch (...) {
+    }
+}
+
+}  // namespace
+
+promise<server> establish_server_with_client_socket(const unix_::sockaddr& addr, socket_handler handler,
+                                                    server_options options) {
+    if (!handler) throw std::invalid_argument("lwt::io::establish_server: no handler");
+    return establish(addr, std::move(handler), options);
+}
+
+promise<server> establish_server_with_client_address(const unix_::sockaddr& addr, client_handler handler,
+                                                     server_options options) {
+    if (!handler) throw std::invalid_argument("lwt::io::establish_server: no handler");
+    std::size_t size = options.buffer_size;
+    return establish(
+        addr,
+        [handler = std::move(handler), size](unix_::sockaddr peer, unix_::file_descr fd) {
+            return handle_with_channels(handler, size, peer, std::move(fd));
+        },
+        options);
+}
+
+unix_::sockaddr server::listening_address() const { return s_->addr; }
+std::size_t server::connections() const { return s_->active; }
+
+promise<void> shutdown_server(const server& srv) {
+    auto& st = srv.impl();
+    if (st.shut) return lwt::return_();
+    st.shut = true;
+    if (st.loop) {
+        auto loop = *st.loop;
+        cancel(loop);
+    }
+    st.slot_freed.broadcast();
+    if (st.addr.family() == AF_UNIX) {
+        std::string path = st.addr.host();
+        if (!path.empty() && path[0] != '@') ::unlink(path.c_str());
+    }
+    return st.listener.close();
+}
+
+}  // namespace lwt::io

@@ -82,11 +82,8 @@ std::shared_ptr<io_channel> fd_channel(bool input, unix_::file_descr fd, std::si
     return c;
 }
 
-std::shared_ptr<io_channel> standard(bool input, int fd) {
-    auto c = fd_channel(input, unix_::file_descr(fd), 0, false);
-    c->standard = true;
-    return c;
-}
+// stdin_/stdout_/stderr_: over 0, 1 and 2, which they do not own.
+std::shared_ptr<io_channel> standard(bool input, int fd) { return fd_channel(input, unix_::file_descr(fd), 0, false); }
 
 // Lwt's auto-flush: at the next iteration, unless the channel is busy then -- an operation
 // (or an atomic group) holding it will schedule a new auto-flush when it releases the channel.

@@ -50,7 +50,6 @@ struct io_channel {
     lwt::mutex lk;
     std::uint64_t holder = 0;      // the atomic() group holding the lock, if any
     bool flush_scheduled = false;  // an auto_flush is due (cleared when it runs)
-    bool standard = false;         // stdin_/stdout_/stderr_ (not read: the exit flush names them)
     int fd = -1;                   // when over a descriptor (for the exit flush)
     // The call of rd or wr that the operation holding the channel is waiting for: abort()
     // cancels it. Set only while that operation is suspended on it.

@@ -26,7 +26,7 @@
 #include <string>
 
 // Counts every operator new: awaiting a transfer must allocate nothing.
-#include "../bench/count_new.hpp"
+#include "count_new.hpp"
 
 using namespace lwt;
 using test::tcp_pair;

@@ -114,7 +114,7 @@ TEST_CASE("a transfer runs before it is awaited: its bytes arrive while nobody w
     auto t = unix_::recv(b, buf, sizeof buf);
     REQUIRE(engine::live_operations() == 1);
     send_now(a_b_.first, "hi");
-    main::run(unix_::sleep(0.05));  // the loop runs; nobody awaits t
+    test::settle_idle();  // the loop runs until the recv is done; nobody awaits t
     REQUIRE(engine::live_operations() == 0);
     REQUIRE(std::string(buf) == "hi");
     auto f = [&]() -> promise<std::size_t> { co_return co_await t; };
@@ -128,7 +128,7 @@ TEST_CASE("a transfer dropped unawaited goes on in the background, like a droppe
     { auto t = unix_::recv(a_b_.second, buf, sizeof buf); }
     REQUIRE(engine::live_operations() == 1);
     send_now(a_b_.first, "late");
-    main::run(unix_::sleep(0.05));
+    test::settle_idle();
     REQUIRE(std::string(buf) == "late");
     REQUIRE(engine::live_operations() == 0);
 }
@@ -290,7 +290,7 @@ TEST_CASE("an accepted connection nobody takes is closed: dropped, cancelled lat
         auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
         main::run(unix_::connect(c, addr));
         { auto dropped = unix_::accept(srv); }  // accepted in the background, then closed
-        main::run(unix_::sleep(0.05));
+        test::settle_idle();
         REQUIRE(engine::live_operations() == 0);
     }
     REQUIRE(test::open_fds() == before);
@@ -298,7 +298,7 @@ TEST_CASE("an accepted connection nobody takes is closed: dropped, cancelled lat
         auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
         main::run(unix_::connect(c, addr));
         auto acc = unix_::accept(srv);
-        main::run(unix_::sleep(0.05));  // accepted: the connection waits in the operation
+        test::settle_idle();  // accepted: the connection waits in the operation
         REQUIRE(engine::live_operations() == 0);
         auto f = [&]() -> promise<void> {
             auto conn_peer_ = co_await acc;
@@ -312,7 +312,7 @@ TEST_CASE("an accepted connection nobody takes is closed: dropped, cancelled lat
         auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
         main::run(unix_::connect(c, addr));
         auto never_awaited = unix_::accept(srv);
-        main::run(unix_::sleep(0.05));
+        test::settle_idle();  // accepted, then destroyed unawaited
     }
     REQUIRE(test::open_fds() == before);
 }
@@ -597,12 +597,6 @@ struct scrubbed {
     }
 };
 
-// Runs the loop until no operation is in flight (a worker thread may take a while to start
-// on a busy machine), for at most five seconds.
-void settle() {
-    for (int i = 0; i < 5000 && engine::live_operations() != 0; ++i) main::run(unix_::sleep(0.001));
-}
-
 void make_file(const char* path, const char* content) {
     int fd = ::open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
     REQUIRE(fd >= 0);
@@ -642,7 +636,7 @@ TEST_CASE("a stat converted after it finished gives its stats") {
     std::optional<promise<unix_::stats>> p;
     {
         auto op = unix_::stat(dir / "a");
-        settle();  // done, unawaited
+        test::settle_idle();  // done, unawaited
         p.emplace(std::move(op));
     }
     REQUIRE(!p->is_pending());
@@ -703,12 +697,12 @@ TEST_CASE("an opened descriptor nobody takes is closed: dropped, cancelled late,
     make_file(f.c_str(), "x");
     int before = test::open_fds();
     { auto dropped = unix_::openfile(f, O_RDONLY); }
-    settle();
+    test::settle_idle();
     REQUIRE(engine::live_operations() == 0);
     REQUIRE(test::open_fds() == before);
     {
         auto op = unix_::openfile(f, O_RDONLY);
-        settle();  // opened, unawaited
+        test::settle_idle();  // opened, unawaited
         REQUIRE(engine::live_operations() == 0);
         lwt::cancel(op);  // too late: the descriptor is closed, not given
         REQUIRE_THROWS_AS(main::run(op), lwt::canceled);
@@ -770,7 +764,7 @@ TEST_CASE("join, pick, choose and both take operations among their promises") {
     REQUIRE(engine::live_operations() == 0);
     auto later = unix_::recv(a_b_.second, buf, 1);
     REQUIRE(main::run(lwt::choose(unix_::send(a_b_.first, "z", 1), std::move(later))) == 1);  // (both are 1)
-    main::run(unix_::sleep(0.01));
+    test::settle_idle();  // the recv choose left alone gets the byte
     REQUIRE(buf[0] == 'z');
 }
 

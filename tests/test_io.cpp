@@ -8,6 +8,8 @@
 
 #include "support.hpp"
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 
 #include <cstring>
@@ -244,12 +246,20 @@ TEST_CASE("abort and close of an input channel fail the read waiting on it with 
 }
 
 TEST_CASE("abort of an output channel fails the write blocked on a full pipe with channel_closed") {
-    auto ic_oc_ = io::pipe();  // nobody reads: the pipe fills and the flush waits
-    auto& oc = ic_oc_.second;
+    auto r_w_ = unix_::pipe();  // nobody reads: the pipe fills and the flush waits
+    const int w_fd = r_w_.second.fd();
+    auto ic = io::of_fd(io::input, std::move(r_w_.first));
+    auto oc = io::of_fd(io::output, std::move(r_w_.second));
     std::string big(1 << 20, 'x');
     auto w = io::write(oc, big);
     auto f = io::flush(oc);
-    main::run(unix_::sleep(0.01));
+    const int capacity = ::fcntl(w_fd, F_GETPIPE_SZ);
+    test::settle(
+        [&] {
+            int queued = 0;
+            return ::ioctl(w_fd, FIONREAD, &queued) == 0 && queued >= capacity;
+        },
+        "the pipe to fill");
     REQUIRE(w.state() == lwt::state::pending);
     main::run(io::abort(oc));
     REQUIRE(test::rejected_with<io::channel_closed>(w));
@@ -520,7 +530,7 @@ TEST_CASE("servers set TCP_NODELAY on connections and SO_REUSEADDR: a restarted 
     auto addr = srv.listening_address();
     auto c = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
     main::run(unix_::connect(c, addr));
-    main::run(unix_::sleep(0.02));
+    test::settle([&] { return nodelay.size() == 1; }, "the server to accept the connection");
     REQUIRE(nodelay == std::vector<bool>{true});
     main::run(io::shutdown_server(srv));
     // Port `addr` is still the local port of the accepted connection: without SO_REUSEADDR
@@ -529,11 +539,10 @@ TEST_CASE("servers set TCP_NODELAY on connections and SO_REUSEADDR: a restarted 
     REQUIRE(again.listening_address() == addr);
     auto c2 = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
     main::run(unix_::connect(c2, addr));
-    main::run(unix_::sleep(0.02));
-    REQUIRE(nodelay.size() == 2);
+    test::settle([&] { return nodelay.size() == 2; }, "the restarted server to accept the connection");
     gate.second.resolve();
     main::run(io::shutdown_server(again));
-    main::run(unix_::sleep(0.01));  // the handlers end, their sockets close
+    test::settle([&] { return srv.connections() == 0 && again.connections() == 0; }, "the handlers to end");
 }
 
 TEST_CASE("max_connections bounds the connections handled at once") {
@@ -555,7 +564,8 @@ TEST_CASE("max_connections bounds the connections handled at once") {
         clients.push_back(io::with_connection(srv.listening_address(), [](io::input_channel& ic, io::output_channel&) {
             return io::read_line(ic);
         }));
-    main::run(unix_::sleep(0.05));
+    test::settle([&] { return active == 2; }, "the server to start two handlers");
+    main::run(unix_::sleep(0.02));  // the window in which an unbounded server would start a third
     REQUIRE(active == 2);
     gate.second.resolve();
     auto replies = main::run(all(clients));

@@ -361,10 +361,17 @@ TEST_CASE("destroying an operation another coroutine awaits cancels it: that cor
 TEST_CASE("an operation whose descriptor was closed fails with EBADF, even once the number is reused") {
     char buf[16] = {};
     auto r_w_ = unix_::pipe();
+    const int number = r_w_.first.fd();
     auto t = unix_::read(r_w_.first, buf, sizeof buf);
     main::run(lwt::pause());  // in the kernel (io_uring), or parked (epoll)
     { unix_::file_descr closing = std::move(r_w_.first); }
-    auto again = unix_::pipe();  // likely the same numbers
+    auto again = unix_::pipe();  // its read end takes the lowest free number: the one closed
+    if (again.first.fd() != number) {  // (a lower one was free): put it there
+        REQUIRE(again.second.fd() != number);
+        REQUIRE(::dup3(again.first.fd(), number, O_CLOEXEC) == number);
+        again.first = unix_::file_descr(number);
+    }
+    REQUIRE(again.first.fd() == number);
     REQUIRE(::write(again.second.fd(), "NEWPIPE", 7) == 7);
     lwt::promise<std::size_t> p = std::move(t);
     try {

@@ -32,6 +32,8 @@ TEST_CASE("engine::id names the engine LWT_ENGINE asked for") {
         REQUIRE(id == want);
     else if (const char* req = std::getenv("LWT_ENGINE"))
         REQUIRE(id == req);
+    else
+        test::skip("neither LWT_ENGINE nor LWT_EXPECT_ENGINE is set: no engine was asked for");
 }
 
 TEST_CASE("sleep resolves no earlier than its duration after the call") {

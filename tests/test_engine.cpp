@@ -76,15 +76,21 @@ TEST_CASE("cancelling a sleep rejects it and removes its timer") {
     REQUIRE_THROWS_AS(main::run(s), canceled);
 }
 
-TEST_CASE("timeout rejects with timeout_error and with_timeout picks the first to settle") {
+TEST_CASE("timeout rejects with timeout_error") {
     auto t = unix_::timeout(0.001);
     REQUIRE_THROWS_AS(main::run(t), unix_::timeout_error);
+}
+
+TEST_CASE("with_timeout picks the first to settle, and leaves no timer behind") {
     auto fast = unix_::with_timeout(1.0, [] { return lwt::return_(7); });
     REQUIRE(main::run(fast) == 7);
     REQUIRE(engine::pending_timers() == 0);  // the loser's timer is gone
     auto slow = unix_::with_timeout(5ms, [] { return lwt::bind(unix_::sleep(10.0), [] { return lwt::return_(1); }); });
     REQUIRE_THROWS_AS(main::run(slow), unix_::timeout_error);
     REQUIRE(engine::pending_timers() == 0);
+}
+
+TEST_CASE("with_timeout rejects with what f throws at the call") {
     auto throws = unix_::with_timeout(1.0, []() -> promise<int> { throw std::out_of_range("sync"); });
     REQUIRE_THROWS_AS(main::run(throws), std::out_of_range);
 }

@@ -41,9 +41,9 @@ namespace test {
 // Settling: waiting for something that happens on its own -- a worker thread that starts, a
 // peer that accepts or closes, a kernel completion -- without guessing how long it takes.
 
-// Runs the loop until `done()` holds, checking it before each iteration (of a millisecond
-// at most), for at most `limit` seconds; fails the test case naming `what` when the time
-// runs out. Runs no iteration when `done()` already holds.
+// Runs the loop a millisecond at a time until `done()` holds (checked before each run, so
+// none runs when it holds already), for at most `limit` seconds; fails the test case naming
+// `what` when the time runs out. Called outside the loop: it calls main::run.
 template <class Done>
 void settle(Done done, const std::string& what, double limit = 5.0) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit);

@@ -1,12 +1,29 @@
 // Helpers shared by the I/O suites.
 #pragma once
 
+#include <lwt/engine.hpp>
 #include <lwt/main.hpp>
 #include <lwt/unix.hpp>
 
+#include <sys/utsname.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 namespace test {
+
+// Whether this run's accepts are io_uring multishot accepts, which take connections ahead of
+// demand: the io_uring engine on a kernel of 5.19 or later, unless LWT_URING_NO_MULTISHOT is
+// set (as uring_engine::create decides). Elsewhere (epoll, one-shot accepts) a connection
+// nobody accepts stays in the kernel's backlog.
+inline bool multishot_accepts() {
+    if (lwt::engine::id() != "uring" || std::getenv("LWT_URING_NO_MULTISHOT") != nullptr) return false;
+    utsname u;
+    int major = 0, minor = 0;
+    if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+    return major > 5 || (major == 5 && minor >= 19);
+}
 
 // A connected pair of loopback TCP sockets.
 inline std::pair<lwt::unix_::file_descr, lwt::unix_::file_descr> tcp_pair() {

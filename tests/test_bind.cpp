@@ -26,12 +26,15 @@ TEST_CASE("bind runs its callback at once on a resolved promise") {
     REQUIRE(p.value() == 2);
 }
 
-TEST_CASE("bind waits for a pending promise and skips the callback on rejection") {
+TEST_CASE("bind waits for a pending promise") {
     auto w = lwt::wait<int>();
     auto p = lwt::bind(w.first, [](int v) { return lwt::return_(std::to_string(v)); });
     REQUIRE(p.is_pending());
     w.second.resolve(5);
     REQUIRE(p.value() == "5");
+}
+
+TEST_CASE("bind skips the callback on a rejected promise") {
     bool ran = false;
     auto q = lwt::bind(lwt::fail<int>(boom()), [&](int) {
         ran = true;
@@ -52,13 +55,19 @@ TEST_CASE("bind of promise<void> calls the callback with no argument") {
     REQUIRE(p.value() == 3);
 }
 
-TEST_CASE("map transforms the value, and a void function gives promise<void>") {
+TEST_CASE("map transforms the value") {
     auto p = lwt::map([](int v) { return v * 2; }, lwt::return_(21));
     REQUIRE(p.value() == 42);
+}
+
+TEST_CASE("map of a void function gives promise<void>") {
     int seen = 0;
     lwt::promise<void> q = lwt::map([&](int v) { seen = v; }, lwt::return_(4));
     REQUIRE(q.state() == lwt::state::fulfilled);
     REQUIRE(seen == 4);
+}
+
+TEST_CASE("an exception thrown by map's function becomes the rejection") {
     auto r = lwt::map([](int) -> int { throw boom(); }, lwt::return_(1));
     REQUIRE_THROWS_AS(r.value(), boom);
 }
@@ -81,7 +90,7 @@ TEST_CASE("try_bind calls the value or the exception handler") {
     REQUIRE(bad.value() == -1);
 }
 
-TEST_CASE("finalize runs the cleanup after f settles and the cleanup's failure wins") {
+TEST_CASE("finalize runs the cleanup after f settles, and gives f's outcome") {
     std::vector<std::string> log;
     auto w = lwt::wait<int>();
     auto p = lwt::finalize([&] { return w.first; },
@@ -93,9 +102,11 @@ TEST_CASE("finalize runs the cleanup after f settles and the cleanup's failure w
     w.second.resolve(3);
     REQUIRE(log == std::vector<std::string>{"cleanup"});
     REQUIRE(p.value() == 3);
-
     auto q = lwt::finalize([] { return lwt::fail<int>(boom()); }, [] { return lwt::return_(); });
     REQUIRE_THROWS_AS(q.value(), boom);
+}
+
+TEST_CASE("the failure of finalize's cleanup wins over f's") {
     auto r = lwt::finalize([] { return lwt::fail<int>(boom()); },
                            [] { return lwt::fail(std::out_of_range("cleanup failed")); });
     REQUIRE_THROWS_AS(r.value(), std::out_of_range);

@@ -68,30 +68,49 @@ TEST_CASE("_p functions wait for every call and fail with the first failure in t
     REQUIRE(slow_finished);
 }
 
-TEST_CASE("filters, folds, predicates, find and partition in both flavours") {
-    std::vector<int> xs{1, 2, 3, 4, 5, 6};
-    auto even = [](const int& x) { return later(x % 2 == 0); };
+namespace {
+const std::vector<int> xs{1, 2, 3, 4, 5, 6};
+auto even = [](const int& x) { return later(x % 2 == 0); };
+auto big = [](const int& x) { return later(x > 5); };
+}  // namespace
+
+TEST_CASE("filter and filter_map keep what f selects, in order, in both flavours") {
     REQUIRE(main::run(list::filter_s(even, xs)) == std::vector<int>{2, 4, 6});
     REQUIRE(main::run(list::filter_p(even, xs)) == std::vector<int>{2, 4, 6});
     auto half = [](const int& x) { return later(x % 2 == 0 ? std::optional<int>(x / 2) : std::nullopt); };
     REQUIRE(main::run(list::filter_map_s(half, xs)) == std::vector<int>{1, 2, 3});
     REQUIRE(main::run(list::filter_map_p(half, xs)) == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("fold_left_s folds from the left") {
     REQUIRE(main::run(list::fold_left_s([](int acc, const int& x) { return later(acc * 10 + x); }, 0,
                                         std::vector<int>{1, 2, 3})) == 123);
+}
+
+TEST_CASE("for_all and exists test the elements, in both flavours") {
     auto positive = [](const int& x) { return later(x > 0); };
-    auto big = [](const int& x) { return later(x > 5); };
     REQUIRE(main::run(list::for_all_s(positive, xs)));
     REQUIRE(main::run(list::for_all_p(positive, xs)));
     REQUIRE_FALSE(main::run(list::for_all_s(big, xs)));
     REQUIRE(main::run(list::exists_s(big, xs)));
     REQUIRE(main::run(list::exists_p(big, xs)));
+}
+
+TEST_CASE("find_s gives the first element f accepts, or nothing") {
     REQUIRE(main::run(list::find_s(big, xs)) == std::optional<int>(6));
     REQUIRE_FALSE(main::run(list::find_s([](const int& x) { return later(x > 9); }, xs)).has_value());
+}
+
+TEST_CASE("partition splits the elements by f, in both flavours") {
     auto [ev, od] = main::run(list::partition_s(even, xs));
     REQUIRE(ev == std::vector<int>{2, 4, 6});
     REQUIRE(od == std::vector<int>{1, 3, 5});
     auto pp = main::run(list::partition_p(even, xs));
+    REQUIRE(pp.first == std::vector<int>{2, 4, 6});
     REQUIRE(pp.second == std::vector<int>{1, 3, 5});
+}
+
+TEST_CASE("iteri_p calls f with each element's index") {
     std::vector<std::size_t> indices;
     main::run(list::iteri_p(
         [&](std::size_t i, const int&) {
@@ -99,7 +118,7 @@ TEST_CASE("filters, folds, predicates, find and partition in both flavours") {
             return return_();
         },
         xs));
-    REQUIRE(indices.size() == 6);
+    REQUIRE(indices == std::vector<std::size_t>{0, 1, 2, 3, 4, 5});
 }
 
 TEST_CASE("the _s functions stop at the first failure") {

@@ -11,7 +11,7 @@
 
 using namespace lwt;
 
-TEST_CASE("a free mutex is locked at once; unlocking an unlocked mutex does nothing") {
+TEST_CASE("a free mutex is locked at once") {
     mutex m;
     REQUIRE_FALSE(m.is_locked());
     auto l = m.lock();
@@ -19,8 +19,14 @@ TEST_CASE("a free mutex is locked at once; unlocking an unlocked mutex does noth
     REQUIRE(m.is_locked());
     m.unlock();
     REQUIRE_FALSE(m.is_locked());
+}
+
+TEST_CASE("unlocking an unlocked mutex does nothing") {
+    mutex m;
     m.unlock();
     REQUIRE_FALSE(m.is_locked());
+    REQUIRE(m.lock().state() == lwt::state::fulfilled);  // still a working mutex
+    REQUIRE(m.is_locked());
 }
 
 TEST_CASE("unlock hands the mutex to the oldest waiter, FIFO, and it stays locked") {

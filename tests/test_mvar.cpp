@@ -39,15 +39,20 @@ TEST_CASE("take_available empties a full mvar without waiting") {
     REQUIRE_FALSE(mv.take_available().has_value());
 }
 
-TEST_CASE("cancelled puts and takes neither deposit nor take a value") {
+TEST_CASE("a cancelled put deposits no value") {
     mvar<int> mv(0);
     auto p = mv.put(1);
     cancel(p);
     REQUIRE(test::is_canceled(p));
     REQUIRE(mv.take().value() == 0);
     REQUIRE(mv.is_empty());  // the cancelled put did not get in
+}
+
+TEST_CASE("a cancelled take takes no value") {
+    mvar<int> mv;
     auto t = mv.take();
     cancel(t);
+    REQUIRE(test::is_canceled(t));
     main::run(mv.put(5));
     REQUIRE(mv.take_available() == std::optional<int>(5));
 }

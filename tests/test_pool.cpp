@@ -33,10 +33,33 @@ TEST_CASE("members are created lazily, up to n, and reused") {
     REQUIRE(p.size() == 2);
     hold.second.resolve();
     main::run(a);
+}
+
+TEST_CASE("a pool of no member is std::invalid_argument") {
     REQUIRE_THROWS_AS(pool<conn>(0, [] { return return_(conn{0}); }), std::invalid_argument);
 }
 
-TEST_CASE("waiters are served FIFO when every member is lent, and waiting is cancelable") {
+TEST_CASE("waiters are served FIFO when every member is lent") {
+    pool<conn> p(1, [] { return return_(conn{1}); });
+    auto hold = task<void>();
+    auto busy = p.use([&](conn&) { return hold.first; });
+    std::vector<std::string> order;
+    auto user = [&](std::string name) {
+        return p.use([&order, name](conn&) -> promise<void> {
+            order.push_back(name);
+            co_return;
+        });
+    };
+    auto a = user("a");
+    auto b = user("b");
+    auto c = user("c");
+    REQUIRE(p.wait_queue_length() == 3);
+    hold.second.resolve();
+    main::run(join(a, b, c, busy));
+    REQUIRE(order == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("a waiting use is cancelable: it leaves the queue and never runs") {
     pool<conn> p(1, [] { return return_(conn{1}); });
     auto hold = task<void>();
     auto busy = p.use([&](conn&) { return hold.first; });

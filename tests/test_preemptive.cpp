@@ -28,9 +28,12 @@ TEST_CASE("detach runs f on another thread and resolves on the loop with its res
     REQUIRE(worker != loop_thread);
 }
 
-TEST_CASE("detach rejects with the exception f threw, and void functions work") {
+TEST_CASE("detach rejects with the exception f threw") {
     auto p = preemptive::detach([]() -> int { throw std::out_of_range("in worker"); });
     REQUIRE_THROWS_AS(main::run(p), std::out_of_range);
+}
+
+TEST_CASE("detach of a void function resolves once f has run") {
     std::atomic<int> hits{0};
     main::run(preemptive::detach([&] { hits++; }));
     REQUIRE(hits == 1);
@@ -69,10 +72,13 @@ TEST_CASE("run_in_main outside a worker is a logic_error") {
     REQUIRE_THROWS_AS(preemptive::run_in_main([] { return 1; }), std::logic_error);
 }
 
-TEST_CASE("set_bounds validates its arguments and reports them back") {
+TEST_CASE("set_bounds refuses impossible bounds with std::invalid_argument") {
     REQUIRE_THROWS_AS(preemptive::set_bounds(-1, 4), std::invalid_argument);
     REQUIRE_THROWS_AS(preemptive::set_bounds(2, 1), std::invalid_argument);
     REQUIRE_THROWS_AS(preemptive::set_bounds(0, 0), std::invalid_argument);
+}
+
+TEST_CASE("set_bounds is reported back by get_bounds and bounds the worker threads") {
     auto saved = preemptive::get_bounds();
     preemptive::set_bounds(1, 3);
     REQUIRE(preemptive::get_bounds() == std::pair<int, int>(1, 3));

@@ -43,11 +43,12 @@ TEST_CASE("a program that does not exist is a unix_error") {
     REQUIRE_THROWS_AS(process::open_process_none({"no-such-program-lwtpp"}), unix_::unix_error);
 }
 
-TEST_CASE("pread gives the standard output; check turns a failure into exit_error") {
+TEST_CASE("pread gives the standard output, whatever the exit status (as Lwt's)") {
     REQUIRE(main::run(process::pread({"echo", "hello", "world"})) == "hello world\n");
-    // Lwt's pread ignores the status...
     REQUIRE(main::run(process::pread(process::shell("echo partial; exit 4"))) == "partial\n");
-    // ...with check, the status and the output come back as an error.
+}
+
+TEST_CASE("with check, pread turns a failed exit into exit_error with the status and the output") {
     auto e = pread_failure(process::shell("echo partial; exit 4"), {});
     REQUIRE(e.exit_status().code == 4);
     REQUIRE(e.output() == "partial\n");
@@ -58,11 +59,14 @@ TEST_CASE("pread_lines streams the lines of the output") {
     REQUIRE(lines == std::vector<std::string>{"a", "b", "c"});
 }
 
-TEST_CASE("pwrite feeds the input and pmap feeds it while reading the output") {
+TEST_CASE("pwrite feeds the child's standard input") {
     test::temp_dir dir;
     auto path = dir / "out";
     main::run(process::pwrite(process::shell("cat > " + path), "fed\n"));
     REQUIRE(main::run(process::pread({"cat", path})) == "fed\n");
+}
+
+TEST_CASE("pmap feeds the input while reading the output") {
     std::string big(1 << 20, 'x');  // larger than a pipe: reading and writing must overlap
     REQUIRE(main::run(process::pmap({"cat"}, big)) == big);
     REQUIRE(main::run(process::pmap({"tr", "a-z", "A-Z"}, "shout")) == "SHOUT");
@@ -93,19 +97,29 @@ TEST_CASE("a timeout ends pread, pmap and pread_lines even when a grandchild hol
     std::string big(1 << 20, 'x');
     main::run(process::pwrite(process::shell("sleep 5 >/dev/null 2>&1"), big, o));
     REQUIRE(std::chrono::steady_clock::now() - t0 < 10s);
-    // With check, the kill is reported as the error it is, with what was read.
+}
+
+TEST_CASE("with check, the kill of a timeout is exit_error with what was read") {
+    process::options o;
+    o.timeout = 200ms;
     auto e = pread_failure(process::shell("echo early; sleep 5 2>/dev/null"), o);
     REQUIRE(e.exit_status().k == process::status::kind::signaled);
     REQUIRE(e.output() == "early\n");
 }
 
-TEST_CASE("env, cwd and redirections apply to the child") {
+TEST_CASE("env is the child's environment") {
     process::options o;
     o.env = std::vector<std::string>{"LWTPP_TEST=42", "PATH=/usr/bin:/bin"};
     REQUIRE(main::run(process::pread(process::shell("echo $LWTPP_TEST"), o)) == "42\n");
+}
+
+TEST_CASE("cwd is the child's working directory") {
     process::options c;
     c.cwd = "/";
     REQUIRE(main::run(process::pread({"pwd"}, c)) == "/\n");
+}
+
+TEST_CASE("stdout and stderr redirections apply to the child") {
     process::options q;
     q.stderr_ = process::redirection::dev_null();
     REQUIRE(main::run(process::pread(process::shell("echo out; echo err >&2"), q)) == "out\n");
@@ -117,7 +131,7 @@ TEST_CASE("env, cwd and redirections apply to the child") {
     REQUIRE(main::run(process::pread({"cat", dir / "f"})) == "to a file\n");
 }
 
-TEST_CASE("process objects: pid, channels, kill, close") {
+TEST_CASE("a process object gives the child's pid and channels; close waits for its exit") {
     auto p = process::open_process_full(process::shell("read x; echo \"got $x\"; echo oops >&2"));
     REQUIRE(p.pid() > 0);
     REQUIRE(p.running());
@@ -127,6 +141,9 @@ TEST_CASE("process objects: pid, channels, kill, close") {
     REQUIRE(main::run(io::read_line(p.stderr_())) == "oops");
     REQUIRE(main::run(p.close()).success());
     REQUIRE_FALSE(p.running());
+}
+
+TEST_CASE("terminate ends a running child; kill of an ended one does nothing") {
     auto s = process::open_process_none({"sleep", "30"});
     s.terminate();
     auto st = main::run(s.status());
@@ -134,15 +151,21 @@ TEST_CASE("process objects: pid, channels, kill, close") {
     REQUIRE_NOTHROW(s.kill());  // ended: nothing to do
 }
 
-TEST_CASE("open_process_in reads, open_process_out writes, kill ends a running child") {
+TEST_CASE("open_process_in reads the child's output") {
     auto in = process::open_process_in(process::shell("echo one; echo two"));
     REQUIRE(main::run(io::read_lines(in.stdout_()).to_list()) == std::vector<std::string>{"one", "two"});
     REQUIRE(main::run(in.close()).success());
+}
+
+TEST_CASE("open_process_out writes the child's input") {
     test::temp_dir dir;
     auto out = process::open_process_out(process::shell("cat > " + (dir / "fed")));
     main::run(io::write_line(out.stdin_(), "written"));
     REQUIRE(main::run(out.close()).success());  // closes its stdin first: cat ends
     REQUIRE(main::run(process::pread({"cat", dir / "fed"})) == "written\n");
+}
+
+TEST_CASE("kill ends a running child with the signal given") {
     auto s = process::open_process_none({"sleep", "30"});
     REQUIRE(s.running());
     s.kill(SIGKILL);
@@ -152,10 +175,13 @@ TEST_CASE("open_process_in reads, open_process_out writes, kill ends a running c
     REQUIRE_FALSE(s.running());
 }
 
-TEST_CASE("stdin redirections: dev_null and close give the child no input") {
+TEST_CASE("a dev_null stdin gives the child an empty input") {
     process::options n;
     n.stdin_ = process::redirection::dev_null();
     REQUIRE(main::run(process::pread(process::shell("cat; echo end"), n)) == "end\n");
+}
+
+TEST_CASE("a closed stdin fails the child's reads") {
     process::options c;
     c.stdin_ = process::redirection::close();
     c.stderr_ = process::redirection::dev_null();

@@ -37,26 +37,38 @@ TEST_CASE("wait gives a pending promise that its resolver fulfils") {
     REQUIRE_FALSE(p.exception());
 }
 
-TEST_CASE("value() throws logic_error while pending and rethrows the rejection once rejected") {
+TEST_CASE("value() throws logic_error while the promise is pending") {
     auto w = lwt::wait<int>();
     REQUIRE_THROWS_AS(w.first.value(), std::logic_error);
+    REQUIRE_FALSE(w.first.exception());
+}
+
+TEST_CASE("value() rethrows the rejection of a rejected promise") {
+    auto w = lwt::wait<int>();
     w.second.reject(boom());
     REQUIRE(w.first.state() == lwt::state::rejected);
     REQUIRE_THROWS_AS(w.first.value(), boom);
     REQUIRE(w.first.exception());
 }
 
-TEST_CASE("return_ and fail give settled promises and fail keeps the exception's dynamic type") {
+TEST_CASE("return_ gives a fulfilled promise") {
     auto a = lwt::return_(42);
     REQUIRE(a.value() == 42);
     lwt::promise<void> v = lwt::return_();
     REQUIRE(v.state() == lwt::state::fulfilled);
     lwt::promise<std::string> s = lwt::return_("s");
     REQUIRE(s.value() == "s");
+}
+
+TEST_CASE("fail gives a rejected promise, from an exception or an exception_ptr") {
     auto f = lwt::fail<int>(boom());
+    REQUIRE(f.state() == lwt::state::rejected);
     REQUIRE_THROWS_AS(f.value(), boom);
     auto g = lwt::fail<int>(std::make_exception_ptr(std::out_of_range("x")));
     REQUIRE_THROWS_AS(g.value(), std::out_of_range);
+}
+
+TEST_CASE("fail and reject keep the dynamic type of the exception being handled") {
     // Rejecting with the handled exception through a base-class reference keeps it whole.
     auto w = lwt::wait<int>();
     try {
@@ -100,7 +112,7 @@ TEST_CASE("copies of a promise and of a resolver share one cell") {
     REQUIRE(copy == w.first);
 }
 
-TEST_CASE("promise<void> and move-only values work; an rvalue co_await moves a move-only value out") {
+TEST_CASE("an rvalue co_await moves a move-only value out") {
     auto w = lwt::wait<std::unique_ptr<int>>();
     auto c = [](lwt::promise<std::unique_ptr<int>> p) -> lwt::promise<int> {
         std::unique_ptr<int> v = co_await std::move(p);
@@ -109,7 +121,9 @@ TEST_CASE("promise<void> and move-only values work; an rvalue co_await moves a m
     auto q = c(w.first);
     w.second.resolve(std::make_unique<int>(9));
     REQUIRE(q.value() == 9);
+}
 
+TEST_CASE("a coroutine awaits a promise<void>") {
     auto v = lwt::wait<void>();
     auto d = [](lwt::promise<void> p) -> lwt::promise<void> { co_await p; };
     auto dq = d(v.first);
@@ -286,16 +300,27 @@ TEST_CASE("on_success, on_failure, on_termination and on_any see the outcome, al
     REQUIRE(log == std::vector<std::string>{"failure", "any exn"});
 }
 
-TEST_CASE("async runs f at once and hands its rejection to async_exception_hook") {
-    hook_recorder rec;
+TEST_CASE("async runs f at once") {
     auto w = lwt::wait<void>();
-    bool started = false;
+    bool started = false, finished = false;
     lwt::async([&, p = w.first]() -> lwt::promise<void> {
         started = true;
         co_await p;
-        throw std::runtime_error("late failure");
+        finished = true;
     });
     REQUIRE(started);
+    REQUIRE_FALSE(finished);
+    w.second.resolve();
+    REQUIRE(finished);
+}
+
+TEST_CASE("async hands f's rejection to async_exception_hook, late or at once") {
+    hook_recorder rec;
+    auto w = lwt::wait<void>();
+    lwt::async([p = w.first]() -> lwt::promise<void> {
+        co_await p;
+        throw std::runtime_error("late failure");
+    });
     REQUIRE(rec.seen.empty());
     w.second.resolve();
     REQUIRE(rec.seen == std::vector<std::string>{"late failure"});
@@ -334,13 +359,18 @@ TEST_CASE("a capturing coroutine lambda given to async stays alive until its pro
 // ---------------------------------------------------------------------------------------
 // Rule 6: cancellation.
 
-TEST_CASE("cancel rejects a task with lwt::canceled and does nothing to a wait promise") {
+TEST_CASE("cancel rejects a task with lwt::canceled") {
     auto t = lwt::task<int>();
-    auto w = lwt::wait<int>();
     lwt::cancel(t.first);
-    lwt::cancel(w.first);
     REQUIRE(is_canceled(t.first));
+}
+
+TEST_CASE("cancel does nothing to a wait promise") {
+    auto w = lwt::wait<int>();
+    lwt::cancel(w.first);
     REQUIRE(w.first.is_pending());
+    w.second.resolve(1);
+    REQUIRE(w.first.value() == 1);
 }
 
 TEST_CASE("cancelling a resolved promise does nothing") {
@@ -411,12 +441,15 @@ TEST_CASE("on_cancel callbacks run before the other waiters") {
     REQUIRE(log[0] == "on_cancel");
 }
 
-TEST_CASE("on_cancel of an already cancelled promise runs at once; of a fulfilled one never") {
+TEST_CASE("on_cancel of an already cancelled promise runs at once") {
     auto t = lwt::task<int>();
     lwt::cancel(t.first);
     bool ran = false;
     lwt::on_cancel(t.first, [&] { ran = true; });
     REQUIRE(ran);
+}
+
+TEST_CASE("on_cancel of a promise that is fulfilled never runs") {
     bool ran2 = false;
     auto w = lwt::wait<int>();
     lwt::on_cancel(w.first, [&] { ran2 = true; });
@@ -450,12 +483,19 @@ TEST_CASE("protected_ follows its input when the input settles") {
     REQUIRE(lwt::protected_(settled) == settled);
 }
 
-TEST_CASE("no_cancel ignores cancel but follows a cancelled input") {
+TEST_CASE("no_cancel ignores cancel") {
     auto t = lwt::task<int>();
     auto p = lwt::no_cancel(t.first);
     lwt::cancel(p);
     REQUIRE(p.is_pending());
     REQUIRE(t.first.is_pending());
+    t.second.resolve(2);
+    REQUIRE(p.value() == 2);
+}
+
+TEST_CASE("no_cancel follows a cancelled input") {
+    auto t = lwt::task<int>();
+    auto p = lwt::no_cancel(t.first);
     lwt::cancel(t.first);
     REQUIRE(is_canceled(p));
 }
@@ -492,7 +532,18 @@ TEST_CASE("cancel walks through join to every pending input") {
 // ---------------------------------------------------------------------------------------
 // Rule 8: combinators.
 
-TEST_CASE("join waits for every input and rejects with the first rejection in time") {
+TEST_CASE("join waits for every input") {
+    auto a = lwt::wait<void>();
+    auto b = lwt::wait<void>();
+    auto j = lwt::join({a.first, b.first});
+    b.second.resolve();
+    REQUIRE(j.is_pending());
+    a.second.resolve();
+    REQUIRE(j.state() == lwt::state::fulfilled);
+    REQUIRE(lwt::join(std::vector<lwt::promise<void>>{}).state() == lwt::state::fulfilled);
+}
+
+TEST_CASE("join rejects with the first rejection in time, once every input settled") {
     auto a = lwt::wait<void>();
     auto b = lwt::wait<void>();
     auto c = lwt::wait<void>();
@@ -502,10 +553,9 @@ TEST_CASE("join waits for every input and rejects with the first rejection in ti
     REQUIRE(j.is_pending());
     b.second.resolve();
     REQUIRE_THROWS_AS(j.value(), std::out_of_range);
-    REQUIRE(lwt::join(std::vector<lwt::promise<void>>{}).state() == lwt::state::fulfilled);
 }
 
-TEST_CASE("all gives the values in input order and both gives a pair") {
+TEST_CASE("all gives the values in input order") {
     auto a = lwt::wait<int>();
     auto b = lwt::wait<int>();
     auto al = lwt::all(std::vector<lwt::promise<int>>{a.first, b.first, lwt::return_(3)});
@@ -514,6 +564,9 @@ TEST_CASE("all gives the values in input order and both gives a pair") {
     a.second.resolve(1);
     REQUIRE(al.value() == std::vector<int>{1, 2, 3});
     REQUIRE(lwt::all({lwt::return_(4), lwt::return_(5)}).value() == std::vector<int>{4, 5});  // a braced list
+}
+
+TEST_CASE("both gives the pair of values, or the rejection") {
     auto x = lwt::wait<std::string>();
     auto bo = lwt::both(lwt::return_(1), x.first);
     x.second.resolve("two");
@@ -545,6 +598,9 @@ TEST_CASE("pick and choose with several inputs already resolved prefer a rejecte
     REQUIRE_THROWS_AS(p.value(), boom);
     auto c = lwt::choose({lwt::return_(1), lwt::fail<int>(boom())});
     REQUIRE_THROWS_AS(c.value(), boom);
+}
+
+TEST_CASE("pick with an input already resolved resolves at once and cancels the others") {
     auto t = lwt::task<int>();
     auto q = lwt::pick(t.first, lwt::return_(4));
     REQUIRE(q.value() == 4);
@@ -584,14 +640,17 @@ TEST_CASE("nchoose gives every value fulfilled when the first input settles") {
     auto b = lwt::wait<int>();
     auto n = lwt::nchoose({a.first, b.first, lwt::return_(3)});
     REQUIRE(n.value() == std::vector<int>{3});
+    auto r = lwt::nchoose({lwt::return_(1), lwt::fail<int>(boom())});
+    REQUIRE_THROWS_AS(r.value(), boom);
+}
+
+TEST_CASE("npick gives every value fulfilled when the first input settles and cancels the rest") {
     auto x = lwt::wait<int>();
     auto y = lwt::task<int>();
     auto m = lwt::npick({x.first, y.first});
     x.second.resolve(1);
     REQUIRE(m.value() == std::vector<int>{1});
     REQUIRE(is_canceled(y.first));
-    auto r = lwt::nchoose({lwt::return_(1), lwt::fail<int>(boom())});
-    REQUIRE_THROWS_AS(r.value(), boom);
 }
 
 TEST_CASE("nchoose_split separates the fulfilled values from the pending promises") {

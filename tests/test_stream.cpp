@@ -100,8 +100,11 @@ TEST_CASE("every waiting read (next, peek, npeek, junk, njunk, is_empty, to_list
     REQUIRE(main::run(s.to_list()) == std::vector<int>{1, 2});  // nothing was taken or dropped
 }
 
-TEST_CASE("create_bounded: one push blocks when full, a second is stream_full, close refuses both") {
+TEST_CASE("create_bounded(0) is std::invalid_argument") {
     REQUIRE_THROWS_AS(stream<int>::create_bounded(0), std::invalid_argument);
+}
+
+TEST_CASE("create_bounded: one push blocks when full, a second is stream_full, close refuses both") {
     auto sp = stream<int>::create_bounded(2);
     auto& s = sp.first;
     auto& push = sp.second;
@@ -134,7 +137,26 @@ TEST_CASE("a cancelled bounded push withdraws its value") {
     REQUIRE(main::run(s.to_list()) == std::vector<int>{1});
 }
 
-TEST_CASE("from pulls lazily, one call at a time, and its failure goes to the reader") {
+TEST_CASE("from pulls lazily, one call at a time") {
+    int calls = 0;
+    auto s = stream<int>::from([&]() -> promise<std::optional<int>> {
+        ++calls;
+        co_await lwt::pause();
+        if (calls > 2) co_return std::nullopt;
+        co_return calls;
+    });
+    REQUIRE(calls == 0);
+    auto a = s.get();
+    auto b = s.get();
+    REQUIRE(calls == 1);  // one pull in flight for both readers
+    REQUIRE(main::run(a) == std::optional<int>(1));
+    REQUIRE(main::run(b) == std::optional<int>(2));
+    REQUIRE(calls == 2);
+    REQUIRE_FALSE(main::run(s.get()).has_value());
+    REQUIRE(s.is_closed());
+}
+
+TEST_CASE("a failure of from's function goes to the reader, and the stream goes on") {
     int calls = 0;
     auto s = stream<int>::from([&]() -> promise<std::optional<int>> {
         ++calls;
@@ -143,15 +165,12 @@ TEST_CASE("from pulls lazily, one call at a time, and its failure goes to the re
         if (calls > 3) co_return std::nullopt;
         co_return calls;
     });
-    REQUIRE(calls == 0);
     auto a = s.get();
     auto b = s.get();
-    REQUIRE(calls == 1);  // one pull in flight for both readers
     REQUIRE(main::run(a) == std::optional<int>(1));
     REQUIRE_THROWS_AS(main::run(b), std::out_of_range);
     REQUIRE(main::run(s.get()) == std::optional<int>(3));
     REQUIRE_FALSE(main::run(s.get()).has_value());
-    REQUIRE(s.is_closed());
 }
 
 TEST_CASE("peek, npeek, junk, njunk, get_available and get_available_up_to") {
@@ -167,19 +186,34 @@ TEST_CASE("peek, npeek, junk, njunk, get_available and get_available_up_to") {
     REQUIRE(main::run(s.npeek(3)).empty());
 }
 
-TEST_CASE("is_empty waits for an element or the end; closed() resolves on close") {
+TEST_CASE("is_empty waits for an element, which it leaves in the stream") {
     auto sp = stream<int>::create();
     auto& s = sp.first;
     auto& push = sp.second;
     auto e = s.is_empty();
-    auto c = s.closed();
     REQUIRE(e.is_pending());
     push(1);
     REQUIRE_FALSE(e.value());
+    REQUIRE(s.get().value() == std::optional<int>(1));  // peeked, not consumed
+}
+
+TEST_CASE("is_empty waits for the end of a stream with no element left") {
+    auto sp = stream<int>::create();
+    auto e = sp.first.is_empty();
+    REQUIRE(e.is_pending());
+    sp.second(std::nullopt);
+    REQUIRE(e.value());
+}
+
+TEST_CASE("closed() resolves when the stream is closed") {
+    auto sp = stream<int>::create();
+    auto& push = sp.second;
+    auto c = sp.first.closed();
+    REQUIRE(c.is_pending());
+    push(1);
     REQUIRE(c.is_pending());
     push(std::nullopt);
     REQUIRE(c.state() == lwt::state::fulfilled);
-    REQUIRE(s.get().value() == std::optional<int>(1));  // peeked, not consumed
 }
 
 TEST_CASE("clone receives every element too, buffered ones included") {
@@ -195,13 +229,18 @@ TEST_CASE("clone receives every element too, buffered ones included") {
 }
 
 TEST_CASE("map, map_s, filter, filter_s and filter_map transform lazily") {
-    auto src = stream<int>::of_vector({1, 2, 3, 4, 5, 6});
+    int pulled = 0;
+    auto src = stream<int>::from([&]() -> promise<std::optional<int>> {
+        if (pulled == 6) co_return std::nullopt;
+        co_return ++pulled;
+    });
     auto out = src.map([](int x) { return x * 10; })
                    .filter([](int x) { return x % 20 == 0; })
                    .map_s([](int x) -> promise<std::string> {
                        co_await lwt::pause();
                        co_return std::to_string(x);
                    });
+    REQUIRE(pulled == 0);  // nothing is read until the result is
     REQUIRE(main::run(out.to_list()) == std::vector<std::string>{"20", "40", "60"});
     auto fm = stream<int>::of_vector({1, 2, 3}).filter_map(
         [](int x) { return x == 2 ? std::nullopt : std::optional<double>(x / 2.0); });
@@ -210,10 +249,13 @@ TEST_CASE("map, map_s, filter, filter_s and filter_map transform lazily") {
     REQUIRE(main::run(fs.to_list()) == std::vector<int>{3, 4});
 }
 
-TEST_CASE("fold, fold_s, iter, iter_s, find") {
+TEST_CASE("fold and fold_s reduce the elements in order") {
     REQUIRE(main::run(stream<int>::of_vector({1, 2, 3}).fold([](int x, int acc) { return acc + x; }, 0)) == 6);
     REQUIRE(main::run(stream<int>::of_vector({1, 2, 3}).fold_s(
                 [](int x, std::string acc) { return return_(acc + std::to_string(x)); }, std::string())) == "123");
+}
+
+TEST_CASE("iter and iter_s call f on each element in order") {
     std::vector<int> seen;
     main::run(stream<int>::of_vector({4, 5}).iter([&](int x) { seen.push_back(x); }));
     main::run(stream<int>::of_vector({6}).iter_s([&](int x) -> promise<void> {
@@ -221,28 +263,39 @@ TEST_CASE("fold, fold_s, iter, iter_s, find") {
         seen.push_back(x);
     }));
     REQUIRE(seen == std::vector<int>{4, 5, 6});
+}
+
+TEST_CASE("find takes the elements up to the first match, and leaves the rest") {
     auto s = stream<int>::of_vector({1, 8, 3, 9});
     REQUIRE(main::run(s.find([](int x) { return x > 5; })) == std::optional<int>(8));
     REQUIRE(main::run(s.get()) == std::optional<int>(3));
 }
 
-TEST_CASE("iter_p runs every f concurrently and iter_n bounds the concurrency") {
+namespace {
+// A call of f for iter_p and iter_n: how many run at once, at most, and how many ended.
+struct concurrency {
     int running = 0, max_running = 0, done = 0;
-    auto f = [&](int) -> promise<void> {
-        max_running = std::max(max_running, ++running);
-        co_await lwt::pause();
-        co_await lwt::pause();
-        --running;
-        ++done;
-    };
+    auto f() {
+        return [this](int) -> promise<void> {
+            max_running = std::max(max_running, ++running);
+            co_await lwt::pause();
+            co_await lwt::pause();
+            --running;
+            ++done;
+        };
+    }
+};
+}  // namespace
+
+TEST_CASE("iter_p runs every f concurrently") {
+    concurrency c;
+    auto f = c.f();
     main::run(stream<int>::of_vector(std::vector<int>(10, 0)).iter_p(f));
-    REQUIRE(done == 10);
-    REQUIRE(max_running == 10);
-    max_running = done = 0;
-    main::run(stream<int>::of_vector(std::vector<int>(10, 0)).iter_n(f, 3));
-    REQUIRE(done == 10);
-    REQUIRE(max_running == 3);
-    REQUIRE_THROWS_AS(stream<int>::of_vector({}).iter_n(f, 0), std::invalid_argument);
+    REQUIRE(c.done == 10);
+    REQUIRE(c.max_running == 10);
+}
+
+TEST_CASE("iter_p fails with a failure of f") {
     auto failing = stream<int>::of_vector({1, 2}).iter_p([](int x) -> promise<void> {
         if (x == 2) throw std::out_of_range("two");
         co_return;
@@ -250,15 +303,32 @@ TEST_CASE("iter_p runs every f concurrently and iter_n bounds the concurrency") 
     REQUIRE_THROWS_AS(main::run(failing), std::out_of_range);
 }
 
-TEST_CASE("append, combine and concat") {
+TEST_CASE("iter_n bounds the concurrency") {
+    concurrency c;
+    auto f = c.f();
+    int& done = c.done;
+    int& max_running = c.max_running;
+    main::run(stream<int>::of_vector(std::vector<int>(10, 0)).iter_n(f, 3));
+    REQUIRE(done == 10);
+    REQUIRE(max_running == 3);
+    REQUIRE_THROWS_AS(stream<int>::of_vector({}).iter_n(f, 0), std::invalid_argument);
+}
+
+TEST_CASE("append gives one stream's elements after the other's") {
     auto a = stream<int>::of_vector({1, 2});
     auto b = stream<int>::of_vector({3});
     REQUIRE(main::run(a.append(b).to_list()) == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("combine pairs the elements up to the end of the shorter stream") {
     auto x = stream<int>::of_vector({1, 2, 3});
     auto y = stream<std::string>::of_vector({"a", "b"});
     auto pairs = main::run(x.combine(y).to_list());
     REQUIRE(pairs.size() == 2);
     REQUIRE(pairs[1] == std::pair<int, std::string>(2, "b"));
+}
+
+TEST_CASE("concat gives the elements of a stream of streams in order") {
     auto ss = stream<stream<int>>::of_vector({stream<int>::of_vector({1}), stream<int>::of_vector({}),
                                               stream<int>::of_vector({2, 3})});
     REQUIRE(main::run(stream<int>::concat(ss).to_list()) == std::vector<int>{1, 2, 3});

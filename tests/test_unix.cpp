@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "net_support.hpp"
 #include "support.hpp"
 
 #include <csignal>
@@ -181,12 +182,16 @@ TEST_CASE("bad arguments are std::invalid_argument at the call") {
     REQUIRE_THROWS_AS(unix_::on_signal(SIGKILL, [](int) {}), std::invalid_argument);
 }
 
-TEST_CASE("pipes carry data and report the end of file; every descriptor is close-on-exec") {
+TEST_CASE("both ends of a pipe are close-on-exec") {
+    auto r_w_ = unix_::pipe();
+    REQUIRE(cloexec(r_w_.first));
+    REQUIRE(cloexec(r_w_.second));
+}
+
+TEST_CASE("pipes carry data and report the end of file") {
     auto r_w_ = unix_::pipe();
     auto& r = r_w_.first;
     auto& w = r_w_.second;
-    REQUIRE(cloexec(r));
-    REQUIRE(cloexec(w));
     auto reader = [](const file_descr& fd) -> promise<std::string> {
         std::string out;
         char buf[3];
@@ -270,9 +275,15 @@ std::string round_trip(unix_::socket_domain domain, const unix_::sockaddr& bind_
 
 }  // namespace
 
-TEST_CASE("TCP over IPv4 and IPv6 and stream sockets in the Unix domain round-trip data") {
+TEST_CASE("TCP over IPv4 round-trips data") {
     REQUIRE(round_trip(unix_::socket_domain::inet, unix_::sockaddr::inet("127.0.0.1", 0)) == "ping");
+}
+
+TEST_CASE("TCP over IPv6 round-trips data") {
     REQUIRE(round_trip(unix_::socket_domain::inet6, unix_::sockaddr::inet6("::1", 0)) == "ping");
+}
+
+TEST_CASE("stream sockets in the Unix domain round-trip data, at a path or an abstract name") {
     test::temp_dir dir;
     REQUIRE(round_trip(unix_::socket_domain::unix_, unix_::sockaddr::unix_(dir / "sock")) == "ping");
     REQUIRE(round_trip(unix_::socket_domain::unix_, unix_::sockaddr::unix_("@lwtpp-test-" + std::to_string(::getpid()))) ==
@@ -405,12 +416,17 @@ TEST_CASE("connections accepted ahead of demand reach later accepts in arrival o
 }
 
 TEST_CASE("accept_n gathers a hundred queued connections, each once, after its first") {
+    const int before = test::open_fds();
     tcp_listener l;
     std::vector<file_descr> clients;
     for (int i = 0; i < 100; ++i) clients.push_back(l.connect());
     auto first = main::run(unix_::accept(l.srv));
     REQUIRE(first.second == unix_::getsockname(clients[0]));
-    main::run(unix_::sleep(0.01));  // io_uring: the multishot accepts the rest ahead
+    // io_uring's multishot accepts the rest ahead (accept_n takes them from the engine);
+    // elsewhere they wait in the backlog.
+    if (test::multishot_accepts())
+        test::settle([&] { return test::open_fds() == before + 1 + 100 + 100; },
+                     "the multishot accept to take the other 99 connections");
     std::vector<std::string> peers;
     while (peers.size() < 99) {
         auto batch_err_ = main::run(unix_::accept_n(l.srv, 1000));
@@ -445,7 +461,7 @@ TEST_CASE("an accept cancelled or timed out while waiting leaves the next connec
     REQUIRE(main::run(unix_::accept(l.srv)).second == unix_::getsockname(c));
 }
 
-TEST_CASE("closing a listening socket fails its waiting accepts with EBADF and closes the connections nobody took") {
+TEST_CASE("closing a listening socket fails its waiting accepts with EBADF") {
     int before = test::open_fds();
     {
         tcp_listener l;
@@ -464,12 +480,20 @@ TEST_CASE("closing a listening socket fails its waiting accepts with EBADF and c
     }
     REQUIRE(engine::live_operations() == 0);
     REQUIRE(test::open_fds() == before);
+}
 
+TEST_CASE("closing a listening socket closes the connections accepted ahead that nobody took") {
+    // Only io_uring's multishot accept takes connections ahead of demand; elsewhere they
+    // wait in the kernel's backlog, which resets them: that run checks that, then skips.
+    const bool ahead = test::multishot_accepts();
+    int before = test::open_fds();
     tcp_listener l;
     std::vector<file_descr> clients;
     for (int i = 0; i < 3; ++i) clients.push_back(l.connect());
     auto taken = main::run(unix_::accept(l.srv));
-    main::run(unix_::sleep(0.01));  // io_uring: the other two are accepted ahead, unclaimed
+    if (ahead)
+        test::settle([&] { return test::open_fds() == before + 1 + 3 + 3; },
+                     "the multishot accept to take the other two connections");
     main::run(l.srv.close());
     REQUIRE(test::open_fds() == before + 3 + 1);  // the clients and the accepted connection
     for (int i = 1; i < 3; ++i) {
@@ -480,9 +504,13 @@ TEST_CASE("closing a listening socket fails its waiting accepts with EBADF and c
         } catch (const unix_::unix_error& e) {
             got = -e.error();
         }
-        // The end of the stream if it was closed after an accept, a reset in the backlog.
-        REQUIRE((got == 0 || got == -ECONNRESET));
+        // The end of the stream when it was closed after an accept, a reset in the backlog.
+        REQUIRE(got == (ahead ? 0 : -ECONNRESET));
     }
+    if (!ahead)
+        test::skip(std::string("no connection is accepted ahead of demand here (") +
+                   (engine::id() == "uring" ? "io_uring one-shot accepts" : "epoll") +
+                   "): the backlog's connections are the kernel's to reset");
 }
 
 TEST_CASE("socket options: booleans, integers, linger and timeouts") {
@@ -502,7 +530,7 @@ TEST_CASE("socket options: booleans, integers, linger and timeouts") {
     REQUIRE(unix_::getsockopt_float(s, unix_::socket_float_option::so_rcvtimeo) == Approx(1.5));
 }
 
-TEST_CASE("getaddrinfo and getnameinfo run on the worker pool") {
+TEST_CASE("getaddrinfo resolves addresses and names, and finds nothing for an unknown host") {
     auto ai = main::run(unix_::getaddrinfo("127.0.0.1", "80",
                                            {.family = unix_::socket_domain::inet, .socktype = unix_::socket_type::stream}));
     REQUIRE_FALSE(ai.empty());
@@ -510,6 +538,9 @@ TEST_CASE("getaddrinfo and getnameinfo run on the worker pool") {
     auto local = main::run(unix_::getaddrinfo("localhost", ""));
     REQUIRE_FALSE(local.empty());
     REQUIRE(main::run(unix_::getaddrinfo("no-such-host.invalid", "80")).empty());
+}
+
+TEST_CASE("getnameinfo gives a numeric host and service on request") {
     auto ni = main::run(unix_::getnameinfo(unix_::sockaddr::inet("127.0.0.1", 80), true, true));
     REQUIRE(ni.hostname == "127.0.0.1");
     REQUIRE(ni.service == "80");
@@ -534,17 +565,30 @@ TEST_CASE("on_signal calls its handler on the loop until disabled") {
 }
 
 TEST_CASE("waitpid reaps a child and reports its exit status") {
+    int go[2];
+    REQUIRE(::pipe(go) == 0);
     pid_t pid = ::fork();
     if (pid == 0) {
-        ::usleep(20'000);
+        ::close(go[1]);
+        char c;
+        [[maybe_unused]] auto n = ::read(go[0], &c, 1);  // until waitpid waits
         ::_exit(3);
     }
-    auto p_status_ = main::run(unix_::waitpid(pid));
+    ::close(go[0]);
+    auto w = unix_::waitpid(pid);
+    REQUIRE(w.is_pending());
+    REQUIRE(::write(go[1], "g", 1) == 1);
+    ::close(go[1]);
+    auto p_status_ = main::run(w);
     auto& p = p_status_.first;
     auto& status = p_status_.second;
     REQUIRE(p == pid);
     REQUIRE(WIFEXITED(status));
     REQUIRE(WEXITSTATUS(status) == 3);
+    REQUIRE_THROWS_AS(main::run(unix_::waitpid(pid)), unix_::unix_error);  // reaped already: ECHILD
+}
+
+TEST_CASE("waitpid reports a death by signal") {
     int ready[2];
     REQUIRE(::pipe(ready) == 0);
     pid_t killed = ::fork();
@@ -565,5 +609,4 @@ TEST_CASE("waitpid reaps a child and reports its exit status") {
     auto& s2 = p2_s2_.second;
     REQUIRE(WIFSIGNALED(s2));
     REQUIRE(WTERMSIG(s2) == SIGTERM);
-    REQUIRE_THROWS_AS(main::run(unix_::waitpid(pid)), unix_::unix_error);  // reaped already: ECHILD
 }

@@ -2,6 +2,9 @@
 // translation unit): benchmarks and tests that report allocations per operation. Every
 // replaceable form but the aligned ones is replaced, so that each block goes back to free
 // (AddressSanitizer checks the pairing).
+//
+// Shared by bench/ and tests/: both meson.build files put bench/support/ on the include
+// path, and the sources say #include "count_new.hpp".
 #pragma once
 
 #include <cstdint>

@@ -7,7 +7,7 @@
 //                     operation (median of 5) and allocations per operation.
 //
 // Allocations count global operator new calls plus blocks from lwt's pool (frames, promise
-// cells): DESIGN's "none per I/O operation" reads 0.00 in the first row.
+// cells): "no allocation per I/O operation" reads 0.00 in the first row.
 #include <lwt/engine.hpp>
 #include <lwt/main.hpp>
 #include <lwt/unix.hpp>

@@ -1,4 +1,4 @@
-// <lwt/promise.hpp>: the core's semantic rules (DESIGN.md rules 1-3, 5, 6, 8, 10, 14), with no
+// <lwt/promise.hpp>: the core's semantic rules (docs/semantics.md rules 1-3, 5, 6, 8, 10, 14), with no
 // loop and no I/O.
 #include <lwt/promise.hpp>
 

@@ -1,4 +1,4 @@
-// <lwt/stream.hpp>: Lwt_stream with channel semantics (DESIGN rule 12).
+// <lwt/stream.hpp>: Lwt_stream with channel semantics (docs/semantics.md rule 12).
 #include <lwt/main.hpp>
 #include <lwt/stream.hpp>
 

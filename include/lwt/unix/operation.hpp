@@ -4,7 +4,7 @@
 // detail/io_op.hpp).
 #pragma once
 
-#include <lwt/detail/engine.hpp>
+#include <lwt/detail/io_op.hpp>
 #include <lwt/promise.hpp>
 
 #include <cstdint>

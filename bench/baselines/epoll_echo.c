@@ -9,6 +9,8 @@
 // EPOLLOUT instead of EPOLLIN until that rest is sent: a peer that does not read is not read
 // from either (backpressure), and the shared buffer is free again before the next event.
 #define _GNU_SOURCE
+#include "common.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -154,45 +156,14 @@ static void on_writable(struct conn *c) {
     }
 }
 
-static int parse_port(const char *s) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    return *s && !*end && v > 0 && v <= 65535 ? (int)v : -1;
-}
-
 int main(int argc, char **argv) {
-    int port = argc >= 2 ? parse_port(argv[argc - 1]) : -1;
-    if (port < 0) {
-        fprintf(stderr, "usage: epoll_echo PORT\n");
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    // SIGTERM and SIGINT are blocked and read from a signalfd in the epoll set: the loop sees
-    // them as an event, with no window between a flag test and epoll_wait.
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigprocmask(SIG_BLOCK, &sigs, NULL);
-    signals.fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+    int port = port_argument(argc, argv, "epoll_echo");
+    // Stop signals come as one more event of the epoll set.
+    signals.fd = stop_signals(SFD_NONBLOCK);
     if (signals.fd < 0) fail("signalfd");
+    listener.fd = listen_loopback(port, SOCK_NONBLOCK, "epoll_echo");
 
-    listener.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listener.fd < 0) fail("socket");
-    int one = 1;
-    setsockopt(listener.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(listener.fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(listener.fd, SOMAXCONN) < 0) {
-        fprintf(stderr, "epoll_echo: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
-        return 1;
-    }
-
-    struct rlimit rl;
-    max_fd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20) ? (int)rl.rlim_cur : 1 << 20;
+    max_fd = descriptor_limit();
     conns = calloc((size_t)max_fd, sizeof *conns);
     if (!conns) fail("allocating the connection table");
 

@@ -14,6 +14,8 @@
 // Written against liburing 2.3, which has no io_uring_setup_buf_ring: the buffer ring is
 // allocated and registered by hand.
 #define _GNU_SOURCE
+#include "common.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <liburing.h>
@@ -364,46 +366,15 @@ static void probe_multishot_recv(void) {
     }
 }
 
-static int parse_port(const char *s) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    return *s && !*end && v > 0 && v <= 65535 ? (int)v : -1;
-}
-
 int main(int argc, char **argv) {
-    int port = argc >= 2 ? parse_port(argv[argc - 1]) : -1;
-    if (port < 0) {
-        fprintf(stderr, "usage: uring_echo PORT\n");
-        return 2;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    // SIGTERM and SIGINT are blocked and arrive as a completion (a poll on a signalfd): the
-    // loop learns of them even while it sleeps in io_uring_enter, with no window in which a
-    // signal could slip between a flag test and the wait.
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigprocmask(SIG_BLOCK, &sigs, NULL);
-    signal_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
+    int port = port_argument(argc, argv, "uring_echo");
+    // Stop signals arrive as a completion (a poll on the signalfd): the loop learns of them
+    // even while it sleeps in io_uring_enter.
+    signal_fd = stop_signals(0);
     if (signal_fd < 0) fail("signalfd", errno);
+    listen_fd = listen_loopback(port, 0, "uring_echo");
 
-    listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listen_fd < 0) fail("socket", errno);
-    int one = 1;
-    setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(listen_fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(listen_fd, SOMAXCONN) < 0) {
-        fprintf(stderr, "uring_echo: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
-        return 1;
-    }
-
-    struct rlimit rl;
-    max_fd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (1u << 20) ? (int)rl.rlim_cur : 1 << 20;
+    max_fd = descriptor_limit();
     conns = calloc((size_t)max_fd, sizeof *conns);
     starved = calloc((size_t)max_fd, sizeof *starved);
     if (!conns || !starved) fail("allocating the connection table", ENOMEM);

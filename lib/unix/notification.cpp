@@ -1,6 +1,8 @@
 // Lwt_unix's notifications: send_notification (any thread) posts the registered function
 // to the inbox of the loop that made the notification. The table is guarded by a mutex and
 // purged of an engine when it is torn down, so nothing is ever posted to a dead loop.
+#include "support.hpp"
+
 #include <lwt/detail/engine.hpp>
 #include <lwt/promise.hpp>
 #include <lwt/unix/notification.hpp>
@@ -26,25 +28,15 @@ struct registry {
     };
     std::map<int, entry> notifications;
     int next_id = 1;
+
+    void purge(io_engine* e) {
+        std::lock_guard<std::mutex> lk(m);
+        for (auto it = notifications.begin(); it != notifications.end();)
+            it = it->second.owner == e ? notifications.erase(it) : std::next(it);
+    }
 };
 
-void purge(io_engine* e);
-
-registry& reg() {
-    static registry* r = [] {
-        auto* x = new registry();
-        detail::add_engine_teardown_hook(&purge);
-        return x;
-    }();
-    return *r;
-}
-
-void purge(io_engine* e) {
-    registry& r = reg();
-    std::lock_guard<std::mutex> lk(r.m);
-    for (auto it = r.notifications.begin(); it != r.notifications.end();)
-        it = it->second.owner == e ? r.notifications.erase(it) : std::next(it);
-}
+registry& reg() { return detail::loop_registry<registry>(); }
 
 }  // namespace
 

@@ -37,33 +37,23 @@ struct registry {
     int installed[NSIG] = {};
     struct sigaction saved[NSIG];
     int pipe_r = -1;
-};
 
-std::atomic<int> signal_pipe_w{-1};
-
-void purge(io_engine* e);
-
-registry& reg() {
-    static registry* r = [] {
-        auto* x = new registry();
-        detail::add_engine_teardown_hook(&purge);
-        return x;
-    }();
-    return *r;
-}
-
-void purge(io_engine* e) {
-    registry& r = reg();
-    std::lock_guard<std::mutex> lk(r.m);
-    for (auto it = r.handlers.begin(); it != r.handlers.end();) {
-        if (it->second.owner == e) {
-            if (--r.installed[it->second.signum] == 0) ::sigaction(it->second.signum, &r.saved[it->second.signum], nullptr);
-            it = r.handlers.erase(it);
-        } else {
-            ++it;
+    void purge(io_engine* e) {
+        std::lock_guard<std::mutex> lk(m);
+        for (auto it = handlers.begin(); it != handlers.end();) {
+            if (it->second.owner == e) {
+                if (--installed[it->second.signum] == 0) ::sigaction(it->second.signum, &saved[it->second.signum], nullptr);
+                it = handlers.erase(it);
+            } else {
+                ++it;
+            }
         }
     }
-}
+};
+
+registry& reg() { return detail::loop_registry<registry>(); }
+
+std::atomic<int> signal_pipe_w{-1};
 
 extern "C" void lwt_on_os_signal(int signum) {
     int saved = errno;

@@ -48,4 +48,18 @@ inline int cloexec_flags(int base) {
     return base | SOCK_CLOEXEC | (io_engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
 }
 
+// A process-wide table of entries that belong to loops (signal handlers, notifications):
+// created on first use and never destroyed (the signal dispatcher thread may use it until the
+// process ends). `Registry::purge(e)` drops an engine's entries at the start of its teardown,
+// on its thread, so that nothing is ever posted to a dead loop.
+template <class Registry>
+Registry& loop_registry() {
+    static Registry* r = [] {
+        auto* x = new Registry();
+        add_engine_teardown_hook([](io_engine* e) { loop_registry<Registry>().purge(e); });
+        return x;
+    }();
+    return *r;
+}
+
 }  // namespace lwt::detail

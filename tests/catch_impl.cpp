@@ -35,8 +35,8 @@ struct case_counter : Catch::TestEventListenerBase {
 
 CATCH_REGISTER_LISTENER(case_counter)
 
-void test::skip(const std::string& reason, std::source_location where) {
-    WARN("SKIPPED (" << where.file_name() << ":" << where.line() << "): " << reason);
+void test::skip(const std::string& reason, const char* file, int line) {
+    WARN("SKIPPED (" << file << ":" << line << "): " << reason);
     record().skipped.emplace(Catch::getResultCapture().getCurrentTestName(), reason);
 }
 

@@ -57,7 +57,8 @@ namespace {
 transfer rw(io_kind kind, const file_descr& fd, const void* buf, std::size_t len, std::uint64_t off,
             const char* call) {
     check_buffer(buf, len, call);
-    return transfer({.kind = kind, .fd = fd.fd(), .addr = const_cast<void*>(buf), .len = clamp_len(len), .off = off, .call = call});
+    return transfer(
+        {.kind = kind, .fd = fd.fd(), .addr = const_cast<void*>(buf), .len = clamp_len(len), .off = off, .call = call});
 }
 
 std::uint64_t offset_of(off_t off, const char* call) {

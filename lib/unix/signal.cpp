@@ -42,7 +42,8 @@ struct registry {
         std::lock_guard<std::mutex> lk(m);
         for (auto it = handlers.begin(); it != handlers.end();) {
             if (it->second.owner == e) {
-                if (--installed[it->second.signum] == 0) ::sigaction(it->second.signum, &saved[it->second.signum], nullptr);
+                if (--installed[it->second.signum] == 0)
+                    ::sigaction(it->second.signum, &saved[it->second.signum], nullptr);
                 it = handlers.erase(it);
             } else {
                 ++it;

@@ -124,13 +124,18 @@ sockaddr getpeername(const file_descr& fd) {
 
 transfer recv(const file_descr& fd, void* buf, std::size_t len, int flags) {
     check_buffer(buf, len, "recv");
-    return transfer({.kind = io_kind::recv, .fd = fd.fd(), .addr = buf, .len = clamp_len(len), .flags = flags, .call = "recv"});
+    return transfer(
+        {.kind = io_kind::recv, .fd = fd.fd(), .addr = buf, .len = clamp_len(len), .flags = flags, .call = "recv"});
 }
 
 transfer send(const file_descr& fd, const void* buf, std::size_t len, int flags) {
     check_buffer(buf, len, "send");
-    return transfer(
-        {.kind = io_kind::send, .fd = fd.fd(), .addr = const_cast<void*>(buf), .len = clamp_len(len), .flags = flags, .call = "send"});
+    return transfer({.kind = io_kind::send,
+                     .fd = fd.fd(),
+                     .addr = const_cast<void*>(buf),
+                     .len = clamp_len(len),
+                     .flags = flags,
+                     .call = "send"});
 }
 
 recvfrom_op recvfrom(const file_descr& fd, void* buf, std::size_t len, int flags) {

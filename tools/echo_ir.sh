@@ -12,15 +12,16 @@
 # NAME=COMMAND adds a server: COMMAND PORT must serve echo on 127.0.0.1:PORT; it may start with
 # "env VAR=VALUE ..." (words split on blanks, no quoting). BUILD_DIR chooses the build (build).
 # Method: the server runs under valgrind --tool=callgrind pinned to CPU 0, the load generator
-# (build/bench/loadgen, 1 connection, 64 B, depth 1, no warm-up) pinned to CPU 1; SIGTERM after
-# 1 s in one run and after 3 s in another, the load going on until the server has gone and
-# every echoed message counted. Ir/msg = (Ir3 - Ir1) / (msgs3 - msgs1): start-up, connection
-# set-up and shutdown are the same in both runs and cancel. Kernel work is not counted.
+# (build/bench/loadgen, 1 connection, 64 B, depth 1, no warm-up) pinned to CPU 1, for 1 s in
+# one run and 3 s in another; then callgrind_control dumps the idle server's count. Ir/msg =
+# (Ir3 - Ir1) / (msgs3 - msgs1): start-up and connection set-up are the same in both runs and
+# cancel. Kernel work is not counted.
 set -u
 cd "$(dirname "$0")/.."
 B=${BUILD_DIR:-build}
 LOADGEN=$B/bench/loadgen
 command -v valgrind >/dev/null || { echo "echo_ir: valgrind is missing" >&2; exit 2; }
+command -v callgrind_control >/dev/null || { echo "echo_ir: callgrind_control (valgrind) is missing" >&2; exit 2; }
 command -v taskset >/dev/null || { echo "echo_ir: taskset is missing" >&2; exit 2; }
 [ -x "$LOADGEN" ] || { echo "echo_ir: no $LOADGEN (ninja -C $B bench/loadgen)" >&2; exit 2; }
 
@@ -60,9 +61,9 @@ measure() {
         { echo "echo_ir: $name: no ${cmd[0]} (build it: ninja -C $B ${cmd[0]#"$B"/})" >&2; return 1; }
 
     local port; port=$(free_port)
-    local vglog srvlog; vglog=$(mktemp); srvlog=$(mktemp)
-    taskset -c 0 env "${envs[@]}" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-        --log-file="$vglog" "${cmd[@]}" "$port" >/dev/null 2>"$srvlog" &
+    local out srvlog; out=$(mktemp -d); srvlog=$(mktemp)
+    taskset -c 0 env "${envs[@]}" valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" \
+        "${cmd[@]}" "$port" >/dev/null 2>"$srvlog" &
     local pid=$!
     # valgrind takes a few seconds to start; listening is checked without connecting, so the
     # server sees only the load generator's connection.
@@ -71,43 +72,37 @@ measure() {
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    local line="" msgs="" loadlog; loadlog=$(mktemp)
+    local line="" msgs="" ir="" loadlog; loadlog=$(mktemp)
     if listening "$port"; then
-        # The load runs until the server has gone, and SIGTERM comes after SECONDS: the
-        # messages echoed while the server notices the signal are counted too. (lwt++ under
-        # valgrind notices a signal only at the end of a scheduling slice, an amount of work
-        # that differs from run to run; a count that stopped at SECONDS would leave that work
-        # in Ir with no messages to divide it by.) The load generator stops within a second
-        # of losing its connection.
         taskset -c 1 "$LOADGEN" --quiet --name "$name" --connections 1 --size 64 --depth 1 \
-            --duration $((secs + 20)) --warmup 0 "$port" >"$loadlog" 2>/dev/null &
-        local lpid=$!
-        sleep "$secs"
-        kill -TERM "$pid" 2>/dev/null
-        wait "$lpid"
+            --duration "$secs" --warmup 0 "$port" >"$loadlog" 2>/dev/null
         line=$(head -n 1 "$loadlog")
         msgs=$(printf '%s\n' "$line" | tr ' ' '\n' | sed -n 's/^msgs=//p')
+        # The count so far, dumped by callgrind while the server lives on, idle: no signal
+        # needed (under valgrind, lwt++ asleep in io_uring_enter may not see one for long).
+        # callgrind takes the request when the server next runs: a connection wakes it.
+        timeout 60 callgrind_control -d "$pid" >/dev/null 2>&1 &
+        local ctl=$!
+        for _ in $(seq 1 300); do
+            compgen -G "$out/cg.out.*" >/dev/null && break
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+            sleep 0.1
+        done
+        wait "$ctl" 2>/dev/null
+        ir=$(cat "$out"/cg.out.* 2>/dev/null | awk '/^totals:/ {print $2; exit}')
     fi
     rm -f "$loadlog"
-    kill -TERM "$pid" 2>/dev/null
-    # Not gone yet (no load reached it, or it ignores the load's end): poke it with
-    # connections, then give up.
-    for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
-        sleep 0.1
-    done
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
-    local ir; ir=$(awk '/Collected :/ {print $NF}' "$vglog")
     local engine; engine=$(sed -n 's/.*(\([a-z]*\) engine).*/\1/p' "$srvlog" | head -n 1)
+    rm -rf "$out"
     if [ -z "$ir" ] || [ -z "$msgs" ]; then
         echo "echo_ir: $name (${secs} s): no result (Ir '${ir}', load '${line}')" >&2
         sed 's/^/    /' "$srvlog" >&2
-        rm -f "$vglog" "$srvlog"
+        rm -f "$srvlog"
         return 1
     fi
-    rm -f "$vglog" "$srvlog"
+    rm -f "$srvlog"
     echo "$ir $msgs ${engine:--}"
 }
 

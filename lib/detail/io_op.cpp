@@ -111,7 +111,7 @@ using R = io_readiness;
 //   read, write      fd, addr = buffer, len, off (~0: the current position)
 //   readv, writev    fd, addr = iovec array, len = its count, off
 //   recv, send       fd, addr = buffer, len, flags
-//   recvmsg, sendmsg fd, addr = msghdr, flags
+//   recvmsg, sendmsg fd, addr = msghdr, len = 1 (one header), flags
 //   accept           fd, addr = sockaddr (peer), addr2 = socklen_t (its size), flags
 //   connect          fd, addr = sockaddr, off = its size
 //   shutdown         fd, len = how

@@ -68,6 +68,7 @@ struct message {
         msg.msg_name = addr.raw();
         msg.msg_iov = &iov;
         op.addr = &msg;
+        op.len = 1;  // one header
     }
     void copy_result(const message& from) noexcept {
         addr = from.addr;

@@ -22,10 +22,6 @@
 
 namespace lwt::detail {
 
-// prep() stores a poll mask in the flags word as it is, as liburing does on little-endian
-// machines only.
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the io_uring engine assumes a little-endian machine");
-
 namespace {
 
 // The readiness wait before a retry of an O_NONBLOCK file's -EAGAIN, or 0: no retry.
@@ -133,16 +129,6 @@ io_uring_sqe* uring_engine::get_sqe() noexcept {
     return sqe;
 }
 
-// The SQE of an operation, field by field from its request (see io_kinds).
-void uring_engine::prep(io_uring_sqe* sqe, const io_op& op) noexcept {
-    const io_kind_traits& k = op.traits();
-    io_uring_prep_rw(k.uring_opcode, sqe, op.fd, op.addr, op.len,
-                     k.addr2_in_off ? reinterpret_cast<std::uintptr_t>(op.addr2) : op.off);
-    // The per-opcode flags word (msg_flags, accept_flags, open_flags, poll32_events...: one
-    // union; poll32_events is stored as is on a little-endian machine).
-    sqe->rw_flags = static_cast<__kernel_rwf_t>(op.flags | k.forced_flags);
-}
-
 // A connection accepted ahead of demand completes the accept at once. (Out of line: the
 // data path's try_now stays a leaf function without a stack frame.)
 LWT_COLD bool uring_engine::try_accept_now(io_op& op) noexcept {
@@ -190,7 +176,7 @@ void uring_engine::unlink(io_op& op) noexcept {
 void uring_engine::submit(io_op& op) noexcept {
     if (LWT_UNLIKELY(op.kind == io_kind::accept) && multishot_accept_) return submit_accept(op);
     io_uring_sqe* sqe = get_sqe();
-    prep(sqe, op);
+    prep_sqe(sqe, op);
     op.phase = io_phase::pending;
     link(op);
     io_uring_sqe_set_data64(sqe, data_of(op));
@@ -252,7 +238,7 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
             return;
         }
         io_uring_sqe* sqe = get_sqe();
-        prep(sqe, *op);
+        prep_sqe(sqe, *op);
         io_uring_sqe_set_data64(sqe, data_of(*op));
         return;
     }
@@ -386,7 +372,7 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
             for (unsigned i = sq.sqe_tail; i != head && !reaimed;) {
                 io_uring_sqe& sqe = sq.sqes[--i & sq.ring_mask];
                 if (sqe.user_data != data) continue;
-                prep(&sqe, to);
+                prep_sqe(&sqe, to);
                 io_uring_sqe_set_data64(&sqe, data);
                 reaimed = true;
             }

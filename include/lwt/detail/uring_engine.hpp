@@ -14,6 +14,21 @@
 
 namespace lwt::detail {
 
+// prep_sqe() stores a poll mask in the flags word as it is, as liburing does on little-endian
+// machines only.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the io_uring engine assumes a little-endian machine");
+
+// The SQE of an operation, field by field from its request (see io_kinds): what liburing's
+// io_uring_prep_* call for its kind would write (tests/test_io_kinds.cpp compares them).
+inline void prep_sqe(io_uring_sqe* sqe, const io_op& op) noexcept {
+    const io_kind_traits& k = op.traits();
+    io_uring_prep_rw(k.uring_opcode, sqe, op.fd, op.addr, op.len,
+                     k.addr2_in_off ? reinterpret_cast<std::uintptr_t>(op.addr2) : op.off);
+    // The per-opcode flags word (msg_flags, accept_flags, open_flags, poll32_events...: one
+    // union; poll32_events is stored as is on a little-endian machine).
+    sqe->rw_flags = static_cast<__kernel_rwf_t>(op.flags | k.forced_flags);
+}
+
 class uring_engine final : public io_engine {
 public:
     // The engine, or null with the reason in `why` when io_uring cannot be set up (disabled
@@ -44,7 +59,6 @@ private:
 
     uring_engine() = default;
     io_uring_sqe* get_sqe() noexcept;
-    void prep(io_uring_sqe* sqe, const io_op& op) noexcept;
     void arm_wake() noexcept;
     void reap() noexcept;                       // moves the ready CQEs to backlog_
     void dispatch(const cqe_copy& c) noexcept;  // one completion

@@ -107,7 +107,9 @@ using R = io_readiness;
 
 }  // namespace
 
-// Each kind's request, field by field (unnamed fields are unused):
+// Each kind's request, field by field. Unnamed fields are unused and stay 0: io_uring copies
+// every field into the SQE, where a stray value means something to the kernel (an off of ~0
+// on a send is a destination address).
 //   read, write      fd, addr = buffer, len, off (~0: the current position)
 //   readv, writev    fd, addr = iovec array, len = its count, off
 //   recv, send       fd, addr = buffer, len, flags

@@ -8,8 +8,8 @@
 //    library coroutine. The owner does not move or die while the op is `pending` (io_op
 //    rule 6 says how it moves anyway; its destructor cancels or converts first).
 // 2. idle. The owner writes the request (kind, fd, addr, addr2, len, off, flags; see
-//    io_kinds for what each field means per kind) and the continuation (complete, frame,
-//    keys, awaiting). Nobody else reads the op.
+//    io_kinds for what each field means per kind; a field the kind does not use stays 0)
+//    and the continuation (complete, frame, keys, awaiting). Nobody else reads the op.
 // 3. Start. `try_now(op)` true: the op is `done` at once (res is set; the engine kept
 //    nothing and will not call complete). False: `submit(op)` makes it `pending`. Nothing
 //    fails in between: a failure is a result (res = -errno).
@@ -50,7 +50,7 @@ namespace lwt::detail {
 
 // The system calls an engine runs. What each one is -- its fields, its io_uring opcode, the
 // readiness it waits for, what the kernel keeps pointing at -- is described once, in
-// io_kinds (lib/detail/io_kinds.cpp). Adding a kind: a line here, an entry there, and the
+// io_kinds (lib/detail/io_op.cpp). Adding a kind: a line here, an entry there, and the
 // unix_ call that fills the request.
 enum class io_kind : std::uint8_t {
     read,

@@ -164,12 +164,15 @@ TEST_CASE("writes are buffered, flushed on flush, when full, and by themselves w
 }
 
 namespace {
-// An output channel that appends what it writes to `sink`.
-io::output_channel sink_channel(std::string& sink) {
-    return io::make(io::output, [&sink](const char* b, std::size_t n) {
-        sink.append(b, n);
-        return return_(n);
-    });
+// An output channel that appends what it writes to `sink` (buffer_size 0: the default).
+io::output_channel sink_channel(std::string& sink, std::size_t buffer_size = 0) {
+    return io::make(
+        io::output,
+        [&sink](const char* b, std::size_t n) {
+            sink.append(b, n);
+            return return_(n);
+        },
+        {}, buffer_size);
 }
 }  // namespace
 
@@ -204,10 +207,7 @@ TEST_CASE("flush_all flushes every channel") {
 
 TEST_CASE("write_from writes at least one byte, and says how many") {
     std::string sink;
-    auto oc = io::make(io::output, [&](const char* b, std::size_t n) {
-        sink.append(b, n);
-        return return_(n);
-    }, {}, 16);
+    auto oc = sink_channel(sink, 16);
     std::string data(100, 'z');
     std::size_t n = main::run(io::write_from(oc, data.data(), data.size()));
     REQUIRE(n >= 1);
@@ -218,10 +218,7 @@ TEST_CASE("write_from writes at least one byte, and says how many") {
 
 TEST_CASE("write_from_exactly writes every byte") {
     std::string sink;
-    auto oc = io::make(io::output, [&](const char* b, std::size_t n) {
-        sink.append(b, n);
-        return return_(n);
-    }, {}, 16);
+    auto oc = sink_channel(sink, 16);
     std::string data(100, 'z');
     main::run(io::write_from_exactly(oc, data.data(), data.size()));
     main::run(io::flush(oc));

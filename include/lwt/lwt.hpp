@@ -7,6 +7,7 @@
 #include <lwt/engine.hpp>
 #include <lwt/io.hpp>
 #include <lwt/list.hpp>
+#include <lwt/loops.hpp>
 #include <lwt/main.hpp>
 #include <lwt/mutex.hpp>
 #include <lwt/mvar.hpp>

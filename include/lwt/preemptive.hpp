@@ -98,17 +98,6 @@ LWT_EXPORT void run_in_main_raw(std::function<void(std::function<void(std::excep
 
 }  // namespace lwt::preemptive
 
-namespace lwt::detail {
-template <class R, bool IsPromise>
-struct awaited {
-    using type = R;
-};
-template <class R>
-struct awaited<R, true> {
-    using type = promise_value_t<R>;
-};
-}  // namespace lwt::detail
-
 namespace lwt::preemptive {
 
 template <class F>

@@ -39,7 +39,8 @@ struct engine_holder {
     std::unique_ptr<io_engine> e;
     std::vector<std::function<void()>> exit_hooks;
     engine_holder() { ensure_context_guard(); }
-    ~engine_holder() {
+    ~engine_holder() { shut_down(); }
+    void shut_down() noexcept {
         // Hooks first (LIFO; a hook may register more), then what can never be resolved,
         // then the engine (its teardown cancels what is in flight). Code that runs during
         // teardown may start more work, even a new engine: repeat until quiet.
@@ -96,6 +97,8 @@ std::unique_ptr<io_engine> make_engine() {
 
 void register_exit_hook(std::function<void()> f) { holder.exit_hooks.push_back(std::move(f)); }
 
+void end_thread_engine() noexcept { holder.shut_down(); }
+
 io_engine& io_engine::create() {
     holder.e = make_engine();
     ctx.engine = holder.e.get();
@@ -142,7 +145,12 @@ void io_engine::shutdown() noexcept {
             reject_canceled(t);
             release(t);  // the heap's reference
         }
-        while (jobs_outstanding.load(std::memory_order_acquire) > 0) wait(10'000'000);
+        // Worker jobs and replies from other loops will be posted here: wait for them (the
+        // wake-up poll may be gone, so look at the inbox every 10 ms).
+        while (jobs_outstanding.load(std::memory_order_acquire) > 0) {
+            wait(10'000'000);
+            run_inbox();
+        }
         run_inbox();
         if (!queue_empty()) drain_queue();
         if (live_ops_ == 0 && timers_.empty()) break;
@@ -182,12 +190,14 @@ void io_engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noe
 // so what the poster wrote into an item is visible to the loop), plus an eventfd write by
 // whoever finds the list empty -- later posters know a wake-up is already on its way.
 
-void io_engine::post(inbox_item* item) noexcept {
+void (*ring_wake_failed)(std::uint32_t) noexcept = nullptr;
+
+bool io_engine::push(inbox_item* item) noexcept {
     inbox_item* head = inbox_.load(std::memory_order_relaxed);
     do {
         item->next = head;
     } while (!inbox_.compare_exchange_weak(head, item, std::memory_order_release, std::memory_order_relaxed));
-    if (head == nullptr) wake();
+    return head == nullptr;
 }
 
 void io_engine::run_inbox() noexcept {

@@ -33,6 +33,11 @@ unsigned retry_mask(const io_op& op) noexcept {
 constexpr std::uint64_t retry_tag = 1;     // the readiness wait before a retry
 constexpr std::uint64_t listener_tag = 2;  // a listener's multishot accept (its address)
 constexpr std::uint64_t slot_tag = 4;      // an operation (its slot); else the wake-up poll
+// Without slot_tag or listener_tag, besides the wake-up poll's address: a ring message
+// received from another loop's engine, and the failure of one this engine sent (the token in
+// the upper half). Neither is an address (the wake-up poll's is 8-aligned and not 8).
+constexpr std::uint64_t ring_msg_data = 8;
+constexpr std::uint64_t ring_msg_failed = 9;
 
 // IORING_ACCEPT_MULTISHOT arrived in 5.19; older kernels reject it with EINVAL, which is
 // also what accept on a socket that does not listen gives -- so ask the kernel's version.
@@ -87,6 +92,9 @@ std::unique_ptr<io_engine> uring_engine::create(std::string& why) {
     for (const io_kind_traits& k : io_kinds)
         e->native_[static_cast<std::size_t>(k.kind)] = io_uring_opcode_supported(probe, k.uring_opcode) != 0;
     bool has_cancel = io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL) != 0;
+    e->msg_ring_ = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) != 0 &&
+                   std::getenv("LWT_URING_NO_MSG_RING") == nullptr;
+    e->cqe_skip_ = (p.features & IORING_FEAT_CQE_SKIP) != 0;
     io_uring_free_probe(probe);
     for (io_kind k : {io_kind::read, io_kind::write, io_kind::readv, io_kind::writev, io_kind::recv, io_kind::send,
                       io_kind::accept, io_kind::connect, io_kind::poll, io_kind::close}) {
@@ -191,6 +199,14 @@ void uring_engine::arm_wake() noexcept {
 
 void uring_engine::wake() noexcept { eventfd_write(wake_fd_, 1); }
 
+void uring_engine::send_ring_wake(int target_ring_fd, std::uint32_t token) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_msg_ring(sqe, target_ring_fd, 0, ring_msg_data, 0);
+    // Only a failure completes here (where the kernel can skip successes, 5.17).
+    if (cqe_skip_) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, (static_cast<std::uint64_t>(token) << 32) | ring_msg_failed);
+}
+
 void uring_engine::reap() noexcept {
     unsigned head;
     unsigned n = 0;
@@ -219,7 +235,15 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
         on_listener_cqe(*reinterpret_cast<listener*>(c.data & ~listener_tag), c);
         return;
     }
-    if (LWT_UNLIKELY(!(c.data & slot_tag))) {  // the wake-up poll
+    if (LWT_UNLIKELY(!(c.data & slot_tag))) {  // the wake-up poll, or a ring message
+        if (c.data == ring_msg_data) {
+            run_inbox();
+            return;
+        }
+        if ((c.data & 0xffffffffu) == ring_msg_failed) {
+            if (c.res < 0 && ring_wake_failed != nullptr) ring_wake_failed(static_cast<std::uint32_t>(c.data >> 32));
+            return;
+        }
         eventfd_t v;
         eventfd_read(wake_fd_, &v);
         if (!tearing_down_) arm_wake();

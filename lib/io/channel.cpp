@@ -26,32 +26,29 @@ namespace lwt::detail {
 
 namespace {
 
-// Process-wide, and not synchronized: the default buffer size, and the counter that names
-// atomic groups (a key is only ever compared with its own channel's holder).
-std::size_t default_size = 4096;
-std::uint64_t next_group = 1;
+// The default buffer size: a setting of the process, read by every loop.
+std::atomic<std::size_t> default_size{4096};
+// Names atomic groups; a key is only ever compared with its own channel's holder, and a
+// channel belongs to one loop: one counter per loop.
+constinit thread_local std::uint64_t next_group = 1;
 
-// Output channels alive, for flush_all: one registry for the whole program, all threads
-// (pruned of dead entries at each new output channel). Never destroyed: usable until the very end of the program.
-struct output_registry {
-    std::mutex m;
-    std::vector<std::weak_ptr<io_channel>> outputs;
-};
-output_registry& outputs() {
-    static auto* r = new output_registry();
-    return *r;
+// The output channels alive on this loop, for flush_all (weak references, pruned of dead
+// entries at each new output channel). Each loop flushes only its own: a channel belongs to
+// the loop that made it (docs/semantics.md rule 13).
+std::vector<std::weak_ptr<io_channel>>& outputs() {
+    static thread_local std::vector<std::weak_ptr<io_channel>> list;
+    return list;
 }
 
 std::shared_ptr<io_channel> new_channel(bool input, std::size_t size) {
     auto c = std::make_shared<io_channel>();
     c->input = input;
-    c->size = size == 0 ? default_size : std::max<std::size_t>(size, 16);
+    c->size = size == 0 ? default_size.load(std::memory_order_relaxed) : std::max<std::size_t>(size, 16);
     c->buf.reset(new char[c->size]);
     if (!input) {
-        output_registry& r = outputs();
-        std::lock_guard<std::mutex> lk(r.m);
-        std::erase_if(r.outputs, [](const std::weak_ptr<io_channel>& w) { return w.expired(); });
-        r.outputs.push_back(c);
+        auto& list = outputs();
+        std::erase_if(list, [](const std::weak_ptr<io_channel>& w) { return w.expired(); });
+        list.push_back(c);
     }
     return c;
 }
@@ -83,7 +80,12 @@ std::shared_ptr<io_channel> fd_channel(bool input, unix_::file_descr fd, std::si
 }
 
 // stdin_/stdout_/stderr_: over 0, 1 and 2, which they do not own.
-std::shared_ptr<io_channel> standard(bool input, int fd) { return fd_channel(input, unix_::file_descr(fd), 0, false); }
+std::shared_ptr<io_channel> standard(bool input, int fd) {
+    auto c = fd_channel(input, unix_::file_descr(fd), 0, false);
+    c->flush_when_destroyed = !input;
+    return c;
+}
+
 
 // Lwt's auto-flush: at the next iteration, unless the channel is busy then -- an operation
 // (or an atomic group) holding it will schedule a new auto-flush when it releases the channel.
@@ -188,9 +190,7 @@ std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_des
 
 std::vector<std::shared_ptr<io_channel>> open_output_channels() {
     std::vector<std::shared_ptr<io_channel>> live;
-    auto& r = outputs();
-    std::lock_guard<std::mutex> lk(r.m);
-    for (auto& w : r.outputs)
+    for (auto& w : outputs())
         if (auto c = w.lock())
             if (!c->closed) live.push_back(std::move(c));
     return live;
@@ -243,6 +243,16 @@ void unlock_group(const std::shared_ptr<io_channel>& c) {
     release_channel(c);
 }
 
+io_channel::~io_channel() {
+    if (!flush_when_destroyed || closed) return;
+    std::size_t off = 0;
+    while (off < ptr) {
+        ssize_t n = ::write(fd, buf.get() + off, ptr - off);
+        if (n <= 0) break;
+        off += static_cast<std::size_t>(n);
+    }
+}
+
 }  // namespace lwt::detail
 
 namespace lwt::io {
@@ -251,10 +261,10 @@ using detail::io_channel;
 
 const char* channel_closed::what() const noexcept { return "lwt::io::channel_closed"; }
 
-std::size_t default_buffer_size() noexcept { return detail::default_size; }
+std::size_t default_buffer_size() noexcept { return detail::default_size.load(std::memory_order_relaxed); }
 void set_default_buffer_size(std::size_t n) {
     if (n < 16) throw std::invalid_argument("lwt::io::set_default_buffer_size: at least 16 bytes");
-    detail::default_size = n;
+    detail::default_size.store(n, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -296,31 +306,12 @@ output_channel make(output_t, write_fn write, close_fn close, std::size_t size) 
     return output_channel(std::move(c));
 }
 
-namespace {
-// At exit, what stdout_ and stderr_ still hold is written out synchronously (the loop may be
-// gone by then).
-struct exit_flusher {
-    ~exit_flusher() {
-        for (const output_channel* oc : {&stdout_, &stderr_}) {
-            io_channel& c = oc->impl();
-            std::size_t off = 0;
-            while (off < c.ptr) {
-                ssize_t n = ::write(c.fd, c.buf.get() + off, c.ptr - off);
-                if (n <= 0) break;
-                off += static_cast<std::size_t>(n);
-            }
-            c.ptr = 0;
-        }
-    }
-};
-}  // namespace
-
-const input_channel stdin_(detail::standard(true, 0));
-const output_channel stdout_(detail::standard(false, 1));
-const output_channel stderr_(detail::standard(false, 2));
-namespace {
-exit_flusher flusher_at_exit;  // constructed after the channels: destroyed before them
-}
+// One set per loop (per thread): a channel belongs to the loop that made it. Lines written
+// by several loops interleave, each loop's data in its own order (whole writes while they
+// fit in a buffer).
+thread_local const input_channel stdin_(detail::standard(true, 0));
+thread_local const output_channel stdout_(detail::standard(false, 1));
+thread_local const output_channel stderr_(detail::standard(false, 2));
 
 output_channel null() {
     return make(output, [](const char*, std::size_t n) { return lwt::return_(n); });

@@ -127,8 +127,10 @@ promise<server> establish(unix_::sockaddr addr, socket_handler handler, server_o
     auto st = std::make_shared<detail::server_state>();
     auto domain = static_cast<unix_::socket_domain>(addr.family());
     st->listener = unix_::socket(domain, unix_::socket_type::stream);
-    if (domain != unix_::socket_domain::unix_)
+    if (domain != unix_::socket_domain::unix_) {
         unix_::setsockopt(st->listener, unix_::socket_bool_option::so_reuseaddr, true);
+        if (opts.reuse_port) unix_::setsockopt(st->listener, unix_::socket_bool_option::so_reuseport, true);
+    }
     unix_::bind(st->listener, addr);
     unix_::listen(st->listener, opts.backlog);
     st->addr = domain == unix_::socket_domain::unix_ ? addr : unix_::getsockname(st->listener);

@@ -80,6 +80,15 @@ template <class R>
 using as_promise_t = typename as_promise<std::remove_cvref_t<R>>::type;
 template <class R>
 inline constexpr bool promise_like_v = is_promise_v<as_promise_t<R>>;
+// What awaiting an R gives: R itself, or the value of the promise R is.
+template <class R, bool IsPromise>
+struct awaited {
+    using type = R;
+};
+template <class R>
+struct awaited<R, true> {
+    using type = promise_value_t<R>;
+};
 
 // What a suspended lwt coroutine exposes to the awaiters it uses.
 struct coro_info {

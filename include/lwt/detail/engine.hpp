@@ -75,8 +75,15 @@ struct inbox_item {
 
 LWT_EXPORT std::int64_t monotonic_ns() noexcept;
 
+// Called on the sending thread when the kernel refused a ring message sent by
+// send_ring_wake(fd, token) (the loops module falls back to the target's eventfd). Null: ignored.
+LWT_EXPORT extern void (*ring_wake_failed)(std::uint32_t token) noexcept;
+
 // Runs f when this thread exits, before its engine is destroyed; hooks run LIFO.
 LWT_EXPORT void register_exit_hook(std::function<void()> f);
+// Does now what the thread's exit would: runs the exit hooks, then destroys the engine
+// (a loop thread of loops::run ends its engine while it is still known as a loop).
+LWT_EXPORT void end_thread_engine() noexcept;
 
 class io_engine;
 // Registers a function called at the start of every engine's teardown (on its thread), to
@@ -136,7 +143,33 @@ public:
     std::size_t timer_count() const noexcept { return timers_.size(); }
 
     // ---- wake-ups from other threads (thread-safe) ----
-    void post(inbox_item* item) noexcept;
+    // Queues `item` and wakes the loop (run_inbox runs it on the loop thread).
+    void post(inbox_item* item) noexcept {
+        if (push(item)) wake();
+    }
+    // Queues `item` without waking the loop; true when the inbox was empty, so that the
+    // caller must wake it (by wake(), or by a ring message: see send_ring_wake). Later
+    // pushes of the same burst find it non-empty: one wake-up per burst.
+    bool push(inbox_item* item) noexcept;
+    // Wakes a wait() in progress on the loop thread (from any thread).
+    virtual void wake() noexcept = 0;
+    // Runs, in posting order, what other threads have posted (on the loop thread).
+    void run_inbox() noexcept;
+    // The eventfd that wake() writes.
+    int wake_fd() const noexcept { return wake_fd_; }
+    // io_uring only: the ring's descriptor, to which other rings can send IORING_OP_MSG_RING
+    // (-1: none), and whether this engine can send such messages (probed: 5.18).
+    virtual int ring_fd() const noexcept { return -1; }
+    virtual bool sends_ring_messages() const noexcept { return false; }
+    // Queues, with this iteration's submissions, a message that completes on the ring
+    // `target_ring_fd` (whose engine then runs its inbox): a wake-up that costs the target
+    // no eventfd read and no re-armed poll, and the sender no system call of its own. If the
+    // kernel refuses it, ring_wake_failed(token) is called on this thread. On this engine's
+    // thread only.
+    virtual void send_ring_wake(int /*target_ring_fd*/, std::uint32_t /*token*/) noexcept {}
+    // Hands what is queued for submission to the kernel now (io_uring), so that ring
+    // messages leave before a loop stops iterating.
+    virtual void flush_submissions() noexcept {}
 
     // Counters.
     std::size_t live_operations() const noexcept { return live_ops_; }
@@ -149,8 +182,6 @@ protected:
     static io_engine& create();
     // Waits for completions; returns after running them. `timeout_ns` as for iterate.
     virtual void wait(std::int64_t timeout_ns) = 0;
-    // Wakes a wait() in progress on the loop thread (called from any thread).
-    virtual void wake() noexcept = 0;
     // Cancels everything still pending; called from the derived destructor.
     void shutdown() noexcept;
     virtual void cancel_all() noexcept = 0;
@@ -158,7 +189,6 @@ protected:
     // Runs a completion as an outermost resolution (what it defers is drained before the
     // next completion).
     void finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags = 0) noexcept;
-    void run_inbox() noexcept;
     void fire_timers() noexcept;
     std::int64_t next_timer_deadline() const noexcept { return timers_.empty() ? -1 : timers_[0].deadline; }
 

@@ -44,6 +44,10 @@ public:
     bool relocate(io_op& from, io_op& to) noexcept override;
     void forget_fd(int fd) noexcept override;
     int take_accepted(int fd) noexcept override;
+    int ring_fd() const noexcept override { return ring_.ring_fd; }
+    bool sends_ring_messages() const noexcept override { return msg_ring_; }
+    void send_ring_wake(int target_ring_fd, std::uint32_t token) noexcept override;
+    void flush_submissions() noexcept override { io_uring_submit(&ring_); }
 
 protected:
     void wait(std::int64_t timeout_ns) override;
@@ -140,6 +144,8 @@ private:
     io_uring ring_{};
     bool ring_ok_ = false;
     bool sync_cancel_ = false;      // IORING_REGISTER_SYNC_CANCEL (6.0)
+    bool msg_ring_ = false;         // IORING_OP_MSG_RING (5.18)
+    bool cqe_skip_ = false;         // IOSQE_CQE_SKIP_SUCCESS (5.17)
     bool tearing_down_ = false;
     std::bitset<static_cast<std::size_t>(io_kind::count_)> native_;  // kinds the kernel has
     io_op wake_op_;                 // a POLL_ADD on the eventfd, re-armed after each wake-up

@@ -25,6 +25,10 @@ struct server_options {
     // one to end before accepting more.
     std::size_t max_connections = 0;
     bool no_delay = true;  // TCP_NODELAY on accepted TCP connections
+    // SO_REUSEPORT: several servers (one per loop, see <lwt/loops.hpp>) listen on the same
+    // address and the kernel spreads the connections among them. Every one of them must ask
+    // for it.
+    bool reuse_port = false;
 };
 
 // Lwt_io.server.

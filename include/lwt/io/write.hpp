@@ -27,7 +27,7 @@ LWT_EXPORT promise<void> write_lines(const output_channel& oc, stream<std::strin
 LWT_EXPORT promise<std::size_t> write_from(const output_channel& oc, const char* buf, std::size_t len);
 LWT_EXPORT promise<void> write_from_exactly(const output_channel& oc, const char* buf, std::size_t len);
 LWT_EXPORT promise<void> flush(const output_channel& oc);
-// Flushes every open output channel of the program.
+// Flushes every open output channel of this loop (with loops::run, each loop flushes its own).
 LWT_EXPORT promise<void> flush_all();
 
 // Formatted output (fmt syntax). printf/printlf write to stdout_ (or to oc when given first);

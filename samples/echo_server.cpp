@@ -2,8 +2,12 @@
 // (no batching tricks). It is also the server the benchmarks measure (build/bench/echo_server,
 // beside the hand-written baselines of bench/baselines) and the one `./run demo` drives.
 //
-//   echo_server [--buffer BYTES] PORT        (listens on 127.0.0.1; SIGTERM/SIGINT stop it)
+//   echo_server [--buffer BYTES] [--loops N] PORT   (listens on 127.0.0.1; SIGTERM/SIGINT stop it)
 //   try: build/samples/echo_server 9000 & nc 127.0.0.1 9000
+//
+// With --loops N (default 1) it runs N loops, one per thread (lwt::loops::run), each with its
+// own listening socket on the same port (SO_REUSEPORT): the kernel spreads the connections
+// among them, and a connection lives on the loop that accepted it.
 //
 // LWT_ENGINE=uring|epoll selects the engine.
 #include <lwt/lwt.hpp>
@@ -45,27 +49,39 @@ promise<void> accept_loop(const unix_::file_descr& listener) {
     }
 }
 
+// One loop: its own listener on the shared port, until a signal stops it.
+promise<void> run_loop(int port, bool reuse_port) {
+    auto listener = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    unix_::setsockopt(listener, unix_::socket_bool_option::so_reuseaddr, true);
+    if (reuse_port) unix_::setsockopt(listener, unix_::socket_bool_option::so_reuseport, true);
+    unix_::bind(listener, unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port)));
+    unix_::listen(listener, 4096);
+    if (loops::index() == 0)
+        fmt::print(stderr, "echo_server: listening on 127.0.0.1:{} ({} engine, {} loop{})\n", port, engine::id(),
+                   loops::count(), loops::count() == 1 ? "" : "s");
+    // Each loop handles the signals itself (a handler runs on the loop that installed it).
+    auto stop = wait<void>();
+    for (int sig : {SIGTERM, SIGINT}) unix_::on_signal(sig, [r = stop.second](int) { if (r.cell()->pending()) r.resolve(); });
+    co_await pick(accept_loop(listener), stop.first);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     int port = -1;
+    std::size_t n_loops = 1;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--buffer") == 0 && i + 1 < argc)
             buffer_size = std::strtoul(argv[++i], nullptr, 10);
+        else if (std::strcmp(argv[i], "--loops") == 0 && i + 1 < argc)
+            n_loops = std::strtoul(argv[++i], nullptr, 10);
         else
             port = std::atoi(argv[i]);
     }
-    if (port <= 0 || port > 65535 || buffer_size == 0) {
-        fmt::print(stderr, "usage: echo_server [--buffer BYTES] PORT\n");
+    if (port <= 0 || port > 65535 || buffer_size == 0 || n_loops == 0) {
+        fmt::print(stderr, "usage: echo_server [--buffer BYTES] [--loops N] PORT\n");
         return 2;
     }
-    auto listener = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
-    unix_::setsockopt(listener, unix_::socket_bool_option::so_reuseaddr, true);
-    unix_::bind(listener, unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port)));
-    unix_::listen(listener, 4096);
-    fmt::print(stderr, "echo_server: listening on 127.0.0.1:{} ({} engine)\n", port, engine::id());
-    auto stop = wait<void>();
-    for (int sig : {SIGTERM, SIGINT}) unix_::on_signal(sig, [r = stop.second](int) { if (r.cell()->pending()) r.resolve(); });
-    main::run(pick(accept_loop(listener), stop.first));
+    loops::run(n_loops, [port, n_loops](std::size_t) { return run_loop(port, n_loops > 1); });
     return 0;
 }

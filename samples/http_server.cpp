@@ -1,7 +1,10 @@
 // http_server: an HTTP/1.1 server with keep-alive. "/" answers a fixed response; other paths
 // are files served from a directory (GET and HEAD; no path may leave the directory).
 //
-//   http_server [--root DIR] PORT
+//   http_server [--root DIR] [--loops N] PORT
+//
+// With --loops N (default 1): N loops, one per thread, each with its own server on the same
+// port (io::server_options::reuse_port); the kernel spreads the connections among them.
 //   try: build/samples/http_server --root . 8080 &
 //        curl -v http://127.0.0.1:8080/  ;  curl http://127.0.0.1:8080/README.md
 //        wrk -t1 -c64 -d5s http://127.0.0.1:8080/
@@ -144,20 +147,27 @@ promise<void> handle(unix_::sockaddr, io::input_channel ic, io::output_channel o
 int main(int argc, char** argv) {
     log_failures("http_server");
     int port = -1;
+    std::size_t n_loops = 1;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--root") == 0 && i + 1 < argc)
             root = argv[++i];
+        else if (std::strcmp(argv[i], "--loops") == 0 && i + 1 < argc)
+            n_loops = std::strtoul(argv[++i], nullptr, 10);
         else
             port = std::atoi(argv[i]);
     }
-    if (port <= 0 || port > 65535) {
-        fmt::print(stderr, "usage: http_server [--root DIR] PORT\n");
+    if (port <= 0 || port > 65535 || n_loops == 0) {
+        fmt::print(stderr, "usage: http_server [--root DIR] [--loops N] PORT\n");
         return 2;
     }
-    main::run([port]() -> promise<void> {
+    loops::run(n_loops, [port, n_loops](std::size_t i) -> promise<void> {
         auto server = co_await io::establish_server_with_client_address(
-            unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port)), handle);
-        co_await io::eprintlf("http_server: serving {} on http://{}/", root, server.listening_address().to_string());
+            unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port)), handle,
+            {.reuse_port = n_loops > 1});
+        if (i == 0)
+            co_await io::eprintlf("http_server: serving {} on http://{}/ ({} loop{})", root,
+                                  server.listening_address().to_string(), n_loops, n_loops == 1 ? "" : "s");
+        // Each loop handles the signals itself (a handler runs on the loop that installed it).
         auto stop = wait<void>();
         for (int sig : {SIGINT, SIGTERM}) unix_::on_signal(sig, [r = stop.second](int) { wakeup_later(r); });
         co_await stop.first;

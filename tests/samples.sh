@@ -86,6 +86,14 @@ echo_server)
     big=$(head -c 300000 /dev/urandom | base64 -w 0)
     expect "nc (300 kB)" "$(printf '%s\n' "$big" | T nc -q 3 127.0.0.1 "$port" | md5sum)" "$(printf '%s\n' "$big" | md5sum)"
     stop
+    # Two loops on one port: every client is echoed, whichever loop the kernel chose.
+    port=$(free_port)
+    start "$S/echo_server" --loops 2 "$port"
+    wait_port "$port"
+    for i in 1 2 3 4 5 6 7 8; do
+        expect "nc (--loops 2, client $i)" "$(printf 'ping %s\n' "$i" | T nc -q 2 127.0.0.1 "$port")" "ping $i"
+    done
+    stop
     ;;
 http_server)
     need curl
@@ -106,6 +114,15 @@ http_server)
     if command -v wrk >/dev/null 2>&1; then
         T wrk -t1 -c16 -d1s "$u/" | grep -q "Requests/sec" || fail "wrk"
     fi
+    stop
+    # Two loops on one port (reuse_port): every request answered.
+    port=$(free_port)
+    start "$S/http_server" --root "$root" --loops 2 "$port"
+    wait_port "$port"
+    u=http://127.0.0.1:$port
+    for i in 1 2 3 4 5 6 7 8; do
+        expect "GET /file.txt (--loops 2, request $i)" "$(T curl -s "$u/file.txt")" "static file"
+    done
     stop
     rm -rf "$root"
     ;;

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The demo: the echo server sample, driven for about 10 seconds by the load generator written
 # on lwt++ (bench/loadgen), then a table of the results.
-#   ./run demo [--compare] [--seconds S] [--connections N] [--size B] [--depth D]
+#   ./run demo [--compare] [--loops N] [--seconds S] [--connections N] [--size B] [--depth D]
+#   --loops N   the lwt++ echo server runs N loops (lwt::loops::run, one listener per loop on
+#               the same port); with N > 1 the table also has the server at 1 loop, measured
+#               in the same run. The load generator needs CPU too: on a 2-core machine two
+#               loops cannot show much (see bench/loops and bench/scaling.sh).
 #   --compare   also run, in the same run, the project's hand-written baselines of
 #               bench/baselines (uring_echo on liburing when it was built, epoll_echo) and
 #               lwt++ on its epoll engine; the table adds msgs/s ratios to uring_echo, and to
@@ -18,6 +22,7 @@ secs=10
 conns=64
 size=64
 depth=1
+n_loops=1
 while [ $# -gt 0 ]; do
     case $1 in
     --compare) compare=1 ;;
@@ -25,7 +30,8 @@ while [ $# -gt 0 ]; do
     --connections) conns=$2; shift ;;
     --size) size=$2; shift ;;
     --depth) depth=$2; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --loops) n_loops=$2; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "demo: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -73,7 +79,12 @@ run() {
     return $rc
 }
 
-run "lwt++" "$B/samples/echo_server" || exit 1
+if [ "$n_loops" -gt 1 ]; then
+    run "lwt++ ($n_loops loops)" "$B/samples/echo_server" --loops "$n_loops" || exit 1
+    run "lwt++ (1 loop)" "$B/samples/echo_server" || exit 1
+else
+    run "lwt++" "$B/samples/echo_server" || exit 1
+fi
 
 if [ "$compare" = 1 ]; then
     # Every row is driven by the same load generator (same engine), so the rows differ only

@@ -237,6 +237,21 @@ tutorial_5_server | tutorial_6_client)
     fi
     stop
     ;;
+tutorial_7_cores)
+    need nc
+    port=$(free_port)
+    out=$(mktemp)
+    "$S/$name" "$port" 2 >"$out" 2>/dev/null &
+    PID=$!
+    wait_port "$port"
+    for i in 1 2 3 4 5 6; do
+        grep -q "^loop [01]: hi $i$" <<<"$(printf 'hi %s\n' "$i" | T nc -q 2 127.0.0.1 "$port")" || fail "$name: client $i"
+    done
+    stop
+    grep -q "^listening on 127.0.0.1:$port with 2 loops$" "$out" || fail "$name: $(cat "$out")"
+    grep -q "^served 6 clients$" "$out" || fail "$name: $(cat "$out")"
+    rm -f "$out"
+    ;;
 *)
     fail "no smoke test for sample $name"
     ;;

@@ -246,11 +246,13 @@ void serve_loop(loop_group& g, std::size_t i, const std::function<promise<void>(
     g.closing.arrive_and_wait();
     L.closed = true;
     e.run_inbox();  // requests that arrived before the close are refused now
-    for (serving_link* l = L.serving.next; l != &L.serving;) {
-        serving_link* next = l->next;  // (cancelling may unlink l)
-        l->cancel(l);
-        l = next;
-    }
+    // Cancel what is still served. Cancelling runs user code, which may end other posts of
+    // the list (and their callers may free them at once): take the promises first.
+    std::vector<promise<void>> serving;
+    for (serving_link* l = L.serving.next; l != &L.serving; l = l->next)
+        if (*l->work) serving.push_back(**l->work);
+    for (promise<void>& w : serving) lwt::cancel(w);
+    serving.clear();
     e.external_sources.fetch_sub(1, std::memory_order_relaxed);
     if (!L.nothing_owed()) {
         auto [p, r] = lwt::wait<void>();

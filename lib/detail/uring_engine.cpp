@@ -3,8 +3,10 @@
 // user_data of an SQE: for an operation, its slot's use tag, its slot and bit 2 (see
 // slots_), with bit 0 set for the readiness wait (POLL_ADD) that precedes a retry after
 // -EAGAIN; a listener's address with bit 1 set for its multishot accept; the wake-up poll's
-// io_op address (8-aligned: bits 0-2 clear); 0 for SQEs whose completion is ignored (async
-// cancels); LIBURING_UDATA_TIMEOUT for liburing's own wait timeouts.
+// io_op address (8-aligned: bits 0-2 clear); ring_msg_data (8) for a ring message from
+// another loop, and a token << 32 | ring_msg_failed (9) for the failure of one this engine
+// sent; 0 for SQEs whose completion is ignored (async cancels); LIBURING_UDATA_TIMEOUT for
+// liburing's own wait timeouts.
 #include <lwt/detail/uring_engine.hpp>
 
 #include <fmt/core.h>

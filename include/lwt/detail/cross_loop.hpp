@@ -69,7 +69,9 @@ LWT_EXPORT void reply_arrived() noexcept;
 struct serving_link {
     serving_link* prev = nullptr;
     serving_link* next = nullptr;
-    void (*cancel)(serving_link*) = nullptr;
+    // The work being served (the serve coroutine); empty until it has suspended once, and
+    // again once it has settled.
+    std::optional<promise<void>>* work = nullptr;
 };
 LWT_EXPORT bool loop_closed() noexcept;
 LWT_EXPORT void serving_add(serving_link* l) noexcept;
@@ -82,13 +84,9 @@ LWT_EXPORT std::exception_ptr loop_ended_error(std::size_t i);
 LWT_EXPORT void forget_here(int fd) noexcept;
 LWT_EXPORT void close_quietly(int fd) noexcept;
 
-// An inbox item or a serving link inside an object, knowing the object.
+// An inbox item inside an object, knowing the object.
 template <class C>
 struct owned_item : inbox_item {
-    C* owner = nullptr;
-};
-template <class C>
-struct owned_link : serving_link {
     C* owner = nullptr;
 };
 
@@ -119,7 +117,7 @@ struct post_call {
     // The request, then the reply: one item making both trips.
     owned_item<post_call> journey;
     owned_item<post_call> cancel_msg;
-    owned_link<post_call> serving;
+    serving_link serving;
     std::atomic<int> refs{1};  // the journey; +1 while a cancel message travels
     loop_slot* caller;
     loop_slot* target;
@@ -133,13 +131,10 @@ struct post_call {
 
     post_call(loop_slot& from, loop_slot& to, call_cell<T, F>* r, F fn)
         : caller(&from), target(&to), result(r), f(std::move(fn)) {
-        journey.owner = cancel_msg.owner = serving.owner = this;
+        journey.owner = cancel_msg.owner = this;
         journey.run = &on_target;
         cancel_msg.run = &on_cancel;
-        serving.cancel = [](serving_link* l) {
-            post_call* c = static_cast<owned_link<post_call>*>(l)->owner;
-            if (c->work && c->work->is_pending()) lwt::cancel(*c->work);
-        };
+        serving.work = &work;
     }
 
     static post_call* of_journey(inbox_item* it) noexcept {

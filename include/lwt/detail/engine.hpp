@@ -35,6 +35,11 @@
 // synchronous cancel, reap the op's CQE; epoll: unpark). If the kernel finished first, its result wins and is delivered;
 // a result that must not leak (an accepted or opened fd) is closed by the awaiter.
 //
+// Other threads. Worker jobs, notifications, signal handlers and the other loops of
+// loops::run reach the loop through its inbox (post/push + wake): a lock-free LIFO taken
+// whole by run_inbox on the loop thread. The wake-up is the eventfd, or, from one io_uring
+// loop to another, a ring message (send_ring_wake: IORING_OP_MSG_RING). See cross_loop.hpp.
+//
 // Teardown. Destroying an engine cancels every pending operation (each completes with
 // ECANCELED and its coroutine resumes; a close completes, performed by the engine if the
 // kernel had not started it), rejects pending sleeps with lwt::canceled, waits for the

@@ -80,11 +80,7 @@ std::shared_ptr<io_channel> fd_channel(bool input, unix_::file_descr fd, std::si
 }
 
 // stdin_/stdout_/stderr_: over 0, 1 and 2, which they do not own.
-std::shared_ptr<io_channel> standard(bool input, int fd) {
-    auto c = fd_channel(input, unix_::file_descr(fd), 0, false);
-    c->flush_when_destroyed = !input;
-    return c;
-}
+std::shared_ptr<io_channel> standard(bool input, int fd) { return fd_channel(input, unix_::file_descr(fd), 0, false); }
 
 
 // Lwt's auto-flush: at the next iteration, unless the channel is busy then -- an operation
@@ -243,15 +239,6 @@ void unlock_group(const std::shared_ptr<io_channel>& c) {
     release_channel(c);
 }
 
-io_channel::~io_channel() {
-    if (!flush_when_destroyed || closed) return;
-    std::size_t off = 0;
-    while (off < ptr) {
-        ssize_t n = ::write(fd, buf.get() + off, ptr - off);
-        if (n <= 0) break;
-        off += static_cast<std::size_t>(n);
-    }
-}
 
 }  // namespace lwt::detail
 
@@ -306,12 +293,49 @@ output_channel make(output_t, write_fn write, close_fn close, std::size_t size) 
     return output_channel(std::move(c));
 }
 
-// One set per loop (per thread): a channel belongs to the loop that made it. Lines written
-// by several loops interleave, each loop's data in its own order (whole writes while they
-// fit in a buffer).
-thread_local const input_channel stdin_(detail::standard(true, 0));
-thread_local const output_channel stdout_(detail::standard(false, 1));
-thread_local const output_channel stderr_(detail::standard(false, 2));
+namespace {
+
+// The standard channels of a thread. What stdout_ and stderr_ still hold when the set dies
+// is written out synchronously (its loop may be gone by then).
+struct standard_set {
+    input_channel in{detail::standard(true, 0)};
+    output_channel out{detail::standard(false, 1)};
+    output_channel err{detail::standard(false, 2)};
+    standard_set() = default;
+    standard_set(const standard_set&) = delete;
+    standard_set& operator=(const standard_set&) = delete;
+    ~standard_set() {
+        for (const output_channel* oc : {&out, &err}) {
+            io_channel& c = oc->impl();
+            std::size_t off = 0;
+            while (off < c.ptr) {
+                ssize_t n = ::write(c.fd, c.buf.get() + off, c.ptr - off);
+                if (n <= 0) break;
+                off += static_cast<std::size_t>(n);
+            }
+            c.ptr = 0;
+        }
+    }
+};
+
+// The main thread's set is a static object, as the standard channels always were: it
+// outlives everything of the thread, main::at_exit hooks included (they run while its
+// thread-local objects are destroyed). Every other thread -- the other loops of
+// loops::run -- gets its own, destroyed when the thread ends (after its loop has).
+standard_set main_thread_set;
+const standard_set& this_thread_set() {
+    if (::gettid() == ::getpid()) return main_thread_set;
+    static thread_local standard_set set;
+    return set;
+}
+
+}  // namespace
+
+// One set per loop (per thread): a channel belongs to the loop that made it. What several
+// loops write interleaves, each loop's data in its own order.
+thread_local const input_channel& stdin_ = this_thread_set().in;
+thread_local const output_channel& stdout_ = this_thread_set().out;
+thread_local const output_channel& stderr_ = this_thread_set().err;
 
 output_channel null() {
     return make(output, [](const char*, std::size_t n) { return lwt::return_(n); });

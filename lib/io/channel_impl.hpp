@@ -50,18 +50,10 @@ struct io_channel {
     lwt::mutex lk;
     std::uint64_t holder = 0;      // the atomic() group holding the lock, if any
     bool flush_scheduled = false;  // an auto_flush is due (cleared when it runs)
-    int fd = -1;                   // when over a descriptor
-    // stdout_/stderr_: what is still buffered when the channel dies (its loop's thread
-    // exits, or the program) is written out synchronously.
-    bool flush_when_destroyed = false;
+    int fd = -1;                   // when over a descriptor (for the standard channels' last flush)
     // The call of rd or wr that the operation holding the channel is waiting for: abort()
     // cancels it. Set only while that operation is suspended on it.
     std::optional<promise<std::size_t>> io;
-
-    io_channel() = default;
-    io_channel(const io_channel&) = delete;
-    io_channel& operator=(const io_channel&) = delete;
-    ~io_channel();
 };
 
 // Both directions over a connected socket, sharing it: the second close closes it.

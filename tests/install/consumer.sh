@@ -10,9 +10,12 @@ trap 'rm -rf "$dest"' EXIT
 meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
 pc=$(find "$dest" -name lwtpp.pc | head -n 1)
 [ -n "$pc" ] || { echo "no lwtpp.pc installed"; exit 1; }
-# --define-prefix: the prefix is where the .pc file was found (the destdir), not /usr/local.
-flags=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-prefix --cflags --libs lwtpp)
-libdir=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --define-prefix --variable=libdir lwtpp)
+# The .pc file names the real prefix; the files are under the destdir.
+export PKG_CONFIG_PATH
+PKG_CONFIG_PATH=$(dirname "$pc")
+prefix=$(pkg-config --variable=prefix lwtpp)
+flags=$(pkg-config --define-variable=prefix="$dest$prefix" --cflags --libs lwtpp)
+libdir=$(pkg-config --define-variable=prefix="$dest$prefix" --variable=libdir lwtpp)
 # shellcheck disable=SC2086
 c++ -std=c++20 "$src" $flags -o "$dest/app"
 LD_LIBRARY_PATH=$libdir "$dest/app"

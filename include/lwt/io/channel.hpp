@@ -101,9 +101,9 @@ LWT_EXPORT output_channel make(output_t, write_fn write, close_fn close = {}, st
 // exit). Named so that the C macros stdin/stdout/stderr cannot break them. Each loop (each
 // thread) has its own three, over descriptors 0, 1 and 2: what several loops write
 // interleaves, each loop's output in its own order.
-LWT_EXPORT extern thread_local const input_channel stdin_;
-LWT_EXPORT extern thread_local const output_channel stdout_;
-LWT_EXPORT extern thread_local const output_channel stderr_;
+LWT_EXPORT extern thread_local const input_channel& stdin_;
+LWT_EXPORT extern thread_local const output_channel& stdout_;
+LWT_EXPORT extern thread_local const output_channel& stderr_;
 // Lwt_io.null (discards what is written) and Lwt_io.zero (reads zeros forever).
 LWT_EXPORT output_channel null();
 LWT_EXPORT input_channel zero();

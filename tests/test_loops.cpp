@@ -5,6 +5,7 @@
 #include <lwt/io.hpp>
 #include <lwt/loops.hpp>
 #include <lwt/main.hpp>
+#include <lwt/preemptive.hpp>
 #include <lwt/unix.hpp>
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,8 @@
 #include "support.hpp"
 
 #include <sched.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -490,4 +493,33 @@ TEST_CASE("a loop failing while another serves its post that waits for input: ru
         throw std::out_of_range("loop 0 failed");
     };
     REQUIRE_THROWS_AS(loops::run(2, std::move(f)), std::out_of_range);
+}
+
+TEST_CASE("a signal handler runs on the loop that installed it, on every loop that did") {
+    std::array<std::atomic<int>, 2> ran_on_own_loop{};
+    loops::run(2, [&](std::size_t i) -> promise<void> {
+        auto got = lwt::wait<void>();
+        auto id = unix_::on_signal(SIGUSR2, [&, i, r = got.second](int) {
+            if (loops::index() == i) ++ran_on_own_loop.at(i);
+            if (r.cell()->pending()) r.resolve();
+        });
+        co_await loops::post(1 - i, [] {});  // both handlers are installed: each loop has answered
+        if (i == 0) {
+            co_await loops::post(1, [] {});
+            ::kill(::getpid(), SIGUSR2);
+        }
+        co_await got.first;
+        unix_::disable_signal_handler(id);
+    });
+    REQUIRE(ran_on_own_loop[0] == 1);
+    REQUIRE(ran_on_own_loop[1] == 1);
+}
+
+TEST_CASE("run_in_main from a job detached on loop 1 runs on loop 1") {
+    std::atomic<std::size_t> main_was{99};
+    loops::run(2, [&](std::size_t i) -> promise<void> {
+        if (i != 1) co_return;
+        co_await preemptive::detach([&] { preemptive::run_in_main([&] { main_was = loops::index(); }); });
+    });
+    REQUIRE(main_was == 1);
 }

@@ -92,7 +92,7 @@ auto detach(F&& f, A&&... args) {
 }
 
 // Lwt_preemptive.run_in_main: from a worker running a detached job, runs f() on the loop that
-// detached the job (f may return a promise, which is awaited) and returns its result or
+// detached the job (with loops::run, that loop -- "main" is the caller's loop, not loop 0) (f may return a promise, which is awaited) and returns its result or
 // rethrows its exception. Throws std::logic_error when not called from a worker.
 LWT_EXPORT void run_in_main_raw(std::function<void(std::function<void(std::exception_ptr)>)> start);
 

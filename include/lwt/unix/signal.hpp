@@ -10,6 +10,8 @@ namespace lwt::unix_ {
 
 // Lwt_unix.on_signal: f(signum) is called on this thread's loop each time the signal
 // arrives, until the handler is disabled. While a handler exists, run() keeps waiting.
+// With loops::run, a handler runs on the loop that installed it; several loops may each
+// install one for the same signal, and each is called on its own loop.
 struct signal_handler_id {
     std::uint64_t id = 0;
 };

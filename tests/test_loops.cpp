@@ -46,6 +46,28 @@ promise<void> settled(promise<T> p) {
     }
 }
 
+// Runs two loops; loop 1 leaves background work behind, which is cancelled when loop 1's
+// engine ends -- after every loop has stopped accepting requests -- and then calls
+// `late()`, which sends something to loop 0. Whether that was refused with loop_ended.
+template <class F>
+bool refused_after_run(F late) {
+    std::atomic<int> outcome{0};  // 1: loop_ended, 2: anything else
+    loops::run(2, [&](std::size_t i) -> promise<void> {
+        if (i == 1) {
+            lwt::async([&]() -> promise<void> {
+                try {
+                    co_await unix_::sleep(60);
+                } catch (const lwt::canceled&) {
+                    auto p = late();
+                    outcome = test::rejected_with<loops::loop_ended>(p) ? 1 : 2;
+                }
+            });
+        }
+        co_return;
+    });
+    return outcome == 1;
+}
+
 }  // namespace
 
 // ---- starting and ending ----
@@ -273,23 +295,7 @@ TEST_CASE("cancelling a post rejects it at once, and the work on the other loop 
 }
 
 TEST_CASE("a post to a loop that has ended is rejected with loop_ended") {
-    // Loop 1's background work outlives run: when its engine ends, the work is cancelled
-    // and posts to loop 0, which has ended too.
-    std::atomic<int> outcome{0};  // 1: loop_ended, 2: anything else
-    loops::run(2, [&](std::size_t i) -> promise<void> {
-        if (i == 1) {
-            lwt::async([&]() -> promise<void> {
-                try {
-                    co_await unix_::sleep(60);
-                } catch (const lwt::canceled&) {
-                    auto p = loops::post(0, [] { return 1; });
-                    outcome = test::rejected_with<loops::loop_ended>(p) ? 1 : 2;
-                }
-            });
-        }
-        co_return;
-    });
-    REQUIRE(outcome == 1);
+    REQUIRE(refused_after_run([] { return loops::post(0, [] { return 1; }); }));
 }
 
 TEST_CASE("loop_ended names the loop") {
@@ -426,21 +432,7 @@ TEST_CASE("a descriptor handed to a loop that has ended is closed, not leaked") 
     REQUIRE(::pipe(fds) == 0);
     ::close(fds[0]);
     int handed = fds[1];
-    std::atomic<int> outcome{0};
-    loops::run(2, [&](std::size_t i) -> promise<void> {
-        if (i == 1) {
-            lwt::async([&]() -> promise<void> {
-                try {
-                    co_await unix_::sleep(60);
-                } catch (const lwt::canceled&) {
-                    auto p = loops::hand_off(0, unix_::file_descr(handed), [](unix_::file_descr) {});
-                    outcome = test::rejected_with<loops::loop_ended>(p) ? 1 : 2;
-                }
-            });
-        }
-        co_return;
-    });
-    REQUIRE(outcome == 1);
+    REQUIRE(refused_after_run([handed] { return loops::hand_off(0, unix_::file_descr(handed), [](unix_::file_descr) {}); }));
     REQUIRE(::fcntl(handed, F_GETFD) == -1);  // closed
 }
 

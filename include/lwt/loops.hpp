@@ -95,7 +95,7 @@ auto post(std::size_t i, F f) {
     cell->call = call;
     lwt::detail::expect_reply();
     if (!lwt::detail::send_request(to, &call->journey)) {
-        call->error = lwt::detail::loop_ended_error(i);
+        call->outcome.error = lwt::detail::loop_ended_error(i);
         lwt::detail::post_call<T, D>::on_reply(&call->journey);  // rejects the cell now
     }
     return lwt::detail::adopt<T>(cell);

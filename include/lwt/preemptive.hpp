@@ -33,8 +33,7 @@ LWT_EXPORT void submit_job(worker_job* j);
 template <class R, class Fn>
 struct detached final : worker_job {
     Fn fn;
-    std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> value;
-    std::exception_ptr error;
+    outcome_of<R> outcome;
     cell<R>* target;
 
     detached(Fn f, cell<R>* c) : fn(std::move(f)), target(c) {
@@ -42,16 +41,7 @@ struct detached final : worker_job {
             auto* self = static_cast<detached*>(it);
             self->owner->jobs_outstanding.fetch_sub(1, std::memory_order_release);
             cell<R>* c = self->target;
-            if (c->pending()) {
-                if (self->error) {
-                    c->set_rejected(self->error);
-                } else if constexpr (std::is_void_v<R>) {
-                    c->set_value();
-                } else {
-                    c->set_value(std::move(*self->value));
-                }
-                settle(c, false);
-            }
+            settle_with(c, self->outcome);
             release(c);
             delete self;
         };
@@ -60,12 +50,12 @@ struct detached final : worker_job {
         try {
             if constexpr (std::is_void_v<R>) {
                 fn();
-                value.emplace(true);
+                outcome.value.emplace(true);
             } else {
-                value.emplace(fn());
+                outcome.value.emplace(fn());
             }
         } catch (...) {
-            error = std::current_exception();
+            outcome.error = std::current_exception();
         }
     }
 };

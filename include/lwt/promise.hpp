@@ -113,6 +113,30 @@ void resolve_cell(cell<T>* s, bool later, A&&... v) {
 }
 LWT_EXPORT void reject_cell(cell_base* s, bool later, std::exception_ptr e);
 
+// An outcome computed away from the cell's loop (a worker thread, another loop): the
+// exception, or else the value (bool for void).
+template <class T>
+using stored_t = std::conditional_t<std::is_void_v<T>, bool, T>;
+template <class T>
+struct outcome_of {
+    std::optional<stored_t<T>> value;
+    std::exception_ptr error;
+};
+// Settles `c` with the outcome, on the cell's own loop, unless it has settled meanwhile
+// (cancelled): the outcome is then dropped.
+template <class T>
+void settle_with(cell<T>* c, outcome_of<T>& o) noexcept {
+    if (!c->pending()) return;
+    if (o.error) {
+        c->set_rejected(std::move(o.error));
+    } else if constexpr (std::is_void_v<T>) {
+        c->set_value();
+    } else {
+        c->set_value(std::move(*o.value));
+    }
+    settle(c, false);
+}
+
 template <class E>
 std::exception_ptr to_exception_ptr(E&& e) {
     using D = std::decay_t<E>;

@@ -90,9 +90,6 @@ struct owned_item : inbox_item {
     C* owner = nullptr;
 };
 
-template <class T>
-using stored_t = std::conditional_t<std::is_void_v<T>, bool, T>;
-
 template <class T, class F>
 struct post_call;
 
@@ -126,8 +123,7 @@ struct post_call {
     // Serving side (the target's thread only).
     std::optional<promise<void>> work;
     // The outcome, written on the target before the reply is sent.
-    std::optional<stored_t<T>> value;
-    std::exception_ptr error;
+    outcome_of<T> outcome;
 
     post_call(loop_slot& from, loop_slot& to, call_cell<T, F>* r, F fn)
         : caller(&from), target(&to), result(r), f(std::move(fn)) {
@@ -153,16 +149,7 @@ struct post_call {
         post_call* c = of_journey(it);
         reply_arrived();
         cell<T>* r = c->result;
-        if (r->pending()) {
-            if (c->error) {
-                r->set_rejected(std::move(c->error));
-            } else if constexpr (std::is_void_v<T>) {
-                r->set_value();
-            } else {
-                r->set_value(std::move(*c->value));
-            }
-            settle(r, false);
-        }
+        settle_with(r, c->outcome);
         release(r);
         c->drop();
     }
@@ -171,7 +158,7 @@ struct post_call {
     static void on_target(inbox_item* it) noexcept {
         post_call* c = of_journey(it);
         if (loop_closed()) {
-            c->error = loop_ended_error(index_of(*c->target));
+            c->outcome.error = loop_ended_error(index_of(*c->target));
             c->reply();
             return;
         }
@@ -192,18 +179,18 @@ struct post_call {
                 // The call keeps f alive until what it returned settles.
                 if constexpr (std::is_void_v<T>) {
                     co_await c->f();
-                    c->value.emplace(true);
+                    c->outcome.value.emplace(true);
                 } else {
-                    c->value.emplace(co_await c->f());
+                    c->outcome.value.emplace(co_await c->f());
                 }
             } else if constexpr (std::is_void_v<T>) {
                 c->f();
-                c->value.emplace(true);
+                c->outcome.value.emplace(true);
             } else {
-                c->value.emplace(c->f());
+                c->outcome.value.emplace(c->f());
             }
         } catch (...) {
-            c->error = std::current_exception();
+            c->outcome.error = std::current_exception();
         }
         serving_remove(&c->serving);
         c->work.reset();  // this frame stays alive until it returns (the running reference)

@@ -106,6 +106,7 @@ struct loop_local {
     std::optional<promise<void>> work;                   // f(i)
     std::optional<std::pair<promise<void>, resolver<void>>> stop;
     std::optional<resolver<void>> quiet;  // resolved when closing has nothing left to wait for
+    bool reported = false;                // f(i) has settled and the group knows
 
     loop_local() { serving.prev = serving.next = &serving; }
     bool nothing_owed() const noexcept { return replies_due == 0 && serving.next == &serving; }
@@ -192,6 +193,7 @@ promise<void> loop_body(loop_group& g, std::size_t i, const std::function<promis
         record_failure(g, std::current_exception());
     }
     L.work.reset();
+    L.reported = true;
     settled_one(g);
     co_await promise<void>(L.stop->first);
 }
@@ -237,10 +239,14 @@ void serve_loop(loop_group& g, std::size_t i, const std::function<promise<void>(
     L.stop.emplace(lwt::wait<void>());
     // While in the group, a loop can always receive a message: never "unable to settle".
     e.external_sources.fetch_add(1, std::memory_order_relaxed);
+    L.reported = false;
     try {
         main::run([&] { return loop_body(g, i, f); });
     } catch (...) {
+        // (The body catches what f does; this is the loop itself failing.) The others must
+        // still come to the barrier: report this loop as done.
         record_failure(g, std::current_exception());
+        if (!L.reported) settled_one(g);
     }
     s.open.store(false, std::memory_order_relaxed);
     g.closing.arrive_and_wait();

@@ -31,6 +31,7 @@
 
 #include <barrier>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -42,8 +43,8 @@
 namespace lwt::loops {
 
 loop_ended::loop_ended(std::size_t i) noexcept : index(i) {
-    fmt::format_to_n(msg_, sizeof msg_ - 1, "lwt::loops: loop {} has ended", i);
-    msg_[sizeof msg_ - 1] = '\0';
+    // (snprintf: fmt's format_to_n does not link from clang against Debian's libfmt)
+    std::snprintf(msg_, sizeof msg_, "lwt::loops: loop %zu has ended", i);
 }
 const char* loop_ended::what() const noexcept { return msg_; }
 

@@ -194,7 +194,7 @@ loadgen_run() {
     line=$(cat "$out/lg")
     note "$line"
     awk -v r="$(kv "$line" msgs_per_s)" -v m="$(kv "$line" msgs)" -v d=$((t1 - t0)) -v hz="$hz" \
-        'BEGIN { printf "%s %.2f\n", r, m > 0 ? d / hz * 1e6 / m : 0 }'
+        'BEGIN { printf "%s %.2f\n", r, (m > 0 ? d / hz * 1e6 / m : 0) }'
 }
 
 echo "### (c) Echo and HTTP servers at L loops (loopback, 64 connections, unpinned)"
@@ -221,7 +221,7 @@ for l in "${loop_counts[@]}"; do
             rate=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$out/wrk")
             note "wrk loops=$l requests=$reqs req_per_s=$rate"
             awk -v r="$rate" -v m="$reqs" -v d=$((t1 - t0)) -v hz="$hz" \
-                'BEGIN { printf "%s %.2f\n", r, m > 0 ? d / hz * 1e6 / m : 0 }' >>"$out/http"
+                'BEGIN { printf "%s %.2f\n", r, (m > 0 ? d / hz * 1e6 / m : 0) }' >>"$out/http"
         done
         stop_server
         http_rate=$(num "$(awk '{ print $1 }' "$out/http" | median)") http_cpu=$(awk '{ print $2 }' "$out/http" | median)

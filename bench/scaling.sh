@@ -12,23 +12,24 @@
 #       driven by bench/loadgen: req/s, median of the passes, and the ratio to 1 loop;
 # for L = 1, 2, 4, ... up to the number of CPUs.
 #
-#   bench/scaling.sh [--max-loops N] [--seconds S] [--passes P] [--no-callgrind]
+#   bench/scaling.sh [--max-loops N] [--seconds S] [--passes P] [--parts abcd] [--no-callgrind]
 #
 # Defaults: N = the CPUs this process may use (nproc), S = 5 (seconds per server run), P = 3
-# (the median is reported). BUILD=dir chooses the build (default build). Needs, from a fresh
+# (the median is reported), all four parts. BUILD=dir chooses the build (default build). Needs, from a fresh
 # clone:  meson setup build && ninja -C build bench/loops bench/loadgen samples/echo_server samples/http_server
-# Optional: wrk (HTTP rows; apt-get install wrk), valgrind (instruction counts), taskset.
+# Optional: wrk (HTTP rows; apt-get install wrk), valgrind (instruction counts).
 # The load generators run unpinned beside the servers: on a machine with few cores they take
 # a core from the server, which the tables say nothing about -- read the CPU per message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
-max_loops=$(nproc) seconds=5 passes=3 callgrind=1
+max_loops=$(nproc) seconds=5 passes=3 callgrind=1 parts=abcd
 while [ $# -gt 0 ]; do
     case $1 in
     --max-loops) max_loops=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --passes) passes=$2; shift 2 ;;
+    --parts) parts=$2; shift 2 ;;
     --no-callgrind) callgrind=0; shift ;;
     -h|--help) sed -n 2,22p "$0"; exit 0 ;;
     *) echo "scaling.sh: unknown argument $1" >&2; exit 2 ;;
@@ -79,7 +80,11 @@ echo "Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cp
      "loops up to $max_loops, $seconds s per server run, median of $passes passes."
 echo
 
+# part X: whether part X (a, b, c or d) is to be run.
+part() { [[ $parts == *$1* ]]; }
+
 # ---- (a) round trips ----
+if part a; then
 echo "### (a) Post round trip between two loops, one in flight; a window of 64 in flight"
 echo
 echo "Pinned: loop 0 and the pinging thread on the first CPU, loop 1 and the answering thread on"
@@ -110,7 +115,9 @@ for v in "${variants[@]}"; do
 done
 echo
 
-if [ "$callgrind" = 1 ]; then
+fi
+
+if part a && [ "$callgrind" = 1 ]; then
     # ir ENV ONLY N: total instructions of every thread of `loops roundtrip --only ONLY --n N`.
     ir() {
         local f=$out/cg.$RANDOM
@@ -136,6 +143,7 @@ if [ "$callgrind" = 1 ]; then
 fi
 
 # ---- (b) fan-in ----
+if part b; then
 fanin_counts=("${loop_counts[@]}" $((2 * max_loops)))
 echo "### (b) Posts/s from L-1 loops to loop 0 (64 in flight per sender; L = 1: loop 0 to itself)"
 echo
@@ -156,6 +164,7 @@ for v in "${variants[@]}"; do
 done
 echo "(L = $((2 * max_loops)): twice as many loops as CPUs, pinned two to a CPU.)"
 echo
+fi
 
 # ---- servers ----
 # start_server PORT COMMAND...: starts it in the background (server_pid) and waits until it listens.
@@ -197,6 +206,7 @@ loadgen_run() {
         'BEGIN { printf "%s %.2f\n", r, (m > 0 ? d / hz * 1e6 / m : 0) }'
 }
 
+if part c; then
 echo "### (c) Echo and HTTP servers at L loops (loopback, 64 connections, unpinned)"
 echo
 echo "| loops | echo msgs/s | echo server CPU µs/msg | HTTP req/s | HTTP server CPU µs/req |"
@@ -229,11 +239,14 @@ for l in "${loop_counts[@]}"; do
     echo "| $l | $(num "$echo_rate") | $echo_cpu | $http_rate | $http_cpu |"
 done
 echo
+fi
 
+
+if part d; then
 echo "### (d) CPU-bound server: 64 KiB hashed per 64-byte request, L loops pinned (bench/loops hash)"
 echo
-echo "| loops | req/s (median) | passes | server CPU µs/req | vs 1 loop |"
-echo "|---|---|---|---|---|"
+echo "| loops | req/s (median) | passes | server CPU µs/req | server cores busy | vs 1 loop |"
+echo "|---|---|---|---|---|---|"
 base=
 for l in "${loop_counts[@]}"; do
     port=$(free_port)
@@ -242,7 +255,10 @@ for l in "${loop_counts[@]}"; do
     for _ in $(seq "$passes"); do loadgen_run "$port" --connections 16 --size 64 --depth 1 >>"$out/hash"; done
     stop_server
     rate=$(awk '{ print $1 }' "$out/hash" | median) cpu=$(awk '{ print $2 }' "$out/hash" | median)
-    all=$(awk '{ printf "%s%.0f", NR > 1 ? ", " : "", $1 }' "$out/hash")
+    all=$(awk '{ printf "%s%.0f", (NR > 1 ? ", " : ""), $1 }' "$out/hash")
     [ -n "$base" ] || base=$rate
-    echo "| $l | $(num "$rate") | $all | $cpu | $(ratio "$rate" "$base") |"
+    # CPUs the server kept busy (req/s x CPU per request): below L, the machine lent it less.
+    busy=$(awk -v r="$rate" -v c="$cpu" 'BEGIN { printf "%.2f", r * c / 1e6 }')
+    echo "| $l | $(num "$rate") | $all | $cpu | $busy | $(ratio "$rate" "$base") |"
 done
+fi

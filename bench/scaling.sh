@@ -63,7 +63,14 @@ kv() { sed -n "s/^\(.* \)\{0,1\}$2=\([^ ]*\).*/\2/p" <<<"$1"; }
 # median: the median of the numbers on stdin (the lower middle one for an even count).
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "nan" || b == "nan") print "—"; else printf "%.2fx", a / b }'; }
-num() { awk -v v="$1" 'BEGIN { if (v == "" || v == "nan") print "—"; else printf "%\047.0f", v }'; }
+# num X: X rounded, with thousands separators ("—" when missing).
+num() {
+    awk -v v="$1" 'BEGIN {
+        if (v == "" || v == "nan") { print "—"; exit }
+        s = sprintf("%.0f", v); t = ""
+        while (length(s) > 3) { t = "," substr(s, length(s) - 2) t; s = substr(s, 1, length(s) - 3) }
+        print s t }'
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 listening() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
 # cpu_ticks PID: user + system time of a process (all its threads), in clock ticks.

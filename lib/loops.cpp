@@ -140,6 +140,9 @@ void on_ring_wake_failed(std::uint32_t token) noexcept {
     eventfd_write(L.slot->group->slots[token]->wake_fd, 1);
 }
 
+// Installed once, when the library is loaded (the engine calls it on any thread).
+const bool ring_wake_hook_installed = (ring_wake_failed = &on_ring_wake_failed, true);
+
 int dup_cloexec(int fd) {
     int d = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (d < 0) throw unix_::unix_error(errno, "fcntl", fmt::format("F_DUPFD_CLOEXEC {}", fd));
@@ -362,7 +365,6 @@ std::size_t available_cpus() noexcept {
 void run_erased(std::size_t n, std::function<promise<void>(std::size_t)> f, run_options o) {
     if (n == 0) throw std::invalid_argument("lwt::loops::run: needs at least one loop (n == 0)");
     { detail::run_scope nested_check; }  // throws std::logic_error inside a running loop
-    detail::ring_wake_failed = &detail::on_ring_wake_failed;
 
     detail::loop_group g(n, o);
     if (o.pin) g.cpus = detail::usable_cpus();

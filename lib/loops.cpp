@@ -118,10 +118,13 @@ struct loop_local {
 thread_local loop_local L;
 
 // Wakes `to` after a push onto its empty inbox. From a loop of the group on io_uring to one
-// on io_uring: a ring message, submitted with this loop's next submission (loops always
-// iterate again, and flush their submissions before they stop). Otherwise: its eventfd.
+// on io_uring, while the loops work: a ring message, submitted with this loop's next
+// submission (a working loop always iterates again, and flushes its submissions before it
+// blocks at the closing barrier). Otherwise -- and for everything sent after the barrier,
+// when a loop may stop iterating or tear its ring down at any moment -- the eventfd.
 void wake(loop_slot& to) noexcept {
-    if (to.ring_fd >= 0 && L.slot != nullptr && L.slot->engine != to.engine && L.slot->engine->sends_ring_messages()) {
+    if (to.ring_fd >= 0 && L.slot != nullptr && !L.closed && L.slot->engine != to.engine &&
+        L.slot->engine->sends_ring_messages()) {
         L.slot->engine->send_ring_wake(to.ring_fd, static_cast<std::uint32_t>(to.index));
         return;
     }
@@ -252,6 +255,9 @@ void serve_loop(loop_group& g, std::size_t i, const std::function<promise<void>(
         record_failure(g, std::current_exception());
         if (!L.reported) settled_one(g);
     }
+    // What the last iteration sent (a reply, another loop's stop) may still be queued on the
+    // ring with its wake-up: hand it to the kernel before this loop blocks at the barrier.
+    e.flush_submissions();
     s.open.store(false, std::memory_order_relaxed);
     g.closing.arrive_and_wait();
     L.closed = true;
@@ -385,7 +391,13 @@ void run_erased(std::size_t n, std::function<promise<void>(std::size_t)> f, run_
 
     // Each loop calls its own copy of f (made here, on the calling thread).
     std::vector<std::function<promise<void>(std::size_t)>> fs(n, f);
-    std::vector<std::thread> threads;
+    // The threads are joined however loop 0 leaves (an exception from its own set-up, say).
+    struct joined : std::vector<std::thread> {
+        ~joined() {
+            for (std::thread& t : *this)
+                if (t.joinable()) t.join();
+        }
+    } threads;
     threads.reserve(n - 1);
     for (std::size_t i = 1; i < n; ++i) {
         try {

@@ -294,6 +294,29 @@ TEST_CASE("cancelling a post rejects it at once, and the work on the other loop 
     });
 }
 
+TEST_CASE("a post reached twice by one cancellation is cancelled once") {
+    std::atomic<int> cancelled{0};
+    bool rejected = false;
+    loops::run(2, [&](std::size_t i) -> promise<void> {
+        if (i != 0) co_return;
+        auto p = loops::post(1, [&]() -> promise<void> {
+            try {
+                co_await unix_::sleep(60);
+            } catch (const lwt::canceled&) {
+                ++cancelled;
+                throw;
+            }
+        });
+        co_await loops::post(1, [] {});  // loop 1 is serving it
+        auto both = lwt::join({p, p});     // the walk reaches p's cell by two paths
+        lwt::cancel(both);
+        rejected = test::is_canceled(p);
+        co_await loops::post(1, [] {});  // behind the cancel message
+    });
+    REQUIRE(rejected);
+    REQUIRE(cancelled == 1);
+}
+
 TEST_CASE("a post to a loop that has ended is rejected with loop_ended") {
     REQUIRE(refused_after_run([] { return loops::post(0, [] { return 1; }); }));
 }

@@ -50,7 +50,9 @@ LWT_EXPORT std::size_t available_cpus() noexcept;
 LWT_EXPORT void run_erased(std::size_t n, std::function<promise<void>(std::size_t)> f, run_options o);
 
 // Runs n loops on n threads (loop 0 on the calling thread), each calling its own copy of f
-// with its index and running until the promise it returned settles; returns when all have.
+// with its index (a move-only f is not copied: the loops call the one f at once, so its
+// call must be safe from several threads) and running until the promise it returned
+// settles; returns when all have.
 // A loop whose promise has settled keeps serving posts until run returns. If one fails, the
 // others are cancelled and run rethrows the first failure. n == 0 throws
 // std::invalid_argument; a run inside a running loop (main::run or loops::run) throws
@@ -79,7 +81,9 @@ void run(F f, run_options o = {}) {
 // Runs f() on loop i (f returns T, or a promise<T> or operation, which is awaited there) and
 // settles the returned promise on this loop with its value or exception. Cancelling the
 // returned promise rejects it with lwt::canceled at once and cancels the work on loop i.
-// f is moved to loop i and destroyed after what it returned has settled. i == index() runs
+// f is moved to loop i and kept until what it returned has settled; it is destroyed on
+// either loop (with the reply), so its captures must not belong to a loop (no promise, no
+// channel: values, shared_ptrs, references to what outlives the post). i == index() runs
 // f on this loop, at its next iteration. A loop that has ended rejects the post with
 // loop_ended; i >= count() throws std::invalid_argument.
 template <class F>
@@ -90,15 +94,16 @@ auto post(std::size_t i, F f) {
     using D = std::decay_t<F>;
     lwt::detail::loop_slot& to = lwt::detail::loop_at(i, "lwt::loops::post");
     lwt::detail::loop_slot& from = lwt::detail::this_loop();
-    auto* cell = new lwt::detail::call_cell<T, D>();
-    auto* call = new lwt::detail::post_call<T, D>(from, to, cell, std::move(f));
+    // (Both allocations before anything is counted: a throw leaves nothing behind.)
+    auto cell = std::make_unique<lwt::detail::call_cell<T, D>>();
+    auto* call = new lwt::detail::post_call<T, D>(from, to, cell.get(), std::move(f));
     cell->call = call;
     lwt::detail::expect_reply();
     if (!lwt::detail::send_request(to, &call->journey)) {
         call->outcome.error = lwt::detail::loop_ended_error(i);
         lwt::detail::post_call<T, D>::on_reply(&call->journey);  // rejects the cell now
     }
-    return lwt::detail::adopt<T>(cell);
+    return lwt::detail::adopt<T>(cell.release());
 }
 
 // Hands descriptor fd to loop i: this loop forgets it (its engine keeps nothing about it),

@@ -116,6 +116,7 @@ struct post_call {
     owned_item<post_call> cancel_msg;
     serving_link serving;
     std::atomic<int> refs{1};  // the journey; +1 while a cancel message travels
+    bool cancel_sent = false;  // caller's thread only: a cancel walk may reach the cell twice
     loop_slot* caller;
     loop_slot* target;
     call_cell<T, F>* result;  // caller's thread only
@@ -142,6 +143,7 @@ struct post_call {
 
     // ---- on the caller's loop ----
     void send_cancel() noexcept {
+        if (std::exchange(cancel_sent, true)) return;  // one message: the item is pushed once
         refs.fetch_add(1, std::memory_order_relaxed);
         if (!send_request(*target, &cancel_msg)) drop();  // it ended: it cancels its work itself
     }

@@ -10,8 +10,8 @@
 //
 // Waking. A message pushed onto an empty inbox wakes the loop: from an io_uring loop to an
 // io_uring loop by IORING_OP_MSG_RING, queued with the sender's own submissions (no system
-// call of its own); otherwise by writing the target's eventfd. Pushes onto a non-empty inbox
-// do not wake it again: one wake-up per burst.
+// call of its own); otherwise -- and once the loops are closing -- by writing the target's
+// eventfd. Pushes onto a non-empty inbox do not wake it again: one wake-up per burst.
 //
 // A post's journey. post(i, f) makes a `post_call`: a request carried to loop i's inbox,
 // which runs f there, inside a `serve` coroutine, and -- when what f returned settles --

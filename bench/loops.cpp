@@ -71,19 +71,9 @@ struct options {
     int port = -1;
 };
 
-std::vector<int> usable_cpus() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    std::vector<int> out;
-    if (::sched_getaffinity(0, sizeof set, &set) == 0)
-        for (int c = 0; c < CPU_SETSIZE; ++c)
-            if (CPU_ISSET(c, &set)) out.push_back(c);
-    return out;
-}
-
 // Pins the calling thread to the k-th usable CPU (modulo their number), as loops::run pins loop k.
 void pin_thread(std::size_t k) {
-    static const std::vector<int> cpus = usable_cpus();
+    static const std::vector<int> cpus = loops::usable_cpus();
     if (cpus.empty()) return;
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -212,7 +202,7 @@ int cmd_roundtrip(const options& o) {
     bool all = o.only.empty();
     if (all || o.only == "lwt") lwt_ns = lwt_round_trip(n, warm, o.pin, wake);
     if (all || o.only == "eventfd") efd_ns = eventfd_round_trip(n, warm, o.pin);
-    if ((all || o.only == "spin") && usable_cpus().size() >= 2) spin_ns = spin_round_trip(n, warm, o.pin);
+    if ((all || o.only == "spin") && loops::available_cpus() >= 2) spin_ns = spin_round_trip(n, warm, o.pin);
     fmt::print("test=roundtrip engine={} wake={} pin={} n={} lwt_ns={:.0f} eventfd_ns={:.0f} spin_ns={:.0f} "
                "lwt_vs_eventfd={:.2f} lwt_vs_spin={:.2f}\n",
                engine::id(), wake, o.pin ? 1 : 0, n, lwt_ns, efd_ns, spin_ns, lwt_ns / efd_ns, lwt_ns / spin_ns);

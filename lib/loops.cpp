@@ -152,16 +152,6 @@ int dup_cloexec(int fd) {
     return d;
 }
 
-std::vector<int> usable_cpus() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    std::vector<int> out;
-    if (::sched_getaffinity(0, sizeof set, &set) == 0)
-        for (int c = 0; c < CPU_SETSIZE; ++c)
-            if (CPU_ISSET(c, &set)) out.push_back(c);
-    return out;
-}
-
 void pin_to(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -363,8 +353,20 @@ using detail::L;
 std::size_t index() noexcept { return L.slot != nullptr ? L.slot->index : 0; }
 std::size_t count() noexcept { return L.slot != nullptr ? L.slot->group->n : 1; }
 
+std::vector<int> usable_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    std::vector<int> out;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0)
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+            if (CPU_ISSET(c, &set)) out.push_back(c);
+    return out;
+}
+
 std::size_t available_cpus() noexcept {
-    std::size_t n = detail::usable_cpus().size();
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    std::size_t n = ::sched_getaffinity(0, sizeof set, &set) == 0 ? static_cast<std::size_t>(CPU_COUNT(&set)) : 0;
     return n == 0 ? 1 : n;
 }
 
@@ -373,7 +375,7 @@ void run_erased(std::size_t n, std::function<promise<void>(std::size_t)> f, run_
     { detail::run_scope nested_check; }  // throws std::logic_error inside a running loop
 
     detail::loop_group g(n, o);
-    if (o.pin) g.cpus = detail::usable_cpus();
+    if (o.pin) g.cpus = usable_cpus();
     for (std::size_t i = 0; i < n; ++i) {
         auto s = std::make_unique<detail::loop_slot>();
         s->index = i;

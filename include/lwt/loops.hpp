@@ -21,6 +21,7 @@
 #include <memory>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace lwt::loops {
 
@@ -44,7 +45,9 @@ struct run_options {
 // This loop's index (0 outside loops::run) and the number of loops (1 outside loops::run).
 LWT_EXPORT std::size_t index() noexcept;
 LWT_EXPORT std::size_t count() noexcept;
-// The number of CPUs this process may run on (sched_getaffinity): run's default n.
+// The CPUs this process may run on (sched_getaffinity), in order: loop i of a pinned run
+// goes to usable_cpus()[i % size]. Their number (at least 1) is run's default n.
+LWT_EXPORT std::vector<int> usable_cpus();
 LWT_EXPORT std::size_t available_cpus() noexcept;
 
 LWT_EXPORT void run_erased(std::size_t n, std::function<promise<void>(std::size_t)> f, run_options o);

@@ -166,16 +166,21 @@ TEST_CASE("pinned loops each run on one CPU, and the caller's affinity comes bac
     cpu_set_t before;
     REQUIRE(sched_getaffinity(0, sizeof before, &before) == 0);
     std::array<int, 2> cpus_each{};
+    std::array<bool, 2> on_its_cpu{};  // loop i on usable_cpus()[i % their number]
+    std::vector<int> usable = loops::usable_cpus();
+    REQUIRE_FALSE(usable.empty());
     loops::run(
         2,
         [&](std::size_t i) -> promise<void> {
             cpu_set_t s;
             sched_getaffinity(0, sizeof s, &s);
             cpus_each.at(i) = CPU_COUNT(&s);
+            on_its_cpu.at(i) = CPU_ISSET(usable[i % usable.size()], &s);
             co_return;
         },
         {.pin = true});
     REQUIRE(cpus_each == std::array<int, 2>{1, 1});
+    REQUIRE(on_its_cpu == std::array<bool, 2>{true, true});
     cpu_set_t after;
     REQUIRE(sched_getaffinity(0, sizeof after, &after) == 0);
     REQUIRE(CPU_EQUAL(&before, &after));

@@ -721,3 +721,13 @@ TEST_CASE("callbacks see the key values current when they were registered") {
     w.second.resolve(0);
     REQUIRE(seen == std::optional<int>(3));
 }
+
+TEST_CASE("on_cancel callbacks see the key values current when they were registered") {
+    lwt::key<int> k;
+    auto t = lwt::task<int>();
+    std::optional<int> seen;
+    lwt::with_value(k, 4, [&] { lwt::on_cancel(t.first, [&] { seen = lwt::get(k); }); });
+    lwt::with_value(k, 8, [&] { lwt::cancel(t.first); });  // cancelled under another binding
+    REQUIRE(seen == std::optional<int>(4));
+    REQUIRE_FALSE(lwt::get(k).has_value());
+}

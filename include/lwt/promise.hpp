@@ -267,14 +267,6 @@ void cancel(const promise<T>& p) {
 }
 
 namespace detail {
-// A callback node: a waiter owning a callable, freed after it fires or when its cell dies.
-template <class F>
-struct callback_node final : waiter, pooled {
-    F f;
-    template <class G>
-    explicit callback_node(G&& g, void (*fn)(waiter*, cell_base*) noexcept, bool cancel_only = false)
-        : waiter(fn, cancel_only), f(std::forward<G>(g)) {}
-};
 
 // Runs f (which may throw) as a fire-and-forget callback: exceptions go to the hook (rule 5).
 template <class F, class... A>
@@ -386,7 +378,8 @@ concept with_operation = (converts_to_promise<As> || ...) && (promise_like_v<As>
 }  // namespace detail
 
 // Lwt.on_cancel: f runs if p is rejected with lwt::canceled (at once if it already is), before
-// p's other waiters. Exceptions from f go to the async exception hook.
+// p's other waiters, with the key values current when on_cancel was called (rule 10).
+// Exceptions from f go to the async exception hook.
 template <class T, class F>
 void on_cancel(const promise<T>& p, F&& f) {
     auto* s = detail::state_of(p);
@@ -394,16 +387,24 @@ void on_cancel(const promise<T>& p, F&& f) {
         if (s->canceled) detail::guarded(f);
         return;
     }
-    using node = detail::callback_node<std::decay_t<F>>;
-    auto* n = new node(
-        std::forward<F>(f),
-        [](detail::waiter* w, detail::cell_base* settled) noexcept {
+    struct node final : detail::waiter, detail::pooled {
+        std::decay_t<F> f;
+        detail::key_frame* keys;
+        node(F&& g, detail::key_frame* k)
+            : waiter(&fire, true), f(std::forward<F>(g)), keys(detail::retain_keys(k)) {}
+        node(const node&) = delete;
+        node& operator=(const node&) = delete;
+        ~node() { detail::release_keys(keys); }
+        static void fire(detail::waiter* w, detail::cell_base* settled) noexcept {
             auto* self = static_cast<node*>(w);
-            if (settled != nullptr && settled->canceled) detail::guarded(self->f);
+            if (settled != nullptr && settled->canceled) {
+                detail::keys_scope ks(self->keys);
+                detail::guarded(self->f);
+            }
             delete self;
-        },
-        true);
-    s->link(n);
+        }
+    };
+    s->link(new node(std::forward<F>(f), detail::ctx.keys));
 }
 
 }  // namespace lwt

@@ -88,8 +88,14 @@ struct loop_group {
     std::condition_variable cv;
     std::size_t registered = 0;
     bool go = false;
-    std::exception_ptr first_error;  // guarded by m
-    bool failed = false;             // guarded by m
+    std::exception_ptr first_error;  // guarded by m; set: run has failed
+
+    // Keeps e if it is the first failure (m held); whether it was.
+    bool fail(std::exception_ptr e) {
+        if (first_error) return false;
+        first_error = std::move(e);
+        return true;
+    }
 
     std::barrier<> closing;
     std::atomic<std::size_t> unsettled;  // loops whose f has not settled yet
@@ -163,16 +169,10 @@ void pin_to(int cpu) {
 // ---- the group's messages ----
 
 void record_failure(loop_group& g, std::exception_ptr e) {
-    bool first = false;
     {
         std::lock_guard<std::mutex> lk(g.m);
-        if (!g.failed) {
-            g.failed = true;
-            g.first_error = std::move(e);
-            first = true;
-        }
+        if (!g.fail(std::move(e))) return;
     }
-    if (!first) return;
     for (auto& s : g.slots)
         if (s.get() != L.slot) deliver(*s, &s->cancel_msg);  // every loop is open until stop
 }
@@ -214,10 +214,7 @@ void register_loop(loop_group& g, std::size_t i) {
         err = std::current_exception();
     }
     std::lock_guard<std::mutex> lk(g.m);
-    if (err && !g.failed) {
-        g.failed = true;
-        g.first_error = err;
-    }
+    if (err) g.fail(err);
     ++g.registered;
     g.cv.notify_all();
 }
@@ -226,7 +223,7 @@ void register_loop(loop_group& g, std::size_t i) {
 bool await_start(loop_group& g) {
     std::unique_lock<std::mutex> lk(g.m);
     g.cv.wait(lk, [&] { return g.go; });
-    return !g.failed;
+    return !g.first_error;
 }
 
 // Steps 2 and 3 for loop i, on its thread.
@@ -411,10 +408,7 @@ void run_erased(std::size_t n, std::function<promise<void>(std::size_t)> f, run_
             });
         } catch (...) {
             std::lock_guard<std::mutex> lk(g.m);
-            if (!g.failed) {
-                g.failed = true;
-                g.first_error = std::current_exception();
-            }
+            g.fail(std::current_exception());
             break;
         }
     }
@@ -425,7 +419,7 @@ void run_erased(std::size_t n, std::function<promise<void>(std::size_t)> f, run_
         std::unique_lock<std::mutex> lk(g.m);
         g.cv.wait(lk, [&] { return g.registered == threads.size() + 1; });
         g.go = true;
-        ok = !g.failed;
+        ok = !g.first_error;
         g.cv.notify_all();
     }
     if (ok) detail::serve_loop(g, 0, fs[0]);

@@ -1,6 +1,7 @@
 // <lwt/engine.hpp> and the engine behind every I/O call: selection, timers, in-flight
 // operations, cancellation of I/O (rule 7), teardown.
 #include <lwt/bind.hpp>
+#include <lwt/detail/engine.hpp>
 #include <lwt/engine.hpp>
 #include <lwt/main.hpp>
 #include <lwt/unix.hpp>
@@ -209,6 +210,43 @@ TEST_CASE("pick of a read and a sleep cancels the read in flight before the pick
     REQUIRE(main::run(p) == -1);
     REQUIRE(live_when_waiter_ran == 0);
     REQUIRE(test::is_canceled(rd));
+}
+
+namespace {
+
+// A readiness wait on fd for the poll mask `events`: the ready mask.
+promise<int> wait_ready(int fd, short events) {
+    detail::io_awaiter a;
+    a.op.kind = detail::io_kind::poll;
+    a.op.fd = fd;
+    a.op.flags = static_cast<std::uint32_t>(events);
+    auto done = co_await a;
+    co_return done.res;
+}
+
+}  // namespace
+
+TEST_CASE("a readiness wait for both directions completes when the descriptor becomes writable alone") {
+    auto a_b_ = tcp_pair();
+    auto& a = a_b_.first;
+    auto& b = a_b_.second;
+    // Fill b's path to a until b is not writable; nothing is there for b to read.
+    std::string chunk(65536, 'x');
+    while (::send(b.fd(), chunk.data(), chunk.size(), MSG_DONTWAIT) > 0) {}
+    pollfd now{b.fd(), POLLIN | POLLOUT, 0};
+    REQUIRE(::poll(&now, 1, 0) == 0);
+    auto ready = wait_ready(b.fd(), POLLIN | POLLOUT);
+    REQUIRE(ready.is_pending());
+    // The peer drains everything: b becomes writable, and still has nothing to read.
+    std::string sink(1 << 20, '\0');
+    auto drained = [&] {
+        while (::recv(a.fd(), sink.data(), sink.size(), MSG_DONTWAIT) > 0) {}
+        return !ready.is_pending();
+    };
+    test::settle(drained, "the wait for POLLIN|POLLOUT to see writability");
+    REQUIRE((ready.value() & POLLOUT) != 0);
+    REQUIRE((ready.value() & POLLIN) == 0);
+    REQUIRE(engine::live_operations() == 0);
 }
 
 TEST_CASE("closing a descriptor fails the operations pending on it with EBADF") {

@@ -183,22 +183,30 @@ void epoll_engine::submit(io_op& op) noexcept {
     }
 }
 
-void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events) noexcept {
+void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events, bool polls_only) noexcept {
+    // A poll consumes nothing: it completes whenever the events match, wherever it stands in
+    // the list. The other operations go in FIFO order, and the first that would block stops
+    // the rest (with `polls_only`, this edge is not theirs at all). After each completion the
+    // scan starts again from the head: completing runs coroutines, which may park or cancel.
+    bool blocked = polls_only;
     for (;;) {
         fd_entry& e = fds_[static_cast<std::size_t>(fd)];  // re-read: completions may grow fds_
         op_queue& l = writers ? e.writers : e.readers;
         io_op* op = l.head;
-        if (op == nullptr) return;
-        std::int32_t r;
-        if (op->kind == io_kind::poll) {
-            auto want = static_cast<std::uint32_t>(op->flags) | POLLERR | POLLHUP;
-            if (!(events & want)) return;
-            r = static_cast<std::int32_t>(events & want);
-        } else {
-            r = attempt(*op, e, true);
-            note_result(e, *op, writers ? 1 : 0, r);
+        std::int32_t r = -EAGAIN;
+        for (; op != nullptr; op = op->next) {
+            if (op->kind == io_kind::poll) {
+                auto want = static_cast<std::uint32_t>(op->flags) | POLLERR | POLLHUP;
+                r = static_cast<std::int32_t>(events & want);
+                if (r != 0) break;
+            } else if (!blocked) {
+                r = attempt(*op, e, true);
+                note_result(e, *op, writers ? 1 : 0, r);
+                if (r != -EAGAIN) break;
+                blocked = true;
+            }
         }
-        if (r == -EAGAIN) return;
+        if (op == nullptr) return;
         l.remove(*op);
         finish(*op, r);
     }
@@ -207,10 +215,14 @@ void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events) noexce
 void epoll_engine::serve(int fd, std::uint32_t events) noexcept {
     if (static_cast<std::size_t>(fd) >= fds_.size()) return;
     fd_entry& e = fds_[static_cast<std::size_t>(fd)];
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) e.drained[0] = false;
-    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) e.drained[1] = false;
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI)) serve_list(fd, false, events);
-    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) serve_list(fd, true, events);
+    constexpr std::uint32_t in = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI;
+    constexpr std::uint32_t out = EPOLLOUT | EPOLLHUP | EPOLLERR;
+    if (events & in) e.drained[0] = false;
+    if (events & out) e.drained[1] = false;
+    // A poll for both directions parks with the readers (io_readiness::input): writability
+    // alone must reach it too.
+    if (events & (in | out)) serve_list(fd, false, events, (events & in) == 0);
+    if (events & out) serve_list(fd, true, events, false);
 }
 
 void epoll_engine::wait(std::int64_t timeout_ns) {

@@ -52,7 +52,7 @@ private:
     static op_queue& queue_of(fd_entry& e, const io_op& op) noexcept;  // where op parks
     std::int32_t attempt(io_op& op, const fd_entry& e, bool known_ready) noexcept;
     void serve(int fd, std::uint32_t events) noexcept;
-    void serve_list(int fd, bool writers, std::uint32_t events) noexcept;
+    void serve_list(int fd, bool writers, std::uint32_t events, bool polls_only) noexcept;
 
     int epfd_ = -1;
     bool pwait2_ = true;  // epoll_pwait2 (5.11), else epoll_wait with milliseconds

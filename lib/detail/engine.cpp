@@ -65,8 +65,11 @@ thread_local engine_holder holder;
 
 std::atomic<bool> fallback_logged{false};
 
-void log_fallback(const std::string& why) {
-    if (!fallback_logged.exchange(true, std::memory_order_relaxed)) {
+// Said once per process, and only when io_uring was asked for by name or LWT_VERBOSE is set:
+// an automatic fallback is the normal case on many machines, and a program's stderr is its
+// own (engine::id() tells which engine runs).
+void log_fallback(const std::string& why, bool asked) {
+    if ((asked || std::getenv("LWT_VERBOSE") != nullptr) && !fallback_logged.exchange(true, std::memory_order_relaxed)) {
         fmt::print(stderr, "lwt: io_uring unavailable ({}); using the epoll engine\n", why);
         std::fflush(stderr);
     }
@@ -89,7 +92,7 @@ std::unique_ptr<io_engine> make_engine() {
         return e;
     }
 #endif
-    log_fallback(why);
+    log_fallback(why, w == "uring" || w == "io_uring");
     return std::make_unique<epoll_engine>();
 }
 

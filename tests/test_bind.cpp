@@ -5,6 +5,7 @@
 
 #include "support.hpp"
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -175,4 +176,14 @@ TEST_CASE("bind callbacks see the key values current when bind was called") {
     });
     w.second.resolve(0);
     REQUIRE(seen == std::optional<int>(9));
+}
+
+TEST_CASE("cancelling a bind chain that ends up following itself returns and leaves it pending") {
+    auto w = lwt::wait<int>();
+    std::optional<lwt::promise<int>> q;
+    q = lwt::bind(w.first, [&](int) { return *q; });
+    w.second.resolve(1);  // q now waits on itself: pending, as in Lwt
+    REQUIRE(q->is_pending());
+    lwt::cancel(*q);
+    REQUIRE(q->is_pending());
 }

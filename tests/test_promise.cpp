@@ -7,6 +7,7 @@
 #include "support.hpp"
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -412,6 +413,47 @@ TEST_CASE("cancel of a coroutine waiting on a wait() promise does nothing") {
     REQUIRE(q.is_pending());
     w.second.resolve(2);
     REQUIRE(q.value() == 2);
+}
+
+TEST_CASE("cancelling a coroutine that awaits its own promise returns and leaves it pending") {
+    auto go = lwt::wait<void>();
+    std::optional<lwt::promise<void>> self;
+    auto c = [&]() -> lwt::promise<void> {
+        co_await go.first;
+        co_await *self;  // as in Lwt, a promise waiting on itself stays pending
+    };
+    self = c();
+    go.second.resolve();
+    REQUIRE(self->is_pending());
+    lwt::cancel(*self);
+    REQUIRE(self->is_pending());
+}
+
+TEST_CASE("cancel through a cycle of coroutines and combinators reaches every task once and returns") {
+    auto go = lwt::wait<void>();
+    auto t = lwt::task<void>();
+    std::optional<lwt::promise<void>> self;
+    auto c = [&]() -> lwt::promise<void> {
+        co_await go.first;
+        co_await lwt::join(t.first, *self, t.first);
+    };
+    self = c();
+    go.second.resolve();
+    lwt::cancel(*self);
+    REQUIRE(is_canceled(t.first));
+    REQUIRE(self->is_pending());  // join still waits for the cycle
+}
+
+TEST_CASE("cancelling a chain of a hundred thousand coroutines reaches the task at its end") {
+    auto t = lwt::task<int>();
+    std::vector<lwt::promise<int>> chain;
+    chain.reserve(100'000);
+    auto link = [](lwt::promise<int> p) -> lwt::promise<int> { co_return co_await p; };
+    chain.push_back(link(t.first));
+    for (int i = 1; i < 100'000; ++i) chain.push_back(link(chain.back()));
+    lwt::cancel(chain.back());
+    REQUIRE(is_canceled(t.first));
+    REQUIRE(is_canceled(chain.back()));
 }
 
 TEST_CASE("a rejection with a type derived from lwt::canceled counts as cancellation") {

@@ -1,8 +1,10 @@
 // Settling, releasing and cancelling promise cells (see the reading guide in state.hpp).
 #include <lwt/detail/state.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_set>
 #include <vector>
 
 namespace lwt {
@@ -131,7 +133,22 @@ void reject_canceled(cell_base* s) noexcept {
 // ---------------------------------------------------------------------------------------
 // Cancellation.
 
+struct cancel_walk::seen_set {
+    std::unordered_set<cancelable*> nodes;
+};
+
+bool cancel_walk::seen_before(cancelable* c) {
+    if (seen_ == nullptr) {
+        if (todo_n_ < scan_n) return std::find_if(todo_, todo_ + todo_n_, [c](const leaf_t& t) { return t.c == c; }) != todo_ + todo_n_;
+        seen_ = new seen_set;
+        seen_->nodes.reserve(todo_n_ * 4);
+        for (std::size_t i = 0; i < todo_n_; ++i) seen_->nodes.insert(todo_[i].c);
+    }
+    return !seen_->nodes.insert(c).second;
+}
+
 cancel_walk::~cancel_walk() {
+    delete seen_;
     for (std::size_t i = 0; i < leaves_n_; ++i) release(leaves_[i].keep);
     if (todo_ != todo_in_) std::free(todo_);
     if (leaves_ != leaves_in_) std::free(leaves_);

@@ -235,7 +235,13 @@ struct cancel_walk {
     cancel_walk& operator=(const cancel_walk&) = delete;
     ~cancel_walk();
 
-    void visit(cancelable* c, cell_base* owner) { push(todo_, todo_n_, todo_cap_, todo_in_, {c, owner, nullptr}); }
+    // Each node is walked once, so a graph with a cycle (a coroutine awaiting its own promise,
+    // a bind chain that ends up following itself) or a diamond ends (the cycle's cells stay
+    // pending, as in Lwt).
+    void visit(cancelable* c, cell_base* owner) {
+        if (todo_n_ != 0 && seen_before(c)) return;
+        push(todo_, todo_n_, todo_cap_, todo_in_, {c, owner, nullptr});
+    }
     void leaf(cancelable* c, cell_base* keep, void (*act)(cancelable*) noexcept) {
         retain(keep);
         push(leaves_, leaves_n_, leaves_cap_, leaves_in_, {c, keep, act});
@@ -243,6 +249,12 @@ struct cancel_walk {
     LWT_EXPORT void run(cancelable* root, cell_base* owner);
 
 private:
+    struct seen_set;
+    // Whether c was visited already. Up to `scan_n` nodes a scan of todo_ answers (the common
+    // walk is a handful of nodes and allocates nothing); past that a hash set of every node
+    // visited does, so a million-long chain stays O(1) per node.
+    static constexpr std::size_t scan_n = 16;
+    LWT_EXPORT bool seen_before(cancelable* c);
     LWT_EXPORT static void grow(leaf_t*& v, std::size_t n, std::size_t& cap, leaf_t* in);
     static void push(leaf_t*& v, std::size_t& n, std::size_t& cap, leaf_t* in, leaf_t x) {
         if (n == cap) grow(v, n, cap, in);
@@ -254,6 +266,7 @@ private:
     leaf_t* leaves_ = leaves_in_;
     std::size_t todo_n_ = 0, todo_cap_ = inline_n;
     std::size_t leaves_n_ = 0, leaves_cap_ = inline_n;
+    seen_set* seen_ = nullptr;
 };
 
 LWT_EXPORT void cancel(cell_base* s);

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,63 @@ TEST_CASE("read_line throws end_of_file only when nothing was read") {
         REQUIRE(main::run(io::read_line(scripted("no newline", chunk))) == "no newline");
         REQUIRE(main::run(io::read_line(scripted("\r", chunk))) == "\r");
     }
+}
+
+TEST_CASE("read_line with a limit takes a line of exactly the limit and fails with line_too_long past it, at every chunking") {
+    const std::string text = "12345\r\n123456\nnext\n";
+    for (std::size_t chunk = 1; chunk <= text.size(); ++chunk) {
+        INFO("chunk " << chunk);
+        auto ic = scripted(text, chunk);
+        REQUIRE(main::run(io::read_line(ic, 5)) == "12345");
+        try {
+            main::run(io::read_line(ic, 5));
+            FAIL("a 6-byte line passed a limit of 5");
+        } catch (const io::line_too_long& e) {
+            REQUIRE(e.limit() == 5);
+        }
+        REQUIRE(main::run(io::read_line_opt(ic, 5)) == std::optional<std::string>("next"));
+    }
+}
+
+TEST_CASE("an unterminated line past the limit fails after reading no more than the limit and one buffer") {
+    // 64 MiB without a newline, produced as it is read: the reader must give up early.
+    auto produced = std::make_shared<std::size_t>(0);
+    const std::size_t total = 64u << 20;
+    auto ic = io::make(
+        io::input,
+        [produced, total](char* buf, std::size_t n) -> promise<std::size_t> {
+            std::size_t k = std::min(n, total - *produced);
+            std::memset(buf, 'x', k);
+            *produced += k;
+            return lwt::return_(k);
+        },
+        {}, 4096);
+    REQUIRE_THROWS_AS(main::run(io::read_line(ic, 65536)), io::line_too_long);
+    REQUIRE(*produced <= 65536 + 2 * 4096);
+}
+
+TEST_CASE("read_line, read_line_opt and read_lines follow the channel's line_limit; 0 means none") {
+    auto ic = scripted("abcdef\nabcdef\nabcdef\n", 4);
+    REQUIRE(io::line_limit(ic) == 0);
+    REQUIRE(main::run(io::read_line(ic)) == "abcdef");
+    io::set_line_limit(ic, 3);
+    REQUIRE_THROWS_AS(main::run(io::read_line_opt(ic)), io::line_too_long);
+    io::set_line_limit(ic, 0);
+    std::string rest = main::run(io::read_line(ic));  // what the failed read left of its line
+    REQUIRE(std::string("abcdef").ends_with(rest));
+    REQUIRE(main::run(io::read_line(ic)) == "abcdef");
+    auto lines = scripted("ab\nabcdef\n", 2);
+    io::set_line_limit(lines, 4);
+    REQUIRE_THROWS_AS(main::run(io::read_lines(lines).to_list()), io::line_too_long);
+}
+
+TEST_CASE("read(count) with a huge count takes memory by what arrives, not by the count") {
+    auto [ic, oc] = io::pipe();
+    main::run(io::write(oc, "ab"));
+    main::run(io::flush(oc));
+    std::string got = main::run(io::read(ic, 400'000'000));
+    REQUIRE(got == "ab");
+    REQUIRE(got.capacity() < (1u << 20));
 }
 
 TEST_CASE("read, read(count), read_char, read_into and read_into_exactly at every chunking") {
@@ -641,53 +699,146 @@ TEST_CASE("max_connections bounds the connections handled at once") {
     main::run(io::shutdown_server(srv));
 }
 
-TEST_CASE("out of descriptors (EMFILE), the server backs off and serves again once some are free") {
-    auto srv = main::run(io::establish_server_with_client_address(unix_::sockaddr::inet("127.0.0.1", 0), echo_handler()));
-    auto addr = srv.listening_address();
+namespace {
+
+// Takes every free descriptor of the process but `room` (lowering RLIMIT_NOFILE to the
+// highest one held, so that none can be had); gives them back when destroyed. Asserts
+// nothing itself: see the first use below.
+struct descriptor_hog {
     rlimit saved{};
-    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
-    // UBSan checks the first call of a member of a polymorphic type (the server's catch of
-    // unix_error, Catch's assertions) by probing the vtable's memory through a pipe: with no
-    // descriptor left the probe fails and it reports an "invalid vptr". Meet the server's
-    // type once while there is room, and assert nothing until descriptors are free again.
+    std::vector<int> fds;
+
+    explicit descriptor_hog(int room) {
+        ::getrlimit(RLIMIT_NOFILE, &saved);
+        for (;;) {
+            int fd = ::dup(0);
+            if (fd < 0) break;
+            fds.push_back(fd);
+            if (fds.size() > 100000) break;
+        }
+        rlimit low = saved;
+        low.rlim_cur = static_cast<rlim_t>(fds.back() + 1);
+        ::setrlimit(RLIMIT_NOFILE, &low);
+        release(room);
+    }
+    void release(int n) {
+        for (int i = 0; i < n && !fds.empty(); ++i) {
+            ::close(fds.back());
+            fds.pop_back();
+        }
+    }
+    void restore_limit() { ::setrlimit(RLIMIT_NOFILE, &saved); }
+    ~descriptor_hog() {
+        release(static_cast<int>(fds.size()));
+        restore_limit();
+    }
+};
+
+// UBSan checks the first call of a member of a polymorphic type (a catch of unix_error,
+// Catch's assertions) by probing the vtable's memory through a pipe: with no descriptor left
+// the probe fails and it reports an "invalid vptr". Meet those types once while there is
+// room, and assert nothing while descriptors are hogged.
+void meet_types_while_there_is_room() {
+    // And let the closes of earlier tests' descriptors complete (a loop iteration or two): one
+    // freed under the hog would be taken.
+    main::run(unix_::sleep(0.01));
     try {
         throw unix_::unix_error(EMFILE, "accept", "warm-up");
     } catch (const unix_::unix_error& e) {
         REQUIRE(e.error() == EMFILE);
     }
-    // Use up the descriptors, leaving room for a client socket but not for the server's accept.
-    std::vector<int> hog;
-    for (;;) {
-        int fd = ::dup(0);
-        if (fd < 0) break;
-        hog.push_back(fd);
-        if (hog.size() > 100000) break;
-    }
-    rlimit low = saved;
-    low.rlim_cur = static_cast<rlim_t>(hog.back() + 1);
-    REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
-    ::close(hog.back());  // one free: the client's socket
-    hog.pop_back();
-    auto client = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
-    main::run(unix_::connect(client, addr));  // queued: the server cannot accept it yet
-    // It tries, gets EMFILE and backs off: a few loop iterations in 50 ms, where a retry at
-    // once would spin through thousands.
+}
+
+// Loop iterations while the loop runs for `seconds`.
+std::size_t iterations_during(double seconds) {
     std::size_t iterations = 0;
     auto hook = main::enter_iter_hooks().add_last([&] { ++iterations; });
-    main::run(unix_::sleep(0.05));
+    main::run(unix_::sleep(seconds));
     main::enter_iter_hooks().remove(hook);
-    for (int i = 0; i < 8 && !hog.empty(); ++i) {
-        ::close(hog.back());
-        hog.pop_back();
+    return iterations;
+}
+
+}  // namespace
+
+TEST_CASE("out of descriptors (EMFILE), the server backs off and serves again once some are free") {
+    auto srv = main::run(io::establish_server_with_client_address(unix_::sockaddr::inet("127.0.0.1", 0), echo_handler()));
+    auto addr = srv.listening_address();
+    meet_types_while_there_is_room();
+    std::size_t iterations;
+    std::optional<unix_::file_descr> client;
+    {
+        descriptor_hog hog(1);  // room for the client's socket but not for the server's accept
+        client.emplace(unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream));
+        main::run(unix_::connect(*client, addr));  // queued: the server cannot accept it yet
+        // It tries, gets EMFILE and backs off: a few loop iterations in 50 ms, where a retry
+        // at once would spin through thousands.
+        iterations = iterations_during(0.05);
     }
-    ::setrlimit(RLIMIT_NOFILE, &saved);
     INFO("iterations " << iterations);  // (checked with descriptors free again: see above)
     REQUIRE(iterations < 50);
-    main::run(unix_::send(client, "late\n", 5));
+    main::run(unix_::send(*client, "late\n", 5));
     char buf[64];
-    auto n = main::run(unix_::with_timeout(5.0, [&] { return unix_::recv(client, buf, sizeof buf); }));
+    auto n = main::run(unix_::with_timeout(5.0, [&] { return unix_::recv(*client, buf, sizeof buf); }));
     REQUIRE(std::string(buf, n) == "echo: late\n");
-    for (int fd : hog) ::close(fd);
+    main::run(io::shutdown_server(srv));
+}
+
+TEST_CASE("accept_with_backoff waits out EMFILE without spinning and accepts once a descriptor is free") {
+    auto srv = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    unix_::bind(srv, unix_::sockaddr::inet("127.0.0.1", 0));
+    unix_::listen(srv);
+    meet_types_while_there_is_room();
+    auto client = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    main::run(unix_::connect(client, unix_::getsockname(srv)));
+    std::size_t iterations;
+    std::optional<promise<std::pair<unix_::file_descr, unix_::sockaddr>>> accepted;
+    bool pending_while_out;
+    {
+        descriptor_hog hog(0);
+        accepted.emplace(io::accept_with_backoff(srv));
+        iterations = iterations_during(0.05);
+        pending_while_out = accepted->is_pending();
+    }
+    REQUIRE(pending_while_out);
+    INFO("iterations " << iterations);
+    REQUIRE(iterations < 50);
+    auto conn = main::run(unix_::with_timeout(5.0, [&] { return *accepted; }));
+    REQUIRE(conn.first.is_open());
+    REQUIRE(conn.second == unix_::getsockname(client));
+}
+
+TEST_CASE("accept_with_backoff rejects with the other errors of accept, naming the call") {
+    auto not_listening = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream);
+    try {
+        main::run(io::accept_with_backoff(not_listening));
+        FAIL("accept on a socket that does not listen succeeded");
+    } catch (const unix_::unix_error& e) {
+        REQUIRE(e.error() == EINVAL);
+        REQUIRE(e.call() == "accept");
+    }
+}
+
+TEST_CASE("a server's connections fail a line longer than server_options::line_limit with line_too_long") {
+    auto failed = std::make_shared<std::string>();
+    auto srv = main::run(io::establish_server_with_client_address(
+        unix_::sockaddr::inet("127.0.0.1", 0),
+        [failed](unix_::sockaddr, io::input_channel ic, io::output_channel oc) -> promise<void> {
+            try {
+                co_await io::read_line(ic);
+            } catch (const io::line_too_long& e) {
+                *failed = e.what();
+            }
+            co_await io::write_line(oc, "bye");
+        },
+        {.line_limit = 1000}));
+    auto reply = main::run(io::with_connection(srv.listening_address(), [](io::input_channel& ic, io::output_channel& oc) -> promise<std::string> {
+        co_await io::write(oc, std::string(5000, 'x'));
+        co_await io::flush(oc);
+        co_return co_await io::read_line(ic);
+    }));
+    REQUIRE(reply == "bye");
+    REQUIRE(*failed == "lwt::io::read_line: line longer than 1000 bytes");
+    REQUIRE(io::server_options{}.line_limit == 64 * 1024);
     main::run(io::shutdown_server(srv));
 }
 

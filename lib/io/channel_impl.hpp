@@ -42,6 +42,7 @@ struct io_channel {
     std::unique_ptr<char[]> buf;
     std::size_t size = 0;
     std::size_t ptr = 0, max = 0;
+    std::size_t line_limit = 0;  // read_line's default limit (0: none)
     bool closed = false;
     io::read_fn rd;
     io::write_fn wr;

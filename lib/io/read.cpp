@@ -6,8 +6,11 @@
 #include <lwt/bind.hpp>
 #include <lwt/io/read.hpp>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -16,44 +19,53 @@ namespace lwt::detail {
 
 namespace {
 
-// A whole line from the buffer, if one is there (without its newline).
-std::optional<std::string> buffered_line(io_channel& c) {
+constexpr std::size_t no_limit = std::numeric_limits<std::size_t>::max();
+
+std::size_t effective(std::size_t limit) noexcept { return limit == 0 ? no_limit : limit; }
+
+// A whole line from the buffer, if one is there (without its newline) and within `limit`.
+std::optional<std::string> buffered_line(io_channel& c, std::size_t limit) {
     char* begin = c.buf.get() + c.ptr;
     char* end = c.buf.get() + c.max;
     char* nl = static_cast<char*>(std::memchr(begin, '\n', static_cast<std::size_t>(end - begin)));
     if (nl == nullptr) return std::nullopt;
     char* line_end = (nl > begin && nl[-1] == '\r') ? nl - 1 : nl;
+    if (static_cast<std::size_t>(line_end - begin) > limit) return std::nullopt;  // the slow path fails
     std::string line(begin, line_end);
     c.ptr = static_cast<std::size_t>(nl + 1 - c.buf.get());
     return line;
 }
 
-promise<std::optional<std::string>> read_line_impl(std::shared_ptr<io_channel> c, std::uint64_t g) {
+// Invariant: acc holds at most limit + 1 bytes (the extra one a '\r' that may belong to a
+// "\r\n" split across refills), so a peer that never sends a newline costs no more than the
+// limit plus the channel's buffer.
+promise<std::optional<std::string>> read_line_impl(std::shared_ptr<io_channel> c, std::uint64_t g, std::size_t limit) {
     channel_guard guard{c, co_await enter_channel(*c, g)};
     check_open(*c);
     std::string acc;
     bool any = false;
     for (;;) {
-        if (auto line = buffered_line(*c)) {
-            if (!any) co_return line;
-            acc += *line;
-            // "\r" at the end of one chunk and "\n" at the start of the next
-            if (line->empty() && !acc.empty() && acc.back() == '\r') acc.pop_back();
-            co_return acc;
+        char* begin = c->buf.get() + c->ptr;
+        std::size_t avail = c->max - c->ptr;
+        char* nl = static_cast<char*>(std::memchr(begin, '\n', avail));
+        std::size_t take = nl != nullptr ? static_cast<std::size_t>(nl - begin) : avail;
+        if (limit != no_limit && acc.size() + take > limit + 1) {
+            c->ptr += take;
+            throw io::line_too_long(limit);
         }
-        if (c->max > c->ptr) {
-            acc.append(c->buf.get() + c->ptr, c->max - c->ptr);
-            any = true;
-            c->ptr = c->max;
+        acc.append(begin, take);
+        any = any || take > 0 || nl != nullptr;
+        c->ptr += take;
+        if (nl != nullptr) {
+            ++c->ptr;  // the newline
+            if (!acc.empty() && acc.back() == '\r') acc.pop_back();
+            if (acc.size() > limit) throw io::line_too_long(limit);
+            co_return acc;
         }
         if (co_await refill(*c) == 0) {
             if (!any) co_return std::nullopt;  // nothing read: end of file
+            if (acc.size() > limit) throw io::line_too_long(limit);
             co_return acc;                     // a last line without newline
-        }
-        if (any && !acc.empty() && acc.back() == '\r' && c->buf[c->ptr] == '\n') {
-            acc.pop_back();
-            ++c->ptr;
-            co_return acc;
         }
     }
 }
@@ -104,8 +116,10 @@ promise<std::size_t> read_into_impl(std::shared_ptr<io_channel> c, std::uint64_t
 }
 
 promise<std::string> read_count_impl(std::shared_ptr<io_channel> c, std::uint64_t g, std::size_t count) {
-    std::string out(count, '\0');
-    std::size_t n = co_await read_into_impl(std::move(c), g, out.data(), count, false);
+    // One read gives at most what one refill (or one direct read) brings: sizing the string
+    // by that, not by count, keeps a claimed length from costing memory before it arrives.
+    std::string out(std::min(count, std::max<std::size_t>(c->size, 64 * 1024)), '\0');
+    std::size_t n = co_await read_into_impl(std::move(c), g, out.data(), out.size(), false);
     out.resize(n);
     co_return out;
 }
@@ -125,19 +139,34 @@ namespace lwt::io {
 
 using detail::io_channel;
 
-promise<std::optional<std::string>> read_line_opt(const input_channel& ic) {
+promise<std::optional<std::string>> read_line_opt(const input_channel& ic, std::size_t max) {
     io_channel& c = ic.impl();
+    std::size_t limit = detail::effective(max);
     if (detail::free_and_open(c) && c.input)
-        if (auto line = detail::buffered_line(c)) return lwt::return_(std::move(line));
-    return detail::read_line_impl(ic.shared(), ic.group());
+        if (auto line = detail::buffered_line(c, limit)) return lwt::return_(std::move(line));
+    return detail::read_line_impl(ic.shared(), ic.group(), limit);
 }
 
-promise<std::string> read_line(const input_channel& ic) {
-    io_channel& c = ic.impl();
-    if (detail::free_and_open(c) && c.input)
-        if (auto line = detail::buffered_line(c)) return lwt::return_(std::move(*line));
-    return detail::value_or_eof(detail::read_line_impl(ic.shared(), ic.group()));
+promise<std::optional<std::string>> read_line_opt(const input_channel& ic) {
+    return read_line_opt(ic, ic.impl().line_limit);
 }
+
+promise<std::string> read_line(const input_channel& ic, std::size_t max) {
+    io_channel& c = ic.impl();
+    std::size_t limit = detail::effective(max);
+    if (detail::free_and_open(c) && c.input)
+        if (auto line = detail::buffered_line(c, limit)) return lwt::return_(std::move(*line));
+    return detail::value_or_eof(detail::read_line_impl(ic.shared(), ic.group(), limit));
+}
+
+promise<std::string> read_line(const input_channel& ic) { return read_line(ic, ic.impl().line_limit); }
+
+line_too_long::line_too_long() : std::length_error("lwt::io::read_line: line too long") {}
+line_too_long::line_too_long(std::size_t limit)
+    : std::length_error(fmt::format("lwt::io::read_line: line longer than {} bytes", limit)), limit_(limit) {}
+
+std::size_t line_limit(const input_channel& ic) noexcept { return ic.impl().line_limit; }
+void set_line_limit(const input_channel& ic, std::size_t max) { ic.impl().line_limit = max; }
 
 promise<std::optional<char>> read_char_opt(const input_channel& ic) {
     io_channel& c = ic.impl();

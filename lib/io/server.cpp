@@ -4,6 +4,7 @@
 #include "channel_impl.hpp"
 
 #include <lwt/condition.hpp>
+#include <lwt/io/read.hpp>
 #include <lwt/io/server.hpp>
 #include <lwt/unix/error.hpp>
 #include <lwt/unix/socket.hpp>
@@ -58,8 +59,6 @@ promise<void> serve_one(state_ptr st, unix_::file_descr fd, unix_::sockaddr peer
     st->slot_freed.signal();
 }
 
-enum class accept_outcome { accepted, retry, back_off, stop };
-
 promise<void> accept_loop(state_ptr st) {
     // The state holds this loop's promise (to cancel it) and the loop holds the state: when
     // the loop ends, it lets go of its promise so that the pair is freed.
@@ -67,48 +66,19 @@ promise<void> accept_loop(state_ptr st) {
         detail::server_state& s;
         ~forget_loop() { s.loop.reset(); }
     } forget{*st};
-    const std::int64_t min_backoff = 10'000'000, max_backoff = 1'000'000'000;
-    std::int64_t backoff = min_backoff;
     while (!st->shut) {
         if (st->opts.max_connections != 0 && st->active >= st->opts.max_connections) {
             co_await st->slot_freed.wait();
             continue;
         }
         std::optional<std::pair<unix_::file_descr, unix_::sockaddr>> conn;
-        accept_outcome what = accept_outcome::accepted;
-        std::exception_ptr fatal;
         try {
-            conn.emplace(co_await unix_::accept(st->listener));
-            backoff = min_backoff;
-        } catch (const unix_::unix_error& e) {
-            switch (e.error()) {
-                case ECONNABORTED:
-                case EINTR:
-                case EPROTO:
-                    what = accept_outcome::retry;  // that client gave up: next one
-                    break;
-                case EMFILE:
-                case ENFILE:
-                case ENOBUFS:
-                case ENOMEM:
-                    what = accept_outcome::back_off;  // out of descriptors: wait, then serve again
-                    break;
-                default:
-                    what = accept_outcome::stop;
-                    if (!st->shut) fatal = std::current_exception();
-            }
+            conn.emplace(co_await accept_with_backoff(st->listener));
         } catch (const lwt::canceled&) {
-            what = accept_outcome::stop;
-        }
-        if (what == accept_outcome::stop) {
-            if (fatal) detail::call_async_exception_hook(fatal);
             co_return;
-        }
-        if (what == accept_outcome::retry) continue;
-        if (what == accept_outcome::back_off) {
-            co_await unix_::sleep(std::chrono::nanoseconds(backoff));
-            backoff = std::min(backoff * 2, max_backoff);
-            continue;
+        } catch (const unix_::unix_error&) {
+            if (!st->shut) detail::call_async_exception_hook(std::current_exception());
+            co_return;
         }
         if (st->opts.no_delay && conn->second.family() != AF_UNIX) {
             try {
@@ -141,9 +111,10 @@ promise<server> establish(unix_::sockaddr addr, socket_handler handler, server_o
     co_return server(st);
 }
 
-promise<void> handle_with_channels(client_handler handler, std::size_t size, unix_::sockaddr peer,
+promise<void> handle_with_channels(client_handler handler, const server_options& opts, unix_::sockaddr peer,
                                    unix_::file_descr fd) {
-    auto ch = detail::socket_channels(std::move(fd), size);
+    auto ch = detail::socket_channels(std::move(fd), opts.buffer_size);
+    set_line_limit(ch.first, opts.line_limit);
     try {
         co_await handler(peer, ch.first, ch.second);
     } catch (const lwt::canceled&) {
@@ -173,13 +144,38 @@ promise<server> establish_server_with_client_socket(const unix_::sockaddr& addr,
 promise<server> establish_server_with_client_address(const unix_::sockaddr& addr, client_handler handler,
                                                      server_options options) {
     if (!handler) throw std::invalid_argument("lwt::io::establish_server: no handler");
-    std::size_t size = options.buffer_size;
     return establish(
         addr,
-        [handler = std::move(handler), size](unix_::sockaddr peer, unix_::file_descr fd) {
-            return handle_with_channels(handler, size, peer, std::move(fd));
+        [handler = std::move(handler), options](unix_::sockaddr peer, unix_::file_descr fd) {
+            return handle_with_channels(handler, options, peer, std::move(fd));
         },
         options);
+}
+
+promise<std::pair<unix_::file_descr, unix_::sockaddr>> accept_with_backoff(const unix_::file_descr& listener) {
+    constexpr std::int64_t min_backoff = 10'000'000, max_backoff = 1'000'000'000;
+    std::int64_t backoff = min_backoff;
+    for (;;) {
+        try {
+            co_return co_await unix_::accept(listener);
+        } catch (const unix_::unix_error& e) {
+            switch (e.error()) {
+                case ECONNABORTED:
+                case EINTR:
+                case EPROTO:
+                    continue;  // that client gave up: the next one
+                case EMFILE:
+                case ENFILE:
+                case ENOBUFS:
+                case ENOMEM:
+                    break;  // out of descriptors or memory: wait below, then try again
+                default:
+                    throw;
+            }
+        }
+        co_await unix_::sleep(std::chrono::nanoseconds(backoff));
+        backoff = std::min(backoff * 2, max_backoff);
+    }
 }
 
 unix_::sockaddr server::listening_address() const { return s_->addr; }

@@ -25,6 +25,9 @@ struct server_options {
     // one to end before accepting more.
     std::size_t max_connections = 0;
     bool no_delay = true;  // TCP_NODELAY on accepted TCP connections
+    // The line_limit of each connection's input channel (see <lwt/io/read.hpp>): a peer that
+    // never sends a newline costs at most this much. 0: no limit.
+    std::size_t line_limit = 64 * 1024;
     // SO_REUSEPORT: several servers (one per loop, see <lwt/loops.hpp>) listen on the same
     // address and the kernel spreads the connections among them. Every one of them must ask
     // for it.
@@ -51,14 +54,21 @@ using socket_handler = std::function<promise<void>(unix_::sockaddr, unix_::file_
 // Lwt_io.establish_server_with_client_address: listens on addr (SO_REUSEADDR) and calls
 // handler(client, ic, oc) for each connection; when the handler's promise settles both
 // channels are closed (again, if the handler closed them). A handler's failure goes to
-// lwt::async_exception_hook and its connection is still closed. ECONNABORTED is retried;
-// EMFILE/ENFILE back off and the server keeps serving once descriptors are free again.
+// lwt::async_exception_hook and its connection is still closed. Connections are accepted with
+// accept_with_backoff: the server keeps serving once descriptors are free again.
 LWT_EXPORT promise<server> establish_server_with_client_address(const unix_::sockaddr& addr, client_handler handler,
                                                                 server_options options = {});
 // Lwt_io.establish_server_with_client_socket: the same with the connected socket, which the
 // server closes when the handler's promise settles (unless the handler took it).
 LWT_EXPORT promise<server> establish_server_with_client_socket(const unix_::sockaddr& addr, socket_handler handler,
                                                                server_options options = {});
+// Accepts a connection on `listener`, riding out what a busy server meets (beyond Lwt, for
+// accept loops written by hand): a client that gave up before its turn (ECONNABORTED, EPROTO)
+// or EINTR is skipped, and running out of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM) waits -- 10 ms, doubling up to 1 s -- and tries again, so that the server goes on once
+// connections close. Other errors reject as unix_::accept does. Cancelable.
+LWT_EXPORT promise<std::pair<unix_::file_descr, unix_::sockaddr>> accept_with_backoff(const unix_::file_descr& listener);
+
 // Lwt_io.shutdown_server: closes the listening socket (removing a Unix-domain socket's file);
 // connections already accepted keep working.
 LWT_EXPORT promise<void> shutdown_server(const server& s);

@@ -327,8 +327,12 @@ promise<void> hash_connection(unix_::file_descr conn, std::size_t size) {
 
 promise<void> hash_accept_loop(const unix_::file_descr& listener, std::size_t size) {
     for (;;) {
-        auto accepted = co_await unix_::accept(listener);
-        unix_::setsockopt(accepted.first, unix_::socket_bool_option::tcp_nodelay, true);
+        auto accepted = co_await io::accept_with_backoff(listener);  // rides out EMFILE
+        try {
+            unix_::setsockopt(accepted.first, unix_::socket_bool_option::tcp_nodelay, true);
+        } catch (const unix_::unix_error&) {
+            continue;  // the client is already gone
+        }
         async([conn = std::move(accepted.first), size]() mutable { return hash_connection(std::move(conn), size); });
     }
 }

@@ -6,6 +6,8 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 
@@ -26,6 +28,22 @@ main::hooks& lazily(main::hooks*& h) {
     }
     return *h;
 }
+}
+
+int report_fatal(std::exception_ptr e) noexcept {
+    std::string what;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        what = x.what();
+    } catch (...) {
+        what = "an exception that is not a std::exception";
+    }
+    // The whole line in one write, so that it is not interleaved with other output.
+    std::string line = fmt::format("{}: {}\n", program_invocation_short_name, what);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+    return 2;
 }
 
 run_scope::run_scope() {

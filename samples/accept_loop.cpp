@@ -5,6 +5,7 @@
 #include <lwt/lwt.hpp>
 
 #include <cstdlib>
+#include <string>
 
 using namespace lwt;
 
@@ -15,14 +16,21 @@ promise<void> serve(std::string host, std::uint16_t port) {
     unix_::listen(socket, 10);
     co_await io::eprintlf("listening on {}", unix_::getsockname(socket).to_string());
     for (;;) {
-        auto [client_socket, peer] = co_await unix_::accept(socket);
+        // Out of descriptors, accept_with_backoff waits for some to be free, then goes on.
+        auto [client_socket, peer] = co_await io::accept_with_backoff(socket);
         auto oc = io::of_fd(io::output, std::move(client_socket));
-        co_await io::write_line(oc, "Hello from server!");
-        co_await io::close(oc);  // flushes, then closes the client's socket
+        std::string failed;
+        try {
+            co_await io::write_line(oc, "Hello from server!");
+            co_await io::close(oc);  // flushes, then closes the client's socket
+        } catch (const unix_::unix_error& e) {
+            failed = e.what();  // that client left early: the server goes on
+        }
+        if (!failed.empty()) co_await io::eprintlf("{}: {}", peer.to_string(), failed);
     }
 }
 
 int main(int argc, char** argv) {
     auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 8080);
-    main::run(serve("127.0.0.1", port));
+    return main::run_program(serve("127.0.0.1", port));  // a failure: one line, exit status 2
 }

@@ -34,4 +34,4 @@ promise<int> cat(std::vector<std::string> files) {
     co_return status;
 }
 
-int main(int argc, char** argv) { return main::run(cat(std::vector<std::string>(argv + 1, argv + argc))); }
+int main(int argc, char** argv) { return main::run_program(cat(std::vector<std::string>(argv + 1, argv + argc))); }

@@ -70,7 +70,7 @@ promise<void> handle(unix_::sockaddr peer, io::input_channel ic, io::output_chan
 int main(int argc, char** argv) {
     log_failures("chat_server");
     auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 7000);
-    main::run([port]() -> promise<void> {
+    return main::run_program([port]() -> promise<void> {
         auto server = co_await io::establish_server_with_client_address(unix_::sockaddr::inet("127.0.0.1", port), handle);
         co_await io::eprintlf("chat_server: listening on {}", server.listening_address().to_string());
         auto stop = wait<void>();

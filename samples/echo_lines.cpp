@@ -6,7 +6,7 @@
 #include <lwt/lwt.hpp>
 
 int main() {
-    lwt::main::run(lwt::direct::spawn([]() -> lwt::promise<void> {
+    return lwt::main::run_program(lwt::direct::spawn([]() -> lwt::promise<void> {
         // Until an empty line or the end of input, as in Lwt_direct's example.
         while (auto line = co_await lwt::io::read_line_opt(lwt::io::stdin_)) {
             if (line->empty()) break;

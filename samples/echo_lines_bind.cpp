@@ -15,4 +15,4 @@ lwt::promise<void> loop() {
     };
 }
 
-int main() { lwt::main::run(loop()); }
+int main() { return lwt::main::run_program(loop()); }

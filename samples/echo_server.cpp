@@ -43,8 +43,13 @@ promise<void> serve(unix_::file_descr conn) {
 
 promise<void> accept_loop(const unix_::file_descr& listener) {
     for (;;) {
-        auto accepted = co_await unix_::accept(listener);
-        unix_::setsockopt(accepted.first, unix_::socket_bool_option::tcp_nodelay, true);
+        // Out of descriptors, this waits (backing off) until connections close, then goes on.
+        auto accepted = co_await io::accept_with_backoff(listener);
+        try {
+            unix_::setsockopt(accepted.first, unix_::socket_bool_option::tcp_nodelay, true);
+        } catch (const unix_::unix_error&) {
+            continue;  // the client is already gone
+        }
         async([conn = std::move(accepted.first)]() mutable { return serve(std::move(conn)); });
     }
 }
@@ -82,6 +87,6 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "usage: echo_server [--buffer BYTES] [--loops N] PORT\n");
         return 2;
     }
-    loops::run(n_loops, [port, n_loops](std::size_t) { return run_loop(port, n_loops > 1); });
-    return 0;
+    // A failure (the port is taken...) is one line on stderr and exit status 2.
+    return main::run_program([&] { loops::run(n_loops, [port, n_loops](std::size_t) { return run_loop(port, n_loops > 1); }); });
 }

@@ -42,7 +42,7 @@ promise<void> serve(unix_::sockaddr, io::input_channel ic, io::output_channel oc
 }
 
 int main() {
-    main::run([]() -> promise<void> {
+    return main::run_program([]() -> promise<void> {
         auto server = co_await io::establish_server_with_client_address(unix_::sockaddr::inet("127.0.0.1", 0), serve);
         auto addr = server.listening_address();
         std::vector<promise<void>> all;

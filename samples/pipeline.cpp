@@ -11,7 +11,7 @@
 using namespace lwt;
 
 int main() {
-    main::run([]() -> promise<void> {
+    return main::run_program([]() -> promise<void> {
         std::string text = "the quick brown fox jumps over the lazy dog the end";
         process::command split({"tr", " ", "\n"});
         auto words = co_await process::pmap(split, text + "\n");

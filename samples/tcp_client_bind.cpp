@@ -14,7 +14,7 @@ using namespace lwt::infix;
 int main(int argc, char** argv) {
     std::string host = argc > 1 ? argv[1] : "127.0.0.1";
     auto port = static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 8080);
-    main::run(io::with_connection(unix_::sockaddr::inet(host, port), [](io::input_channel& ic, io::output_channel& oc) {
+    return main::run_program(io::with_connection(unix_::sockaddr::inet(host, port), [](io::input_channel& ic, io::output_channel& oc) {
         return (io::write(oc, "GET / HTTP/1.1\r\n\r\n") >>= [ic] { return io::read_line(ic); }) >>=
                [](const std::string& line) { return io::write_line(io::stdout_, line); };
     }));

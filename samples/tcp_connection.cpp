@@ -30,7 +30,7 @@ struct tcp_connection {
 int main(int argc, char** argv) {
     std::string host = argc > 1 ? argv[1] : "127.0.0.1";
     auto port = static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 8080);
-    main::run([&]() -> promise<void> {
+    return main::run_program([&]() -> promise<void> {
         auto connection = co_await tcp_connection::create(host, port);
         co_await io::write_line(io::stdout_, co_await connection.read());
         co_await connection.close();

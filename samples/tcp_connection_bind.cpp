@@ -33,7 +33,7 @@ struct tcp_connection {
 int main(int argc, char** argv) {
     std::string host = argc > 1 ? argv[1] : "127.0.0.1";
     auto port = static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 8080);
-    main::run(tcp_connection::create(host, port) >>= [](tcp_connection connection) {
+    return main::run_program(tcp_connection::create(host, port) >>= [](tcp_connection connection) {
         return (connection.read() >>= [](const std::string& line) { return io::write_line(io::stdout_, line); }) >>=
                [connection] { return connection.close(); };
     });

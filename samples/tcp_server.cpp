@@ -15,7 +15,7 @@ using namespace lwt;
 int main(int argc, char** argv) {
     log_failures("tcp_server");
     auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 8080);
-    main::run([port]() -> promise<void> {
+    return main::run_program([port]() -> promise<void> {
         auto server = co_await io::establish_server_with_client_address(
             unix_::sockaddr::inet("127.0.0.1", port), [](unix_::sockaddr, io::input_channel, io::output_channel oc) -> promise<void> {
                 co_await io::write_line(oc, "Hello from server!");

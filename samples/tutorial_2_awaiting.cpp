@@ -35,4 +35,4 @@ lwt::promise<void> program() {
     }
 }
 
-int main() { lwt::main::run(program()); }
+int main() { return lwt::main::run_program(program()); }

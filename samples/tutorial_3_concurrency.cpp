@@ -38,4 +38,4 @@ lwt::promise<void> program() {
                slow.state() == lwt::state::rejected);
 }
 
-int main() { lwt::main::run(program()); }
+int main() { return lwt::main::run_program(program()); }

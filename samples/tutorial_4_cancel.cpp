@@ -37,4 +37,4 @@ lwt::promise<void> program() {
     fmt::print("the protected work finished anyway\n");
 }
 
-int main() { lwt::main::run(program()); }
+int main() { return lwt::main::run_program(program()); }

@@ -28,4 +28,4 @@ promise<void> serve(std::uint16_t port) {
     co_await io::shutdown_server(server);
 }
 
-int main(int argc, char** argv) { main::run(serve(static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 9000))); }
+int main(int argc, char** argv) { return main::run_program(serve(static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 9000))); }

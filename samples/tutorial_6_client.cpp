@@ -26,5 +26,5 @@ promise<void> talk(std::uint16_t port, std::vector<std::string> lines) {
 
 int main(int argc, char** argv) {
     if (argc < 2) return 2;
-    main::run(talk(static_cast<std::uint16_t>(std::atoi(argv[1])), std::vector<std::string>(argv + 2, argv + argc)));
+    return main::run_program(talk(static_cast<std::uint16_t>(std::atoi(argv[1])), std::vector<std::string>(argv + 2, argv + argc)));
 }

@@ -39,5 +39,5 @@ promise<void> serve(std::uint16_t port) {
 int main(int argc, char** argv) {
     auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 9000);
     std::size_t n = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : loops::available_cpus();
-    loops::run(n, [port](std::size_t) { return serve(port); });
+    return main::run_program([&] { loops::run(n, [port](std::size_t) { return serve(port); }); });
 }

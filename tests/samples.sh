@@ -85,6 +85,28 @@ echo_server)
     expect "nc" "$(printf 'ping\n' | T nc -q 2 127.0.0.1 "$port")" "ping"
     big=$(head -c 300000 /dev/urandom | base64 -w 0)
     expect "nc (300 kB)" "$(printf '%s\n' "$big" | T nc -q 3 127.0.0.1 "$port" | md5sum)" "$(printf '%s\n' "$big" | md5sum)"
+    # The port is taken: one clear line and exit status 2, not std::terminate.
+    expect "a second server on the port" "$(T "$S/echo_server" "$port" 2>&1; echo "exit $?")" \
+        "echo_server: bind(127.0.0.1:$port): Address already in use
+exit 2"
+    stop
+    # Out of descriptors (ulimit -n 64, 300 clients at once): the server backs off, lives on,
+    # and serves again once the clients have gone.
+    port=$(free_port)
+    start bash -c "ulimit -n 64 && exec \"$S/echo_server\" $port"
+    wait_port "$port"
+    T python3 - "$port" <<'PY' || fail "the flood of 300 clients"
+import socket, sys, time
+socks = []
+for _ in range(300):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+    socks.append(s)
+time.sleep(0.3)
+for s in socks:
+    s.close()
+PY
+    kill -0 "$PID" 2>/dev/null || fail "echo_server died out of descriptors"
+    expect "nc after the flood" "$(printf 'again\n' | T nc -q 2 127.0.0.1 "$port")" "again"
     stop
     # Two loops on one port: every client is echoed, whichever loop the kernel chose.
     port=$(free_port)

@@ -6,11 +6,15 @@
 
 #include "support.hpp"
 
-#include <stdexcept>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 TEST_CASE("run returns the value of the promise once it settles") {
@@ -184,4 +188,47 @@ TEST_CASE("sleeps and pauses made before run are served by the next run") {
     auto p = lwt::pause();
     lwt::main::run(lwt::join(s, p));
     REQUIRE(s.state() == lwt::state::fulfilled);
+}
+
+namespace {
+
+// What `f` writes to stderr (fd 2), and what it returns.
+template <class F>
+std::pair<std::string, int> with_stderr_captured(F f) {
+    std::fflush(stderr);
+    int saved = ::dup(2);
+    FILE* tmp = std::tmpfile();
+    ::dup2(::fileno(tmp), 2);
+    int status = f();
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    std::string out;
+    std::rewind(tmp);
+    char buf[256];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, tmp)) out.append(buf, n);
+    std::fclose(tmp);
+    return {out, status};
+}
+
+}  // namespace
+
+TEST_CASE("run_program gives the exit status of the program's promise: its int, or 0") {
+    REQUIRE(lwt::main::run_program(lwt::return_(7)) == 7);
+    REQUIRE(lwt::main::run_program([]() -> lwt::promise<void> { co_await lwt::pause(); }) == 0);
+    REQUIRE(lwt::main::run_program([] { return 3; }) == 3);  // a main that runs no promise itself
+}
+
+TEST_CASE("run_program prints a failure as one line naming the program and returns 2") {
+    auto [err, status] = with_stderr_captured([] {
+        return lwt::main::run_program([]() -> lwt::promise<void> {
+            co_await lwt::pause();
+            throw lwt::unix_::unix_error(EADDRINUSE, "bind", "127.0.0.1:8080");
+        });
+    });
+    REQUIRE(status == 2);
+    REQUIRE(err == std::string(program_invocation_short_name) + ": bind(127.0.0.1:8080): Address already in use\n");
+    auto [err2, status2] = with_stderr_captured([] { return lwt::main::run_program([]() -> int { throw 42; }); });
+    REQUIRE(status2 == 2);
+    REQUIRE(err2 == std::string(program_invocation_short_name) + ": an exception that is not a std::exception\n");
 }

@@ -12,6 +12,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <set>
 #include <string>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -117,6 +118,28 @@ TEST_CASE("directories: opendir, readdir, closedir and files_of_directory") {
     main::run(unix_::closedir(d));
     REQUIRE(seen.size() == 5);  // with "." and ".."
     REQUIRE_THROWS_AS(main::run(unix_::opendir(dir / "nope")), unix_::unix_error);
+}
+
+TEST_CASE("readdirs in flight when the handle is closed finish safely, taking turns, each entry once") {
+    test::temp_dir dir;
+    for (int i = 0; i < 200; ++i) main::run(unix_::openfile(dir / std::to_string(i), O_WRONLY | O_CREAT, 0644));
+    std::vector<promise<std::optional<std::string>>> reads;
+    {
+        auto d = main::run(unix_::opendir(dir.path));
+        for (int i = 0; i < 64; ++i) reads.push_back(unix_::readdir(d));
+        main::run(unix_::closedir(d));  // while the workers read
+        REQUIRE_THROWS_AS(unix_::readdir(d), std::invalid_argument);
+        auto d2 = main::run(unix_::opendir(dir.path));
+        auto abandoned = unix_::readdir(d2);
+        cancel(abandoned);
+    }  // the second handle dies with its abandoned readdir still on a worker
+    test::settle_idle();
+    std::set<std::string> names;
+    for (auto& r : reads) {
+        REQUIRE(r.state() == lwt::state::fulfilled);
+        REQUIRE(r.value().has_value());
+        REQUIRE(names.insert(*r.value()).second);  // no entry twice: the readdirs took turns
+    }
 }
 
 TEST_CASE("errors carry errno, the call and its argument") {

@@ -4,6 +4,7 @@
 #include <lwt/promise.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -15,6 +16,8 @@ namespace lwt::detail {
 // called from inside a run, or when nothing can settle `s` any more.
 LWT_EXPORT void run_until(cell_base* s);
 // Marks the thread as running a loop for the scope (nested runs throw std::logic_error).
+// Prints "<program>: <what the exception says>" on stderr, as one line; returns 2.
+LWT_EXPORT int report_fatal(std::exception_ptr e) noexcept;
 struct LWT_EXPORT run_scope {
     run_scope();
     ~run_scope();
@@ -79,6 +82,56 @@ auto run(F&& f) {
         detail::run_until(lwt::detail::state_of(*p));
     }
     return detail::outcome(*p);
+}
+
+// For a program's main, which should end with a message and a status rather than in
+// std::terminate (beyond Lwt; OCaml prints an uncaught exception and exits with 2):
+//   int main() { return lwt::main::run_program([]() -> lwt::promise<void> { ... }); }
+// Runs a promise, or calls f -- running the promise it returns as run(f) does, or taking its
+// plain result (a main that calls loops::run) -- and returns the exit status: the int it gave,
+// or 0. Any failure (a rejection, a throw) is printed as one line, "<program>: <what()>", on
+// stderr, and the status is 2.
+template <class T>
+int run_program(promise<T> p) noexcept {
+    static_assert(std::is_void_v<T> || std::is_same_v<T, int>, "lwt::main::run_program: the promise gives void or int");
+    try {
+        if constexpr (std::is_void_v<T>) {
+            run(std::move(p));
+            return 0;
+        } else {
+            return run(std::move(p));
+        }
+    } catch (...) {
+        return detail::report_fatal(std::current_exception());
+    }
+}
+
+template <class F>
+    requires std::is_invocable_v<F&>
+int run_program(F&& f) noexcept {
+    using R = std::invoke_result_t<std::decay_t<F>&>;
+    try {
+        if constexpr (lwt::detail::promise_like_v<R>) {
+            using T = lwt::detail::promise_value_t<lwt::detail::as_promise_t<R>>;
+            static_assert(std::is_void_v<T> || std::is_same_v<T, int>, "lwt::main::run_program: f's promise gives void or int");
+            if constexpr (std::is_void_v<T>) {
+                run(std::forward<F>(f));
+                return 0;
+            } else {
+                return run(std::forward<F>(f));
+            }
+        } else {
+            static_assert(std::is_void_v<R> || std::is_same_v<R, int>, "lwt::main::run_program: f returns void, int or a promise of one");
+            if constexpr (std::is_void_v<R>) {
+                f();
+                return 0;
+            } else {
+                return f();
+            }
+        }
+    } catch (...) {
+        return detail::report_fatal(std::current_exception());
+    }
 }
 
 // Lwt_main.yield: resumes on the next loop iteration (lwt::pause()).

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <mutex>
 
 namespace lwt::detail {
 
@@ -166,32 +167,39 @@ promise<void> truncate(std::string path, off_t length) {
 // ---------------------------------------------------------------------------------------
 // Directories (the worker pool: readdir has no asynchronous form).
 
-dir_handle& dir_handle::operator=(dir_handle&& o) noexcept {
-    if (this != &o) {
-        if (d_ != nullptr) ::closedir(static_cast<DIR*>(d_));
-        d_ = std::exchange(o.d_, nullptr);
-    }
-    return *this;
-}
+}  // namespace lwt::unix_
 
-dir_handle::~dir_handle() {
-    if (d_ != nullptr) ::closedir(static_cast<DIR*>(d_));
-}
+namespace lwt::detail {
+
+struct dir_stream {
+    DIR* dir;
+    std::mutex turn;  // readdir on one DIR* is not safe from two threads at once
+    explicit dir_stream(DIR* d) noexcept : dir(d) {}
+    dir_stream(const dir_stream&) = delete;
+    dir_stream& operator=(const dir_stream&) = delete;
+    ~dir_stream() { ::closedir(dir); }  // by the last holder: the handle or a worker's job
+};
+
+}  // namespace lwt::detail
+
+namespace lwt::unix_ {
 
 promise<dir_handle> opendir(std::string path) {
     check_path(path, "opendir");
-    return lwt::map([](void* d) { return dir_handle(d); }, preemptive::detach([path]() -> void* {
-                        DIR* d = ::opendir(path.c_str());
-                        if (d == nullptr) throw unix_error(errno, "opendir", quoted(path));
-                        return d;
-                    }));
+    return preemptive::detach([path]() {
+        DIR* d = ::opendir(path.c_str());
+        if (d == nullptr) throw unix_error(errno, "opendir", quoted(path));
+        return dir_handle(std::make_shared<detail::dir_stream>(d));
+    });
 }
 
 promise<std::optional<std::string>> readdir(dir_handle& d) {
-    if (d.get() == nullptr) throw std::invalid_argument("lwt::unix_::readdir: closed directory handle");
-    return preemptive::detach([dir = static_cast<DIR*>(d.get())]() -> std::optional<std::string> {
+    if (!d.is_open()) throw std::invalid_argument("lwt::unix_::readdir: closed directory handle");
+    // The job holds the stream: a closedir meanwhile only lets go of the handle's share.
+    return preemptive::detach([s = d.impl()]() -> std::optional<std::string> {
+        std::lock_guard<std::mutex> lock(s->turn);
         errno = 0;
-        dirent* e = ::readdir(dir);
+        dirent* e = ::readdir(s->dir);
         if (e == nullptr) {
             if (errno != 0) throw unix_error(errno, "readdir", "");
             return std::nullopt;
@@ -202,7 +210,7 @@ promise<std::optional<std::string>> readdir(dir_handle& d) {
 
 promise<void> closedir(dir_handle& d) {
     dir_handle taken(std::move(d));
-    return lwt::return_();  // `taken` closes the stream
+    return lwt::return_();  // the stream closes when `taken` and any readdir in flight let go
 }
 
 promise<std::vector<std::string>> files_of_directory(std::string path) {

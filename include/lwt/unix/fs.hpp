@@ -9,10 +9,15 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace lwt::detail {
+struct dir_stream;  // a DIR* and the lock its readers take turns on (lib/unix/fs.cpp)
+}  // namespace lwt::detail
 
 namespace lwt::unix_ {
 
@@ -118,17 +123,19 @@ LWT_EXPORT path_op rmdir(std::string path);
 LWT_EXPORT promise<void> truncate(std::string path, off_t length);
 
 // Directories: opendir/readdir/closedir (each on the worker pool) and the whole listing.
+// The directory stream is shared by the handle and the readdirs in flight on it, and closed
+// when the last of them lets go: closing the handle (or destroying it) while a readdir that
+// was abandoned (with_timeout, pick, cancel) still runs on a worker is safe; readdirs on one
+// handle take turns.
 class LWT_EXPORT dir_handle {
 public:
     dir_handle() noexcept = default;
-    explicit dir_handle(void* d) noexcept : d_(d) {}
-    dir_handle(dir_handle&& o) noexcept : d_(std::exchange(o.d_, nullptr)) {}
-    dir_handle& operator=(dir_handle&& o) noexcept;
-    ~dir_handle();
-    void* get() const noexcept { return d_; }
+    explicit dir_handle(std::shared_ptr<detail::dir_stream> d) noexcept : d_(std::move(d)) {}
+    bool is_open() const noexcept { return d_ != nullptr; }
+    const std::shared_ptr<detail::dir_stream>& impl() const noexcept { return d_; }
 
 private:
-    void* d_ = nullptr;
+    std::shared_ptr<detail::dir_stream> d_;
 };
 LWT_EXPORT promise<dir_handle> opendir(std::string path);
 // The next entry's name (including "." and ".."), or std::nullopt at the end.

@@ -213,6 +213,7 @@ void epoll_engine::submit(io_op& op) noexcept {
         if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, op.fd, &ev) == 0 || errno == EEXIST) e.registered = true;
     }
     op.phase = io_phase::pending;
+    op.tag = serving_;
     ++live_ops_;
     queue_of(e, op).push(op);
     if (!e.registered) {
@@ -223,7 +224,8 @@ void epoll_engine::submit(io_op& op) noexcept {
 
 void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events, bool polls_only) noexcept {
     // A poll consumes nothing: it completes whenever the events match, wherever it stands in
-    // the list. The other operations go in FIFO order, and the first that would block stops
+    // the list -- if it was parked before they were seen: a completion may have consumed
+    // what they said, or closed the fd and opened another file under its number. The other operations go in FIFO order, and the first that would block stops
     // the rest (with `polls_only`, this edge is not theirs at all). After each completion the
     // scan starts again from the head: completing runs coroutines, which may park or cancel.
     bool blocked = polls_only;
@@ -234,6 +236,7 @@ void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events, bool p
         std::int32_t r = -EAGAIN;
         for (; op != nullptr; op = op->next) {
             if (op->kind == io_kind::poll) {
+                if (op->tag == serving_) continue;  // parked since these events were seen
                 auto want = static_cast<std::uint32_t>(op->flags) | POLLERR | POLLHUP;
                 r = static_cast<std::int32_t>(events & want);
                 if (r != 0) break;
@@ -252,6 +255,7 @@ void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events, bool p
 
 void epoll_engine::serve(int fd, std::uint32_t events) noexcept {
     if (static_cast<std::size_t>(fd) >= fds_.size()) return;
+    ++serving_;
     fd_entry& e = fds_[static_cast<std::size_t>(fd)];
     constexpr std::uint32_t in = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI;
     constexpr std::uint32_t out = EPOLLOUT | EPOLLHUP | EPOLLERR;

@@ -62,7 +62,10 @@ private:
     bool pwait2_ = true;  // epoll_pwait2 (5.11), else epoll_wait with milliseconds
     std::vector<fd_entry> fds_;
     std::vector<int> ready_;  // fds epoll refuses (always ready): served next iteration
-    std::vector<int> spurious_;  // fds whose attempt the fault injector said EAGAIN of
+    std::vector<int> spurious_;
+    // Counts serve() calls; a parked op's tag is the count when it parked, so that a serve
+    // tells the polls parked during it (by the completions it ran) from those it serves.
+    std::uint32_t serving_ = 0;  // fds whose attempt the fault injector said EAGAIN of
 };
 
 }  // namespace lwt::detail

@@ -152,7 +152,8 @@ struct io_op : cancelable {
     io_op* next = nullptr;
     io_op* prev = nullptr;
     std::uint32_t slot = 0;          // io_uring: its entry in the engine's slot table
-    std::uint32_t tag = 0;           // io_uring: which use of the slot (stale cancels miss)
+    std::uint32_t tag = 0;           // io_uring: which use of the slot (stale cancels miss);
+                                     // epoll: the serve() count when it parked
 
     io_op() noexcept;
 

@@ -305,14 +305,14 @@ void epoll_engine::wait(std::int64_t timeout_ns) {
 
 // The fds whose attempt the fault injector answered with EAGAIN: the edge that made them
 // ready may be spent, so they are served with what poll(2) says of them now (their
-// readiness, not a guess: a poll operation must not see events that did not happen).
+// readiness, not a guess: a poll operation must not see events that did not happen) --
+// even with nothing parked (its op may be gone): that clears the `drained` hint the EAGAIN
+// left, which no edge would clear.
 LWT_COLD void epoll_engine::serve_spurious() noexcept {
     std::vector<int> fds;
     fds.swap(spurious_);
     for (int fd : fds) {
         if (static_cast<std::size_t>(fd) >= fds_.size()) continue;
-        const fd_entry& e = fds_[static_cast<std::size_t>(fd)];
-        if (e.readers.empty() && e.writers.empty()) continue;
         pollfd p{fd, POLLIN | POLLOUT | POLLRDHUP | POLLPRI, 0};
         if (::poll(&p, 1, 0) > 0 && !(p.revents & POLLNVAL)) serve(fd, static_cast<std::uint16_t>(p.revents));
     }
@@ -329,6 +329,7 @@ void epoll_engine::cancel(io_op& op) noexcept {
 bool epoll_engine::relocate(io_op& from, io_op& to) noexcept {
     fd_entry& e = fds_[static_cast<std::size_t>(from.fd)];
     queue_of(e, from).replace(from, to);
+    to.tag = from.tag;
     to.phase = io_phase::pending;
     from.phase = io_phase::idle;
     return true;

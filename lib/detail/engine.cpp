@@ -111,6 +111,12 @@ io_engine& io_engine::create() {
 io_engine::io_engine() {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+    if (fault_config c = fault_config::from_env(); c.any()) faults_ = std::make_unique<fault_injector>(c);
+}
+
+fault_injector& io_engine::faults() {
+    if (!faults_) faults_ = std::make_unique<fault_injector>(fault_config{});
+    return *faults_;
 }
 
 io_engine::~io_engine() {
@@ -158,6 +164,7 @@ void io_engine::shutdown() noexcept {
         if (!queue_empty()) drain_queue();
         if (live_ops_ == 0 && timers_.empty()) break;
     }
+    if (LWT_UNLIKELY(faults_ != nullptr)) faults_->at_teardown(id(), live_ops_);
 }
 
 void io_engine::iterate(std::int64_t timeout_ns) {
@@ -180,6 +187,7 @@ bool io_engine::has_pending_work() const noexcept {
 // Each completion is a resolution of its own when it runs from the loop: what it defers runs
 // before the next completion. From inside cancel() it nests in the caller's resolution.
 void io_engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noexcept {
+    if (LWT_UNLIKELY(faults_ != nullptr)) faults_->settling(op);
     op.res = res;
     op.cqe_flags = cqe_flags;
     op.phase = io_phase::done;

@@ -78,8 +78,36 @@ epoll_engine::fd_entry& epoll_engine::entry(int fd) {
 }
 
 // Performs op without blocking; -EAGAIN when it would block. `known_ready`: epoll just said
-// the fd is ready (a blocking stream may then be used once).
+// the fd is ready (a blocking stream may then be used once). An interrupted call is made
+// again (an EINTR means it did nothing: see restartable).
 std::int32_t epoll_engine::attempt(io_op& op, const fd_entry& e, bool known_ready) noexcept {
+    for (;;) {
+        std::int32_t r = LWT_UNLIKELY(faults_ != nullptr) ? attempt_faulty(op, e, known_ready)
+                                                          : attempt_once(op, e, known_ready);
+        if (LWT_LIKELY(r != -EINTR) || !restartable(op.kind)) return r;
+    }
+}
+
+// The attempt as the fault injector has it: not made (an error, EINTR, or EAGAIN -- after
+// which the fd is looked at again next iteration, as an edge would have it), or made with a
+// byte count clamped to 1 (in the request itself: note_result must see what was asked).
+LWT_COLD std::int32_t epoll_engine::attempt_faulty(io_op& op, const fd_entry& e, bool known_ready) noexcept {
+    const bool waits = op.kind != io_kind::poll && op.kind != io_kind::connect;
+    if (std::int32_t r = faults_->instead_of(op, waits)) {
+        if (r == -EAGAIN && waits) spurious_.push_back(op.fd);
+        return r;
+    }
+    op.len = faults_->short_len(op);
+    if (iovec* one = faults_->short_iovec(op, 0)) {
+        io_op w = op;
+        w.addr = one;
+        w.len = 1;
+        return attempt_once(w, e, known_ready);
+    }
+    return attempt_once(op, e, known_ready);
+}
+
+std::int32_t epoll_engine::attempt_once(io_op& op, const fd_entry& e, bool known_ready) noexcept {
     if (op.kind == io_kind::connect) {
         if (op.phase == io_phase::pending) {  // in progress: the outcome is in SO_ERROR
             int err = 0;
@@ -87,8 +115,9 @@ std::int32_t epoll_engine::attempt(io_op& op, const fd_entry& e, bool known_read
             if (::getsockopt(op.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -errno;
             return err == 0 ? 0 : -err;
         }
+        // (Interrupted, a connect goes on asynchronously, as one in progress.)
         std::int32_t r = perform_now(op);
-        return r == -EINPROGRESS ? -EAGAIN : r;
+        return r == -EINPROGRESS || r == -EINTR ? -EAGAIN : r;
     }
     if (op.kind == io_kind::poll) return perform_now(op);
     if (e.type == fd_type::file || e.type == fd_type::unknown) return perform_now(op);
@@ -137,10 +166,19 @@ void epoll_engine::note_result(fd_entry& e, const io_op& op, int dir, std::int32
     }
 }
 
+// A call that is not about readiness, performed now (an interrupted one is made again).
+std::int32_t epoll_engine::perform(const io_op& op) noexcept {
+    for (;;) {
+        std::int32_t r = -EINTR;
+        if (LWT_LIKELY(faults_ == nullptr) || (r = faults_->instead_of(op, false)) == 0) r = perform_now(op);
+        if (LWT_LIKELY(r != -EINTR) || !restartable(op.kind)) return r;
+    }
+}
+
 bool epoll_engine::try_now(io_op& op) noexcept {
     int dir = direction(op);
     if (dir < 0) {
-        op.res = perform_now(op);
+        op.res = perform(op);
         op.phase = io_phase::done;
         return true;
     }
@@ -175,6 +213,7 @@ void epoll_engine::submit(io_op& op) noexcept {
         if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, op.fd, &ev) == 0 || errno == EEXIST) e.registered = true;
     }
     op.phase = io_phase::pending;
+    op.tag = serving_;
     ++live_ops_;
     queue_of(e, op).push(op);
     if (!e.registered) {
@@ -185,7 +224,8 @@ void epoll_engine::submit(io_op& op) noexcept {
 
 void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events, bool polls_only) noexcept {
     // A poll consumes nothing: it completes whenever the events match, wherever it stands in
-    // the list. The other operations go in FIFO order, and the first that would block stops
+    // the list -- if it was parked before they were seen: a completion may have consumed
+    // what they said, or closed the fd and opened another file under its number. The other operations go in FIFO order, and the first that would block stops
     // the rest (with `polls_only`, this edge is not theirs at all). After each completion the
     // scan starts again from the head: completing runs coroutines, which may park or cancel.
     bool blocked = polls_only;
@@ -196,6 +236,7 @@ void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events, bool p
         std::int32_t r = -EAGAIN;
         for (; op != nullptr; op = op->next) {
             if (op->kind == io_kind::poll) {
+                if (op->tag == serving_) continue;  // parked since these events were seen
                 auto want = static_cast<std::uint32_t>(op->flags) | POLLERR | POLLHUP;
                 r = static_cast<std::int32_t>(events & want);
                 if (r != 0) break;
@@ -214,6 +255,7 @@ void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events, bool p
 
 void epoll_engine::serve(int fd, std::uint32_t events) noexcept {
     if (static_cast<std::size_t>(fd) >= fds_.size()) return;
+    ++serving_;
     fd_entry& e = fds_[static_cast<std::size_t>(fd)];
     constexpr std::uint32_t in = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI;
     constexpr std::uint32_t out = EPOLLOUT | EPOLLHUP | EPOLLERR;
@@ -226,7 +268,7 @@ void epoll_engine::serve(int fd, std::uint32_t events) noexcept {
 }
 
 void epoll_engine::wait(std::int64_t timeout_ns) {
-    if (!ready_.empty()) timeout_ns = 0;
+    if (!ready_.empty() || !spurious_.empty()) timeout_ns = 0;
     epoll_event evs[256];
     int n;
     if (pwait2_) {
@@ -258,6 +300,22 @@ void epoll_engine::wait(std::int64_t timeout_ns) {
         fds.swap(ready_);
         for (int fd : fds) serve(fd, EPOLLIN | EPOLLOUT);
     }
+    if (LWT_UNLIKELY(!spurious_.empty())) serve_spurious();
+}
+
+// The fds whose attempt the fault injector answered with EAGAIN: the edge that made them
+// ready may be spent, so they are served with what poll(2) says of them now (their
+// readiness, not a guess: a poll operation must not see events that did not happen) --
+// even with nothing parked (its op may be gone): that clears the `drained` hint the EAGAIN
+// left, which no edge would clear.
+LWT_COLD void epoll_engine::serve_spurious() noexcept {
+    std::vector<int> fds;
+    fds.swap(spurious_);
+    for (int fd : fds) {
+        if (static_cast<std::size_t>(fd) >= fds_.size()) continue;
+        pollfd p{fd, POLLIN | POLLOUT | POLLRDHUP | POLLPRI, 0};
+        if (::poll(&p, 1, 0) > 0 && !(p.revents & POLLNVAL)) serve(fd, static_cast<std::uint16_t>(p.revents));
+    }
 }
 
 void epoll_engine::cancel(io_op& op) noexcept {
@@ -271,6 +329,7 @@ void epoll_engine::cancel(io_op& op) noexcept {
 bool epoll_engine::relocate(io_op& from, io_op& to) noexcept {
     fd_entry& e = fds_[static_cast<std::size_t>(from.fd)];
     queue_of(e, from).replace(from, to);
+    to.tag = from.tag;
     to.phase = io_phase::pending;
     from.phase = io_phase::idle;
     return true;

@@ -69,11 +69,18 @@ std::unique_ptr<io_engine> uring_engine::create(std::string& why) {
     };
     int r = -EINVAL;
     io_uring_params p;
+    unsigned sq_entries = 2048, cq_entries = 8192;
+    if (e->faults_) {  // (small queues, to exercise a full SQ and an overflowing CQ)
+        const fault_config& c = e->faults_->config();
+        if (c.sq != 0) sq_entries = c.sq;
+        if (c.cq != 0) cq_entries = c.cq;
+        if (cq_entries < sq_entries) cq_entries = sq_entries;
+    }
     for (unsigned flags : attempts) {
         std::memset(&p, 0, sizeof p);
         p.flags = flags;
-        p.cq_entries = 8192;
-        r = io_uring_queue_init_params(2048, &e->ring_, &p);
+        p.cq_entries = cq_entries;
+        r = io_uring_queue_init_params(sq_entries, &e->ring_, &p);
         if (r != -EINVAL) break;
     }
     if (r < 0) {
@@ -159,6 +166,7 @@ LWT_COLD void uring_engine::submit_accept(io_op& op) noexcept {
 
 bool uring_engine::try_now(io_op& op) noexcept {
     if (LWT_LIKELY(native_[static_cast<std::size_t>(op.kind)])) return false;
+    if (LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind)) return false;  // (submit fails it)
     if (op.kind == io_kind::accept) return try_accept_now(op);  // (multishot accept, see create)
     // The kernel lacks this opcode (path operations before 5.11/5.15): the plain call.
     op.res = perform_now(op);
@@ -184,13 +192,54 @@ void uring_engine::unlink(io_op& op) noexcept {
 }
 
 void uring_engine::submit(io_op& op) noexcept {
-    if (LWT_UNLIKELY(op.kind == io_kind::accept) && multishot_accept_) return submit_accept(op);
-    io_uring_sqe* sqe = get_sqe();
-    prep_sqe(sqe, op);
+    if (LWT_UNLIKELY(op.kind == io_kind::accept) && multishot_accept_ &&
+        !(LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind)))
+        return submit_accept(op);
     op.phase = io_phase::pending;
     link(op);
-    io_uring_sqe_set_data64(sqe, data_of(op));
     ++live_ops_;
+    to_kernel(op);
+}
+
+// Queues op's SQE (its first, or its retry after a readiness wait or an EINTR).
+void uring_engine::to_kernel(io_op& op) noexcept {
+    if (LWT_UNLIKELY(faults_ != nullptr) && to_kernel_faulty(op)) return;
+    io_uring_sqe* sqe = get_sqe();
+    prep_sqe(sqe, op);
+    io_uring_sqe_set_data64(sqe, data_of(op));
+}
+
+// What the fault injector makes of an SQE: none, and a completion the kernel never gave
+// (queued with what cancel() may reap, dispatched next iteration) -- true; or the SQE with
+// its byte count clamped to 1 (false: queued here).
+LWT_COLD bool uring_engine::to_kernel_faulty(io_op& op) noexcept {
+    if (tearing_down_) return false;
+    // (A multishot accept shares the kernel's accepts with a retried one-shot accept, which
+    // might wait for a connection the multishot took: no spurious faults there.)
+    const bool spurious_ok = !(op.kind == io_kind::accept && multishot_accept_);
+    if (spurious_ok || faults_->targets(op.kind)) {
+        if (std::int32_t r = faults_->instead_of(op, spurious_ok)) {
+            backlog_.push_back({data_of(op), r, 0});
+            return true;
+        }
+    }
+    io_uring_sqe* sqe = get_sqe();
+    prep_short(sqe, op);
+    io_uring_sqe_set_data64(sqe, data_of(op));
+    return true;
+}
+
+// prep_sqe, with `short` faults: a byte count of 1 (a vector of one byte).
+void uring_engine::prep_short(io_uring_sqe* sqe, const io_op& op) noexcept {
+    prep_sqe(sqe, op);
+    sqe->len = faults_->short_len(op);
+    try {
+        if (iovec* one = faults_->short_iovec(op, op.slot)) {
+            sqe->addr = reinterpret_cast<std::uintptr_t>(one);
+            sqe->len = 1;
+        }
+    } catch (...) {  // (no memory for the vector: the request as it is)
+    }
 }
 
 void uring_engine::arm_wake() noexcept {
@@ -256,19 +305,28 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
     if (c.data & retry_tag) {
         // The readiness wait before a retry has ended.
         op->phase = io_phase::pending;
-        if (c.res < 0 || op->cancel_requested) {
-            std::int32_t res = op->cancel_requested ? -ECANCELED : c.res;
+        if (c.res < 0 || op->cancel_requested || op->orphaned) {
+            std::int32_t res = op->cancel_requested ? -ECANCELED : op->orphaned ? -EBADF : c.res;
             if (res == -ECANCELED) res = cancelled(*op);
             unlink(*op);
             finish(*op, res);
             return;
         }
-        io_uring_sqe* sqe = get_sqe();
-        prep_sqe(sqe, *op);
-        io_uring_sqe_set_data64(sqe, data_of(*op));
+        to_kernel(*op);
         return;
     }
-    if (c.res == -EAGAIN && !op->cancel_requested) {
+    // A completion that says the call did nothing (EAGAIN, EINTR) is retried -- unless the
+    // op was cancelled, or its fd forgotten: the number may name another file by now.
+    if (LWT_UNLIKELY(c.res == -EAGAIN || c.res == -EINTR) && (op->cancel_requested || op->orphaned)) {
+        unlink(*op);
+        finish(*op, op->cancel_requested ? -ECANCELED : -EBADF);
+        return;
+    }
+    if (LWT_UNLIKELY(c.res == -EINTR) && restartable(op->kind)) {
+        to_kernel(*op);
+        return;
+    }
+    if (c.res == -EAGAIN) {
         // An O_NONBLOCK file: wait for readiness, then retry the operation.
         if (unsigned mask = retry_mask(*op)) {
             op->phase = io_phase::polling;
@@ -349,7 +407,7 @@ void uring_engine::cancel_by_data(std::uint64_t data) noexcept {
 void uring_engine::cancel(io_op& op) noexcept {
     if (!op.in_flight()) return;
     op.cancel_requested = true;
-    if (op.kind == io_kind::accept && multishot_accept_) {
+    if (op.kind == io_kind::accept && multishot_accept_ && waited_on(op) != nullptr) {
         // A waiter of a multishot accept: nothing of its own is in the kernel.
         if (listener* l = waited_on(op)) l->waiters.remove(op);
         finish(op, -ECANCELED);
@@ -379,11 +437,9 @@ void uring_engine::cancel(io_op& op) noexcept {
 }
 
 bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
-    if (from.kind == io_kind::accept && multishot_accept_) {
+    if (from.kind == io_kind::accept && multishot_accept_ && waited_on(from) != nullptr) {
         // A waiter of a multishot accept: it keeps its place in the queue.
-        listener* l = waited_on(from);
-        if (l == nullptr) return false;
-        l->waiters.replace(from, to);
+        waited_on(from)->waiters.replace(from, to);
     } else {
         if (from.traits().points_into_owner && from.phase != io_phase::polling) {  // (a readiness poll points nowhere)
             // Its SQE must reach the kernel with `to`'s pointers; once the kernel has consumed
@@ -394,11 +450,15 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
             bool reaimed = false;
             io_uring_sq& sq = ring_.sq;
             const std::uint64_t data = data_of(from);
+            to.slot = from.slot;  // (a short vector is kept by slot)
             const unsigned head = io_uring_smp_load_acquire(sq.khead);
             for (unsigned i = sq.sqe_tail; i != head && !reaimed;) {
                 io_uring_sqe& sqe = sq.sqes[--i & sq.ring_mask];
                 if (sqe.user_data != data) continue;
-                prep_sqe(&sqe, to);
+                if (LWT_UNLIKELY(faults_ != nullptr))
+                    prep_short(&sqe, to);
+                else
+                    prep_sqe(&sqe, to);
                 io_uring_sqe_set_data64(&sqe, data);
                 reaimed = true;
             }

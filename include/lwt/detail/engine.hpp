@@ -47,6 +47,7 @@
 #pragma once
 
 #include <lwt/detail/coroutine.hpp>
+#include <lwt/detail/faults.hpp>
 #include <lwt/detail/io_op.hpp>
 #include <lwt/detail/state.hpp>
 
@@ -57,6 +58,7 @@
 #include <cstdint>
 #include <ctime>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -178,6 +180,9 @@ public:
 
     // Counters.
     std::size_t live_operations() const noexcept { return live_ops_; }
+    // This engine's fault injector (faults.hpp), created on first use for a test's
+    // fail_next; LWT_FAULTS creates it with the engine.
+    fault_injector& faults();
     // Signal handlers and notifications that keep the loop alive (changed from any thread).
     std::atomic<std::size_t> external_sources{0};
     std::atomic<std::size_t> jobs_outstanding{0};  // worker jobs that will post back here
@@ -199,6 +204,8 @@ protected:
 
     std::size_t live_ops_ = 0;
     int wake_fd_ = -1;  // eventfd: other threads' wake-ups
+    // Null unless faults are injected: the engines' only cost when they are not.
+    std::unique_ptr<fault_injector> faults_;
 
 private:
     struct timer_slot {

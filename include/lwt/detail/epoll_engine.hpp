@@ -51,6 +51,10 @@ private:
     fd_entry& entry(int fd);
     static op_queue& queue_of(fd_entry& e, const io_op& op) noexcept;  // where op parks
     std::int32_t attempt(io_op& op, const fd_entry& e, bool known_ready) noexcept;
+    std::int32_t attempt_once(io_op& op, const fd_entry& e, bool known_ready) noexcept;
+    std::int32_t attempt_faulty(io_op& op, const fd_entry& e, bool known_ready) noexcept;
+    std::int32_t perform(const io_op& op) noexcept;
+    void serve_spurious() noexcept;
     void serve(int fd, std::uint32_t events) noexcept;
     void serve_list(int fd, bool writers, std::uint32_t events, bool polls_only) noexcept;
 
@@ -58,6 +62,10 @@ private:
     bool pwait2_ = true;  // epoll_pwait2 (5.11), else epoll_wait with milliseconds
     std::vector<fd_entry> fds_;
     std::vector<int> ready_;  // fds epoll refuses (always ready): served next iteration
+    std::vector<int> spurious_;
+    // Counts serve() calls; a parked op's tag is the count when it parked, so that a serve
+    // tells the polls parked during it (by the completions it ran) from those it serves.
+    std::uint32_t serving_ = 0;  // fds whose attempt the fault injector said EAGAIN of
 };
 
 }  // namespace lwt::detail

@@ -123,6 +123,11 @@ LWT_EXPORT extern const io_kind_traits io_kinds[static_cast<std::size_t>(io_kind
 
 inline const io_kind_traits& traits_of(io_kind k) noexcept { return io_kinds[static_cast<std::size_t>(k)]; }
 
+// Whether a call that said EINTR is made again by the engine (Lwt retries it too): an
+// interrupted call did nothing. Except a close (Linux frees the number even then: repeated,
+// it could close another file) and a connect (interrupted, it goes on asynchronously).
+inline bool restartable(io_kind k) noexcept { return k != io_kind::close && k != io_kind::connect; }
+
 struct io_op : cancelable {
     // ---- request (the owner's while idle; see io_kinds for each kind's use) ----
     io_kind kind{};
@@ -147,7 +152,8 @@ struct io_op : cancelable {
     io_op* next = nullptr;
     io_op* prev = nullptr;
     std::uint32_t slot = 0;          // io_uring: its entry in the engine's slot table
-    std::uint32_t tag = 0;           // io_uring: which use of the slot (stale cancels miss)
+    std::uint32_t tag = 0;           // io_uring: which use of the slot (stale cancels miss);
+                                     // epoll: the serve() count when it parked
 
     io_op() noexcept;
 

@@ -63,6 +63,9 @@ private:
 
     uring_engine() = default;
     io_uring_sqe* get_sqe() noexcept;
+    void to_kernel(io_op& op) noexcept;
+    bool to_kernel_faulty(io_op& op) noexcept;
+    void prep_short(io_uring_sqe* sqe, const io_op& op) noexcept;
     void arm_wake() noexcept;
     void reap() noexcept;                       // moves the ready CQEs to backlog_
     void dispatch(const cqe_copy& c) noexcept;  // one completion

@@ -1088,9 +1088,9 @@ TEST_CASE("an echo server out of descriptors backs off without spinning and serv
     double flood_wall = 0, flood_cpu = 0;
     {
         nofile_restorer restore;
-        // Room for exactly `headroom` accepted connections: the soft limit goes just above the
-        // highest open descriptor, every free number below it is filled, then `headroom` of
-        // the fillers are closed.
+        // Room for exactly `headroom` accepted connections: the soft limit goes `headroom`
+        // above the highest open descriptor, every free number below it is filled, then
+        // `headroom` of the fillers are closed.
         std::vector<flood_client> cs(clients);
         for (std::size_t i = 0; i < clients; ++i) {
             cs[i].s = tcp_socket();
@@ -1099,7 +1099,7 @@ TEST_CASE("an echo server out of descriptors backs off without spinning and serv
         }
         rlimit low{};
         ::getrlimit(RLIMIT_NOFILE, &low);
-        low.rlim_cur = static_cast<rlim_t>(highest_fd()) + 1;
+        low.rlim_cur = static_cast<rlim_t>(highest_fd()) + 1 + headroom;
         REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
         std::vector<file_descr> fillers;
         for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers.emplace_back(fd);

@@ -1087,9 +1087,9 @@ TEST_CASE("an echo server out of descriptors backs off without spinning and serv
     std::optional<io::server> srv_;
     {
         nofile_restorer restore;
-        // Room for exactly `headroom` accepted connections: the soft limit goes `headroom`
-        // above the highest open descriptor, every free number below it is filled, then
-        // `headroom` of the fillers are closed.
+        // Room for exactly `headroom` accepted connections (and the server's listener): the
+        // soft limit goes `headroom` + 1 above the highest open descriptor, every free number
+        // below it is filled, then `headroom` + 1 of the fillers are closed.
         std::vector<flood_client> cs(clients);
         for (std::size_t i = 0; i < clients; ++i) {
             cs[i].s = tcp_socket();
@@ -1133,7 +1133,7 @@ TEST_CASE("an echo server out of descriptors backs off without spinning and serv
         }
         rlimit low{};
         ::getrlimit(RLIMIT_NOFILE, &low);
-        low.rlim_cur = static_cast<rlim_t>(highest_fd()) + 1 + headroom;
+        low.rlim_cur = static_cast<rlim_t>(highest_fd()) + 2 + headroom;
         SOAK_CHECK(::setrlimit(RLIMIT_NOFILE, &low) == 0, "EMFILE scenario");
         std::vector<file_descr> fillers;
         for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers.emplace_back(fd);

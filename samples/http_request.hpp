@@ -114,7 +114,7 @@ private:
         req_.method = method;
         req_.target = target;
         req_.version = version;
-        req_.keep_alive = version == "HTTP/1.1";
+        req_.keep_alive = version[7] != '0';  // HTTP/1.1, and later 1.x read as 1.1 (RFC 9110 2.5)
     }
 
     void field(std::string_view line) {

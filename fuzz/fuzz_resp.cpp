@@ -129,7 +129,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             p.feed(std::string_view(bytes).substr(fed, n));
             fed += n;
             while (auto c = p.next()) {
-                CHECK(c->size() <= lim.args);
+                CHECK(c->size() <= std::max(lim.args, lim.line));  // (inline: words of a line)
                 for (auto& a : *c) CHECK(a.size() <= std::max(lim.bulk, lim.line));  // (inline: within a line)
                 got.commands.push_back(std::move(*c));
                 CHECK(p.buffered() <= fed);

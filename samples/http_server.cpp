@@ -10,6 +10,7 @@
 //        wrk -t1 -c64 -d5s http://127.0.0.1:8080/
 #include <lwt/lwt.hpp>
 
+#include "http_request.hpp"
 #include "log_failures.hpp"
 
 #include <fmt/core.h>
@@ -27,12 +28,6 @@ namespace {
 
 std::string root = ".";
 const std::string fixed_body = "Hello from lwt++\n";
-
-struct request {
-    std::string method, target, version;
-    bool keep_alive = true;
-    std::size_t content_length = 0;
-};
 
 std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -52,36 +47,38 @@ std::string content_type(const std::string& path) {
     return "application/octet-stream";
 }
 
-// The request line and headers; std::nullopt when the client closed the connection.
-promise<std::optional<request>> read_request(io::input_channel ic) {
-    auto line = co_await io::read_line_opt(ic);
-    while (line && line->empty()) line = co_await io::read_line_opt(ic);  // stray CRLFs
-    if (!line) co_return std::nullopt;
-    request r;
-    auto sp1 = line->find(' ');
-    auto sp2 = line->rfind(' ');
-    if (sp1 == std::string::npos || sp2 == sp1) throw std::runtime_error("bad request line");
-    r.method = line->substr(0, sp1);
-    r.target = line->substr(sp1 + 1, sp2 - sp1 - 1);
-    r.version = line->substr(sp2 + 1);
-    r.keep_alive = r.version == "HTTP/1.1";
+// What a request may cost (http_request.hpp): 8 KiB a line, 32 KiB of head, 100 fields, 1 MiB
+// of body. Beyond that, or malformed, the request is answered with its error status and the
+// connection closed.
+const http::limits limits;
+
+// The request line and headers; std::nullopt when the client closed the connection between
+// requests. Each line is read with a limit: a line without end costs at most that much.
+promise<std::optional<http::request>> read_request(io::input_channel ic) {
+    http::request_parser parser(limits);
     for (;;) {
-        auto h = co_await io::read_line(ic);
-        if (h.empty()) break;
-        auto colon = h.find(':');
-        if (colon == std::string::npos) continue;
-        std::string name = lower(h.substr(0, colon));
-        std::string value = h.substr(colon + 1);
-        value.erase(0, value.find_first_not_of(" \t"));
-        if (name == "connection") {
-            std::string v = lower(value);
-            if (v == "close") r.keep_alive = false;
-            if (v == "keep-alive") r.keep_alive = true;
-        } else if (name == "content-length") {
-            r.content_length = std::stoul(value);
+        std::optional<std::string> line;
+        try {
+            line = co_await io::read_line_opt(ic, limits.line);
+        } catch (const io::line_too_long&) {
+            throw http::error(431, "line too long");
         }
+        if (!line) {
+            if (parser.started()) throw end_of_file();  // cut short
+            co_return std::nullopt;
+        }
+        if (parser.feed(*line)) co_return parser.get();
     }
-    co_return r;
+}
+
+// A body we do not use, read away a buffer at a time (its length is within limits.body).
+promise<void> skip_body(io::input_channel ic, std::size_t n) {
+    char buf[4096];
+    while (n > 0) {
+        std::size_t got = co_await io::read_into(ic, buf, std::min(n, sizeof buf));
+        if (got == 0) throw end_of_file();
+        n -= got;
+    }
 }
 
 promise<void> respond(io::output_channel oc, int code, const char* reason, const std::string& type,
@@ -91,7 +88,7 @@ promise<void> respond(io::output_channel oc, int code, const char* reason, const
     if (!head) co_await io::write(oc, body);
 }
 
-promise<void> serve_file(io::output_channel oc, const request& r, bool head) {
+promise<void> serve_file(io::output_channel oc, const http::request& r, bool head) {
     std::string path = r.target.substr(0, r.target.find('?'));
     if (path.find("..") != std::string::npos || path.find('\0') != std::string::npos) {
         co_await respond(oc, 403, "Forbidden", "text/plain", "forbidden\n", r.keep_alive, head);
@@ -113,24 +110,22 @@ promise<void> serve_file(io::output_channel oc, const request& r, bool head) {
 
 promise<void> handle(unix_::sockaddr, io::input_channel ic, io::output_channel oc) {
     for (;;) {
-        std::optional<request> r;
-        bool bad = false;
+        std::optional<http::request> r;
+        int refused = 0;
         try {
             r = co_await read_request(ic);
         } catch (const end_of_file&) {
             co_return;  // the client went away mid-request
-        } catch (const std::exception&) {
-            bad = true;
+        } catch (const http::error& e) {
+            refused = e.status;
         }
-        if (bad) {
-            co_await respond(oc, 400, "Bad Request", "text/plain", "bad request\n", false, false);
+        if (refused != 0) {
+            co_await respond(oc, refused, http::reason(refused), "text/plain",
+                             fmt::format("{}\n", http::reason(refused)), false, false);
             co_return;
         }
         if (!r) co_return;
-        if (r->content_length > 0) {  // a body we do not use: read it away
-            std::string skip(r->content_length, '\0');
-            co_await io::read_into_exactly(ic, skip.data(), skip.size());
-        }
+        co_await skip_body(ic, r->content_length);
         bool head = r->method == "HEAD";
         if (r->method != "GET" && !head)
             co_await respond(oc, 405, "Method Not Allowed", "text/plain", "method not allowed\n", r->keep_alive, false);

@@ -10,6 +10,7 @@
 #include <lwt/lwt.hpp>
 
 #include "log_failures.hpp"
+#include "resp.hpp"
 
 #include <fmt/core.h>
 
@@ -171,57 +172,30 @@ std::string execute(const std::vector<std::string>& a, bool& quit) {
     return error("ERR unknown command '" + a[0] + "'");
 }
 
-// One request: a RESP array of bulk strings, or an inline command line. std::nullopt at the
-// end of the connection.
-promise<std::optional<std::vector<std::string>>> read_command(io::input_channel ic) {
-    auto line = co_await io::read_line_opt(ic);
-    if (!line) co_return std::nullopt;
-    std::vector<std::string> args;
-    if (!line->empty() && (*line)[0] == '*') {
-        long long count = 0;
-        if (!to_int(line->substr(1), count) || count < 0 || count > 1'000'000) throw std::runtime_error("Protocol error: bad multibulk length");
-        for (long long i = 0; i < count; ++i) {
-            auto header = co_await io::read_line(ic);
-            long long len = 0;
-            if (header.empty() || header[0] != '$' || !to_int(header.substr(1), len) || len < 0 || len > 512 * 1024 * 1024)
-                throw std::runtime_error("Protocol error: bad bulk string");
-            std::string arg(static_cast<std::size_t>(len), '\0');
-            co_await io::read_into_exactly(ic, arg.data(), arg.size());
-            co_await io::read_line(ic);  // the CRLF after the data
-            args.push_back(std::move(arg));
-        }
-    } else {
-        std::size_t i = 0;
-        while (i < line->size()) {
-            while (i < line->size() && (*line)[i] == ' ') ++i;
-            std::size_t j = line->find(' ', i);
-            if (j == std::string::npos) j = line->size();
-            if (j > i) args.push_back(line->substr(i, j - i));
-            i = j;
-        }
-    }
-    co_return args;
-}
-
+// Requests are parsed as they arrive (resp.hpp): a client costs what it has sent, within the
+// parser's limits (Redis's: 64 KiB lines, 512 MiB arguments, 1024 * 1024 arguments a command).
+// Replies are written to the channel's buffer, so the replies to a batch go out together.
 promise<void> handle(unix_::sockaddr, io::input_channel ic, io::output_channel oc) {
+    resp::parser parser;
     bool quit = false;
     while (!quit) {
-        std::optional<std::vector<std::string>> cmd;
+        std::string bytes = co_await io::read(ic, 16 * 1024);
+        if (bytes.empty()) co_return;  // the client closed
+        parser.feed(bytes);
         std::string protocol_error;
         try {
-            cmd = co_await read_command(ic);
-        } catch (const end_of_file&) {
-            co_return;
-        } catch (const std::runtime_error& e) {
+            while (!quit) {
+                auto cmd = parser.next();
+                if (!cmd) break;
+                co_await io::write(oc, execute(*cmd, quit));
+            }
+        } catch (const resp::protocol_error& e) {
             protocol_error = e.what();
         }
         if (!protocol_error.empty()) {
-            co_await io::write(oc, error(protocol_error));
+            co_await io::write(oc, error("ERR " + protocol_error));
             co_return;
         }
-        if (!cmd) co_return;
-        co_await io::write(oc, execute(*cmd, quit));
-        // Pipelining: while more requests are buffered, answer them before flushing.
     }
 }
 

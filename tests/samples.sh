@@ -34,6 +34,41 @@ expect() {  # expect WHAT GOT WANT
 }
 T() { timeout 20 "$@"; }
 
+# hostile PORT DATA [SECONDS]: sends DATA (with backslash escapes; "LINE64M" stands for 64 MiB
+# of 'x' without a newline) while reading what the server answers; prints the answer (without
+# its CRs), then "[closed]" if the server closed the connection (an end of file or a reset)
+# within SECONDS (default 3), else "[open]".
+hostile() {
+    local rc writer
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || fail "cannot connect to port $1"
+    if [ "$2" = LINE64M ]; then
+        { head -c 67108864 /dev/zero | tr '\0' x >&3; } 2>/dev/null &
+    else
+        { printf '%b' "$2" >&3; } 2>/dev/null &
+    fi
+    writer=$!
+    timeout "${3:-3}" cat <&3 2>/dev/null | tr -d '\r'
+    rc=${PIPESTATUS[0]}
+    exec 3<&-
+    kill "$writer" 2>/dev/null
+    wait "$writer" 2>/dev/null
+    if [ "$rc" = 124 ]; then echo "[open]"; else echo "[closed]"; fi
+}
+# The server's peak resident memory (VmHWM, in kB).
+hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$PID/status"; }
+# peak_within WHAT BASE_KB: the server's peak grew by at most 8 MB over BASE_KB. Under
+# AddressSanitizer (whose quarantine keeps freed memory) the peak is not the program's own:
+# the check is skipped there, with a note.
+peak_within() {
+    local now
+    now=$(hwm)
+    if grep -q __asan_init "$S/$name" 2>/dev/null; then
+        echo "note: $1: peak memory not checked under AddressSanitizer" >&2
+    elif [ $((now - $2)) -gt 8192 ]; then
+        fail "$1: peak RSS grew from $2 kB to $now kB (more than 8 MB)"
+    fi
+}
+
 case $name in
 echo_lines | echo_lines_bind)
     expect "$name" "$(printf 'one\ntwo\r\nlast' | T "$S/$name")" "$(printf 'one\ntwo\nlast')"
@@ -146,6 +181,35 @@ http_server)
         expect "GET /file.txt (--loops 2, request $i)" "$(T curl -s "$u/file.txt")" "static file"
     done
     stop
+    # Hostile requests: each is refused with its status and the connection closed, and the
+    # server's peak memory stays within 8 MB of what it was idle.
+    port=$(free_port)
+    start "$S/http_server" --root "$root" "$port"
+    wait_port "$port"
+    base=$(hwm)
+    status() { hostile "$port" "$1" | sed -n '1p;$p' | tr '\n' ' '; }
+    expect "a 64 MiB line without newline" "$(status LINE64M)" "HTTP/1.1 431 Request Header Fields Too Large [closed] "
+    peak_within "a 64 MiB line without newline" "$base"
+    f8k=$(head -c 8000 /dev/zero | tr '\0' a)
+    expect "a head over 32 KiB (five fields of 8000 bytes)" \
+        "$(status "GET / HTTP/1.1\r\nA: $f8k\r\nB: $f8k\r\nC: $f8k\r\nD: $f8k\r\nE: $f8k\r\n\r\n")" \
+        "HTTP/1.1 431 Request Header Fields Too Large [closed] "
+    expect "101 header fields" "$(status "GET / HTTP/1.1\r\n$(printf 'X-%s: v\\r\\n' $(seq 101))\r\n")" \
+        "HTTP/1.1 431 Request Header Fields Too Large [closed] "
+    expect "a Content-Length of 400 MB" "$(status 'POST / HTTP/1.1\r\nContent-Length: 400000000\r\n\r\nab')" \
+        "HTTP/1.1 413 Content Too Large [closed] "
+    expect "a Content-Length of 40 digits" "$(status "POST / HTTP/1.1\r\nContent-Length: $(printf '9%.0s' $(seq 40))\r\n\r\n")" \
+        "HTTP/1.1 413 Content Too Large [closed] "
+    expect "a header line without colon" "$(status 'GET / HTTP/1.1\r\nno colon\r\n\r\n')" "HTTP/1.1 400 Bad Request [closed] "
+    expect "a malformed Content-Length" "$(status 'GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n')" "HTTP/1.1 400 Bad Request [closed] "
+    expect "a malformed request line" "$(status 'GET /\r\n\r\n')" "HTTP/1.1 400 Bad Request [closed] "
+    expect "Transfer-Encoding" "$(status 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n')" "HTTP/1.1 501 Not Implemented [closed] "
+    # A body within the limit is read away, and the connection serves the next request.
+    expect "a small body, then a request on the same connection" \
+        "$(hostile "$port" 'POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nConnection: close\r\n\r\n' | grep -c '^HTTP/1.1 ')" "2"
+    peak_within "the hostile requests" "$base"
+    expect "GET / after the hostile requests" "$(T curl -s "http://127.0.0.1:$port/")" "Hello from lwt++"
+    stop
     rm -rf "$root"
     ;;
 chat_server)
@@ -201,6 +265,31 @@ kv_server)
     if command -v redis-benchmark >/dev/null 2>&1; then
         T redis-benchmark -p "$port" -t set,get,incr -n 2000 -P 16 -q >/dev/null || fail "redis-benchmark"
     fi
+    stop
+    # Hostile requests: nothing is allocated on a length the client claims, a line without end
+    # costs no more than the line limit, and a protocol violation is answered with an error and
+    # the connection closed (as Redis does). Peak memory: within 8 MB of idle.
+    port=$(free_port)
+    start "$S/kv_server" "$port"
+    wait_port "$port"
+    base=$(hwm)
+    expect "a 64 MiB line without newline" "$(hostile "$port" LINE64M)" "-ERR Protocol error: too big inline request
+[closed]"
+    peak_within "a 64 MiB line without newline" "$base"
+    # 20 bytes claiming a 400 MB argument, then silence: the server waits, holding 2 bytes.
+    expect "a 400 MB bulk length with 2 bytes of it" "$(hostile "$port" '*1\r\n$400000000\r\nab' 1)" "[open]"
+    expect "a million arguments claimed, none sent" "$(hostile "$port" '*1000000\r\n' 1)" "[open]"
+    peak_within "claimed lengths" "$base"
+    expect "a bulk length over 512 MB" "$(hostile "$port" '*1\r\n$600000000\r\n')" "-ERR Protocol error: invalid bulk length
+[closed]"
+    expect "more than 1024 * 1024 arguments" "$(hostile "$port" '*1048577\r\n')" "-ERR Protocol error: invalid multibulk length
+[closed]"
+    expect "an array of something else than bulk strings" "$(hostile "$port" '*1\r\n+PING\r\n')" "-ERR Protocol error: expected '\$'
+[closed]"
+    expect "a bulk string longer than its length" "$(hostile "$port" '*1\r\n$4\r\nPINGX\r\n')" "-ERR Protocol error: expected CRLF after a bulk string
+[closed]"
+    r() { T redis-cli -p "$port" "$@"; }
+    expect "PING after the hostile requests" "$(r ping)" "PONG"
     stop
     ;;
 cat)

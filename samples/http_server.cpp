@@ -155,7 +155,8 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "usage: http_server [--root DIR] [--loops N] PORT\n");
         return 2;
     }
-    loops::run(n_loops, [port, n_loops](std::size_t i) -> promise<void> {
+    // A failure (the port is taken...) is one line on stderr and exit status 2.
+    return main::run_program([&] { loops::run(n_loops, [port, n_loops](std::size_t i) -> promise<void> {
         auto server = co_await io::establish_server_with_client_address(
             unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port)), handle,
             {.reuse_port = n_loops > 1});
@@ -167,5 +168,5 @@ int main(int argc, char** argv) {
         for (int sig : {SIGINT, SIGTERM}) unix_::on_signal(sig, [r = stop.second](int) { wakeup_later(r); });
         co_await stop.first;
         co_await io::shutdown_server(server);
-    });
+    }); });
 }

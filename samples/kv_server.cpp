@@ -204,7 +204,7 @@ promise<void> handle(unix_::sockaddr, io::input_channel ic, io::output_channel o
 int main(int argc, char** argv) {
     log_failures("kv_server");
     auto port = static_cast<std::uint16_t>(argc > 1 ? std::atoi(argv[1]) : 6400);
-    main::run([port]() -> promise<void> {
+    return main::run_program([port]() -> promise<void> {
         auto server = co_await io::establish_server_with_client_address(unix_::sockaddr::inet("127.0.0.1", port), handle);
         co_await io::eprintlf("kv_server: listening on {}", server.listening_address().to_string());
         auto stop = wait<void>();

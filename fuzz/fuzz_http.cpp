@@ -5,6 +5,7 @@
 //
 // Checked: every refusal is one of the statuses the parser documents; every request accepted
 // is well formed and within every limit.
+#include "check.hpp"
 #include "http_request.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
@@ -14,14 +15,6 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
-
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);      \
-            std::abort();                                                                        \
-        }                                                                                        \
-    } while (0)
 
 namespace {
 

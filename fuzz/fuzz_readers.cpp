@@ -10,6 +10,8 @@
 #include <lwt/io.hpp>
 #include <lwt/stream.hpp>
 
+#include "check.hpp"
+
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <algorithm>
@@ -25,14 +27,6 @@
 #include <vector>
 
 using namespace lwt;
-
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);      \
-            std::abort();                                                                        \
-        }                                                                                        \
-    } while (0)
 
 namespace {
 

@@ -4,6 +4,7 @@
 // whole input: the same commands and the same error, whatever the chunking; every argument
 // within the limits; and between commands or waiting for bytes, the parser holds at most a
 // line (the limit and a '\r') besides the argument it is filling.
+#include "check.hpp"
 #include "resp.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
@@ -16,14 +17,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#define CHECK(cond)                                                                              \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);      \
-            std::abort();                                                                        \
-        }                                                                                        \
-    } while (0)
 
 namespace {
 

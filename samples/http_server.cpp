@@ -11,6 +11,7 @@
 #include <lwt/lwt.hpp>
 
 #include "http_request.hpp"
+#include "lingering_close.hpp"
 #include "log_failures.hpp"
 
 #include <fmt/core.h>
@@ -122,6 +123,7 @@ promise<void> handle(unix_::sockaddr, io::input_channel ic, io::output_channel o
         if (refused != 0) {
             co_await respond(oc, refused, http::reason(refused), "text/plain",
                              fmt::format("{}\n", http::reason(refused)), false, false);
+            co_await lingering_close(ic, oc);
             co_return;
         }
         if (!r) co_return;

@@ -9,6 +9,7 @@
 //        redis-benchmark -p 6400 -t set,get,incr -n 100000 -P 16 -q
 #include <lwt/lwt.hpp>
 
+#include "lingering_close.hpp"
 #include "log_failures.hpp"
 #include "resp.hpp"
 
@@ -194,6 +195,7 @@ promise<void> handle(unix_::sockaddr, io::input_channel ic, io::output_channel o
         }
         if (!protocol_error.empty()) {
             co_await io::write(oc, error("ERR " + protocol_error));
+            co_await lingering_close(ic, oc);
             co_return;
         }
     }

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "net_support.hpp"
 #include "support.hpp"
 
 #include <fcntl.h>
@@ -124,7 +125,8 @@ TEST_CASE("read(count) with a huge count takes memory by what arrives, not by th
     main::run(io::write(oc, "ab"));
     main::run(io::flush(oc));
     std::string got = main::run(io::read(ic, 400'000'000));
-    REQUIRE(got == "ab");
+    REQUIRE_FALSE(got.empty());
+    REQUIRE(std::string("ab").starts_with(got));  // what one read brought ("a" under 1-byte faults)
     REQUIRE(got.capacity() < (1u << 20));
 }
 
@@ -836,7 +838,9 @@ TEST_CASE("a server's connections fail a line longer than server_options::line_l
         },
         {.line_limit = 1000}));
     auto reply = main::run(io::with_connection(srv.listening_address(), [](io::input_channel& ic, io::output_channel& oc) -> promise<std::string> {
-        co_await io::write(oc, std::string(5000, 'x'));
+        // 1002 bytes: the reader gives up on the byte after limit + 1 (a '\r' may still end a
+        // line), having taken all of them -- none is left unread to make the close a reset.
+        co_await io::write(oc, std::string(1002, 'x'));
         co_await io::flush(oc);
         co_return co_await io::read_line(ic);
     }));
@@ -844,6 +848,26 @@ TEST_CASE("a server's connections fail a line longer than server_options::line_l
     REQUIRE(*failed == "lwt::io::read_line: line longer than 1000 bytes");
     REQUIRE(io::server_options{}.line_limit == 64 * 1024);
     main::run(io::shutdown_server(srv));
+}
+
+TEST_CASE("closing a socket's output channel first half-closes it: the peer reads the end, and can still send") {
+    auto pair = test::tcp_pair();
+    auto& peer = pair.first;
+    auto ch = io::of_socket(std::move(pair.second));
+    main::run(io::write(ch.second, "bye"));
+    main::run(io::close(ch.second));
+    std::string got;
+    char buf[16];
+    for (;;) {
+        std::size_t n = main::run(unix_::with_timeout(5.0, [&] { return unix_::recv(peer, buf, sizeof buf); }));
+        if (n == 0) break;  // the end of the stream, while our input is still open
+        got.append(buf, n);
+    }
+    REQUIRE(got == "bye");
+    std::string late = "late\n";
+    for (std::size_t off = 0; off < late.size();) off += main::run(unix_::send(peer, late.data() + off, late.size() - off));
+    REQUIRE(main::run(io::read_line(ch.first)) == "late");
+    main::run(io::close(ch.first));
 }
 
 // [no_faults]: not in the faults suite: its handler sends its line with one unix_::send, which sends 1 byte.

@@ -7,6 +7,7 @@
 #include <lwt/unix/fd.hpp>
 #include <lwt/unix/socket.hpp>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -169,17 +170,20 @@ std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_des
     out->wr = [raw](const char* b, std::size_t n) {
         return with_fd(raw, [&](auto& v) { return unix_::send(v, b, n); });
     };
-    auto closer = [shared_fd]() mutable -> promise<void> {
-        // The last of the two closes the socket.
+    auto closer = [shared_fd](bool output) mutable -> promise<void> {
+        // The last of the two closes the socket. The output closed first half-closes it: the
+        // peer reads our data, then the end of the stream, and can still be read from.
         if (shared_fd.use_count() > 1) {
+            if (output) ::shutdown(shared_fd->fd(), SHUT_WR);
             shared_fd.reset();
             return lwt::return_();
         }
         auto fd = std::move(shared_fd);
         return fd->close();
     };
-    in->cl = closer;
-    out->cl = std::move(closer);
+    in->cl = [c = closer]() mutable { return c(false); };
+    out->cl = [c = std::move(closer)]() mutable { return c(true); };
+    shared_fd.reset();  // the two closers hold the socket
     return {io::input_channel(std::move(in)), io::output_channel(std::move(out))};
 }
 

@@ -29,11 +29,13 @@ promise<int> consumer(stream<int> s, std::string name) {
 }
 
 int main() {
-    auto [s, push] = stream<int>::create_bounded(4);
-    auto p = producer(push, 20);
-    auto a = consumer(s, "alice");
-    auto b = consumer(s, "bob");
-    auto counts = main::run(both(a, b));
-    main::run(p);
-    main::run(io::printlf("alice handled {}, bob handled {}", counts.first, counts.second));
+    return main::run_program([]() -> promise<void> {
+        auto [s, push] = stream<int>::create_bounded(4);
+        auto p = producer(push, 20);
+        auto a = consumer(s, "alice");
+        auto b = consumer(s, "bob");
+        auto counts = co_await both(a, b);
+        co_await p;
+        co_await io::printlf("alice handled {}, bob handled {}", counts.first, counts.second);
+    });
 }

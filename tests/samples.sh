@@ -62,10 +62,11 @@ hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$PID/status"; }
 # peak_within WHAT BASE_KB: the server's peak grew by at most 8 MB over BASE_KB. Under
 # AddressSanitizer (whose quarantine keeps freed memory) the peak is not the program's own:
 # the check is skipped there, with a note.
+sanitized() { grep -q __asan_init "$S/$name" 2>/dev/null; }
 peak_within() {
     local now
     now=$(hwm)
-    if grep -q __asan_init "$S/$name" 2>/dev/null; then
+    if sanitized; then
         echo "note: $1: peak memory not checked under AddressSanitizer" >&2
     elif [ $((now - $2)) -gt 8192 ]; then
         fail "$1: peak RSS grew from $2 kB to $now kB (more than 8 MB)"
@@ -120,20 +121,34 @@ echo_server)
     port=$(free_port)
     start "$S/echo_server" "$port"
     wait_port "$port"
-    expect "nc" "$(printf 'ping\n' | T nc -q 2 127.0.0.1 "$port")" "ping"
+    expect "nc" "$(printf 'ping\n' | T nc -N -q 2 127.0.0.1 "$port")" "ping"
     big=$(head -c 300000 /dev/urandom | base64 -w 0)
-    expect "nc (300 kB)" "$(printf '%s\n' "$big" | T nc -q 3 127.0.0.1 "$port" | md5sum)" "$(printf '%s\n' "$big" | md5sum)"
+    expect "nc (300 kB)" "$(printf '%s\n' "$big" | T nc -N -q 3 127.0.0.1 "$port" | md5sum)" "$(printf '%s\n' "$big" | md5sum)"
     # The port is taken: one clear line and exit status 2, not std::terminate.
     expect "a second server on the port" "$(T "$S/echo_server" "$port" 2>&1; echo "exit $?")" \
         "echo_server: bind(127.0.0.1:$port): Address already in use
 exit 2"
     stop
-    # Out of descriptors (ulimit -n 64, 300 clients at once): the server backs off, lives on,
-    # and serves again once the clients have gone.
+    # Two loops on one port: every client is echoed, whichever loop the kernel chose.
     port=$(free_port)
-    start bash -c "ulimit -n 64 && exec \"$S/echo_server\" $port"
+    start "$S/echo_server" --loops 2 "$port"
     wait_port "$port"
-    T python3 - "$port" <<'PY' || fail "the flood of 300 clients"
+    for i in 1 2 3 4 5 6 7 8; do
+        expect "nc (--loops 2, client $i)" "$(printf 'ping %s\n' "$i" | T nc -N -q 2 127.0.0.1 "$port")" "ping $i"
+    done
+    stop
+    # Out of descriptors (ulimit -n 64, 300 clients at once): the server backs off, lives on,
+    # and serves again once the clients have gone. Not in a sanitizer build: UBSan's vptr
+    # check opens a pipe the first time it meets a type, and with no descriptor left it
+    # reports a false error and stops the program (test_io and the soak suite check the
+    # back-off there, having met their types first).
+    if sanitized; then
+        echo "note: the descriptor flood is not run under the sanitizers" >&2
+    else
+        port=$(free_port)
+        start bash -c "ulimit -n 64 && exec \"$S/echo_server\" $port"
+        wait_port "$port"
+        T python3 - "$port" <<'PY' || fail "the flood of 300 clients"
 import socket, sys, time
 socks = []
 for _ in range(300):
@@ -143,17 +158,10 @@ time.sleep(0.3)
 for s in socks:
     s.close()
 PY
-    kill -0 "$PID" 2>/dev/null || fail "echo_server died out of descriptors"
-    expect "nc after the flood" "$(printf 'again\n' | T nc -q 2 127.0.0.1 "$port")" "again"
-    stop
-    # Two loops on one port: every client is echoed, whichever loop the kernel chose.
-    port=$(free_port)
-    start "$S/echo_server" --loops 2 "$port"
-    wait_port "$port"
-    for i in 1 2 3 4 5 6 7 8; do
-        expect "nc (--loops 2, client $i)" "$(printf 'ping %s\n' "$i" | T nc -q 2 127.0.0.1 "$port")" "ping $i"
-    done
-    stop
+        kill -0 "$PID" 2>/dev/null || fail "echo_server died out of descriptors"
+        expect "nc after the flood" "$(printf 'again\n' | T nc -N -q 2 127.0.0.1 "$port")" "again"
+        stop
+    fi
     ;;
 http_server)
     need curl
@@ -359,7 +367,7 @@ tutorial_7_cores)
     PID=$!
     wait_port "$port"
     for i in 1 2 3 4 5 6; do
-        grep -q "^loop [01]: hi $i$" <<<"$(printf 'hi %s\n' "$i" | T nc -q 2 127.0.0.1 "$port")" || fail "$name: client $i"
+        grep -q "^loop [01]: hi $i$" <<<"$(printf 'hi %s\n' "$i" | T nc -N -q 2 127.0.0.1 "$port")" || fail "$name: client $i"
     done
     stop
     grep -q "^listening on 127.0.0.1:$port with 2 loops$" "$out" || fail "$name: $(cat "$out")"

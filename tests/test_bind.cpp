@@ -179,6 +179,7 @@ TEST_CASE("bind callbacks see the key values current when bind was called") {
 }
 
 TEST_CASE("cancelling a bind chain that ends up following itself returns and leaves it pending") {
+    test::leaks_by_design cycle;  // the cycle is never freed
     auto w = lwt::wait<int>();
     std::optional<lwt::promise<int>> q;
     q = lwt::bind(w.first, [&](int) { return *q; });

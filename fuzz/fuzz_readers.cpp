@@ -78,6 +78,18 @@ struct model {
 
     std::size_t rest() const { return src.size() - pos; }
 
+    // What read_char_opt, or the next element of read_chars, gave: the next byte, or nothing
+    // at the end.
+    void char_opt(const outcome<std::optional<char>>& o) {
+        CHECK(o.err == failure::none);
+        if (rest() == 0) {
+            CHECK(!*o.value);
+        } else {
+            CHECK(*o.value && **o.value == src[pos]);
+            ++pos;
+        }
+    }
+
     // The next line's bytes without its '\n', and whether a '\n' ends it.
     std::pair<std::string, bool> raw_line() const {
         auto nl = src.find('\n', pos);
@@ -262,28 +274,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             break;
         }
         case 5: {  // read_char_opt
-            auto o = settle(io::read_char_opt(ic));
-            CHECK(o.err == failure::none);
-            if (m.rest() == 0) {
-                CHECK(!*o.value);
-            } else {
-                CHECK(*o.value && **o.value == m.src[m.pos]);
-                ++m.pos;
-            }
+            m.char_opt(settle(io::read_char_opt(ic)));
             break;
         }
         case 6: {  // read_chars: a few
             auto chars = io::read_chars(ic);
-            for (std::size_t n = small() % 8; n > 0; --n) {
-                auto o = settle(chars.get());
-                CHECK(o.err == failure::none);
-                if (m.rest() == 0) {
-                    CHECK(!*o.value);
-                } else {
-                    CHECK(*o.value && **o.value == m.src[m.pos]);
-                    ++m.pos;
-                }
-            }
+            for (std::size_t n = small() % 8; n > 0; --n) m.char_opt(settle(chars.get()));
             break;
         }
         case 7: {  // read(count), a count as large as a peer may claim now and then

@@ -14,11 +14,13 @@
 #include <lwt/io.hpp>
 #include <lwt/main.hpp>
 #include <lwt/preemptive.hpp>
+#include <lwt/process.hpp>
 #include <lwt/unix.hpp>
 
 #include <catch2/catch.hpp>
 
 #include "net_support.hpp"
+#include "soak_echo.hpp"
 #include "support.hpp"
 
 #include <dirent.h>
@@ -48,6 +50,7 @@ using namespace lwt;
 using unix_::file_descr;
 using accepted = std::pair<file_descr, unix_::sockaddr>;
 using clock_type = std::chrono::steady_clock;
+using namespace soak;
 
 namespace {
 
@@ -120,31 +123,9 @@ std::size_t room_for(rlim_t limit, std::size_t slack) {
 // ---------------------------------------------------------------------------------------
 // Bytes and raw sockets.
 
-// Byte i of stream s: streams differ from one another everywhere, so a byte delivered to the
-// wrong connection, or out of place, shows.
-unsigned char pattern(std::uint64_t s, std::uint64_t i) {
-    std::uint64_t x = (s + 1) * 0x9E3779B97F4A7C15ull + (i >> 3) * 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 31;
-    x *= 0x94D049BB133111EBull;
-    x ^= x >> 29;
-    return static_cast<unsigned char>(x >> ((i & 7) * 8));
-}
-
 bool wait_fd(int fd, short events, int ms) {
     pollfd p{fd, events, 0};
     return ::poll(&p, 1, ms) == 1;
-}
-
-// Closing it then resets the connection: no TIME_WAIT, so a million connections do not run
-// out of ephemeral ports.
-void set_linger0(int fd) {
-    linger l{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-}
-
-void abort_close(file_descr& fd) {
-    if (fd.is_open()) set_linger0(fd.fd());
-    fd = file_descr();
 }
 
 void set_nonblock(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
@@ -178,8 +159,6 @@ int highest_fd() {
     }
     return top;
 }
-
-file_descr tcp_socket() { return unix_::socket(unix_::socket_domain::inet, unix_::socket_type::stream); }
 
 file_descr tcp_listener(int backlog) {
     auto l = tcp_socket();
@@ -242,12 +221,6 @@ void spin_us(int us) {
 
 namespace {
 
-struct echo_state {
-    std::size_t connected = 0, established = 0, done = 0;
-    std::uint64_t bytes = 0;
-    std::vector<std::string> failures;
-};
-
 // Echoes exactly the byte count announced in the first 4 bytes, then ends (the server closes
 // first, so the client's side leaves no TIME_WAIT behind).
 promise<void> echo_handler(unix_::sockaddr, io::input_channel ic, io::output_channel oc) {
@@ -265,111 +238,75 @@ promise<void> echo_handler(unix_::sockaddr, io::input_channel ic, io::output_cha
     }
 }
 
-promise<void> send_all(const file_descr& s, const unsigned char* p, std::size_t n) {
-    while (n > 0) {
-        std::size_t k = co_await unix_::send(s, p, n);
-        p += k;
-        n -= k;
-    }
+}  // namespace
+
+namespace {
+
+// The client program beside this test's executable (tests/soak_echo_clients.cpp).
+std::string echo_clients_program() {
+    std::string self(4096, '\0');
+    auto len = ::readlink("/proc/self/exe", self.data(), self.size());
+    REQUIRE(len > 0);
+    self.resize(static_cast<std::size_t>(len));
+    return self.substr(0, self.rfind('/') + 1) + "soak_echo_clients";
 }
 
-// Sends chunk [from, from + n) of stream id and checks every byte of its echo.
-promise<void> exchange(const file_descr& s, std::size_t id, std::uint64_t from, std::size_t n, echo_state& st) {
-    std::vector<unsigned char> out(n), in(n);
-    for (std::size_t k = 0; k < n; ++k) out[k] = pattern(id, from + k);
-    co_await send_all(s, out.data(), n);
-    std::size_t got = 0;
-    while (got < n) {
-        std::size_t k = co_await unix_::recv(s, in.data() + got, n - got);
-        if (k == 0) throw std::runtime_error("end of stream after " + std::to_string(from + got) + " bytes");
-        got += k;
-    }
-    for (std::size_t k = 0; k < n; ++k)
-        if (in[k] != out[k])
-            throw std::runtime_error("byte " + std::to_string(from + k) + " came back wrong");
-    st.bytes += n;
-}
-
-promise<void> echo_client(std::size_t id, unix_::sockaddr addr, promise<void> all_established, echo_state& st) {
-    try {
-        auto s = tcp_socket();
-        co_await unix_::connect(s, addr);
-        ++st.connected;
-        std::minstd_rand rng(static_cast<unsigned>(id) + 1);
-        std::size_t chunks[4];
-        std::uint32_t total = 0;
-        for (auto& c : chunks) total += static_cast<std::uint32_t>(c = 1 + rng() % 1500);
-        unsigned char hdr[4];
-        std::memcpy(hdr, &total, 4);
-        co_await send_all(s, hdr, 4);
-        std::uint64_t at = 0;
-        co_await exchange(s, id, at, chunks[0], st);
-        at += chunks[0];
-        ++st.established;  // the server serves it: wait until it serves every other one too
-        co_await all_established;
-        for (int c = 1; c < 4; ++c) {
-            co_await exchange(s, id, at, chunks[c], st);
-            at += chunks[c];
-        }
-        char b;
-        if (co_await unix_::recv(s, &b, 1) != 0) throw std::runtime_error("a byte past the announced count");
-        abort_close(s);
-        ++st.done;
-    } catch (const std::exception& e) {
-        st.failures.push_back("connection " + std::to_string(id) + ": " + e.what());
-    }
+// A line of the client process, within `seconds`.
+std::string line_of(const process::process_full& p, double seconds, const char* what) {
+    auto line = main::run(unix_::with_timeout(seconds, [&] { return io::read_line_opt(p.stdout_()); }));
+    INFO("the client process, waiting for " << what);
+    REQUIRE(line.has_value());
+    return *line;
 }
 
 }  // namespace
 
 TEST_CASE("ten thousand concurrent echo connections bring every byte back to its own client") {
+    // The clients run in a process of their own: each side then holds one descriptor per
+    // connection, so that 10,000 fit under a hard RLIMIT_NOFILE of 20,000 (here).
     const auto t0 = clock_type::now();
     const std::size_t want = scaled(10'000, 20);
     const rlim_t limit = raise_nofile();
     const int fds0 = test::open_fds();
-    // Two descriptors per connection (client and server are both in this process).
-    const std::size_t n = std::min(want, room_for(limit, 64) / 2);
+    const std::size_t n = std::min(want, room_for(limit, 64));
     REQUIRE(n > 0);
     test::hook_recorder hooks;
     io::server_options opts;
     opts.backlog = 4096;
     auto srv = main::run(io::establish_server_with_client_address(unix_::sockaddr::inet("127.0.0.1", 0), echo_handler, opts));
-    const auto addr = srv.listening_address();
-    echo_state st;
-    auto [barrier, open_barrier] = lwt::wait<void>();
-    std::vector<promise<void>> clients;
-    clients.reserve(n);
-    // Started in batches, each connected before the next starts, so that the listener's
-    // backlog never overflows (a dropped SYN costs a 1 s retransmission, not a failure).
-    const std::size_t batch = 500;
-    for (std::size_t started = 0; started < n;) {
-        std::size_t upto = std::min(n, started + batch);
-        for (; started < upto; ++started) clients.push_back(echo_client(started, addr, barrier, st));
-        test::settle([&] { return st.connected + st.failures.size() >= started; }, "a batch of clients to connect", 60);
-    }
-    test::settle([&] { return st.established + st.failures.size() >= n; }, "every connection's first echo", 120);
+    const auto port = srv.listening_address().port();
+    process::options popts;
+    popts.stderr_ = process::redirection::keep();  // its failures, if any, land in this log
+    popts.timeout = std::chrono::seconds(600);
+    auto clients = process::open_process_full({echo_clients_program(), std::to_string(port), std::to_string(n)}, popts);
+    const std::string established = line_of(clients, 300, "every connection's first echo");
     const std::size_t held = srv.connections();
     const int fds_held = test::open_fds();
-    open_barrier.resolve();
-    test::settle([&] { return st.done + st.failures.size() >= n; }, "every connection to finish", 300);
-    for (std::size_t i = 0; i < std::min<std::size_t>(st.failures.size(), 10); ++i) UNSCOPED_INFO(st.failures[i]);
-    REQUIRE(st.failures.empty());
+    main::run(io::write_line(clients.stdin_(), "go"));
+    main::run(io::flush(clients.stdin_()));
+    const std::string done = line_of(clients, 300, "every connection to finish");
+    std::string failures;
+    while (auto more = main::run(io::read_line_opt(clients.stdout_()))) failures += "\n" + *more;
+    const auto status = main::run(clients.close());
+    INFO("the client process said: " << established << "; " << done << failures);
+    REQUIRE(established == "established " + std::to_string(n) + " 0");
     REQUIRE(held == n);
-    REQUIRE(fds_held >= fds0 + static_cast<int>(2 * n));
-    REQUIRE(st.done == n);
+    REQUIRE(fds_held >= fds0 + static_cast<int>(n));
+    REQUIRE(done.rfind("done ", 0) == 0);
+    REQUIRE(done.substr(done.rfind(' ')) == " 0");
+    REQUIRE(status.success());
     test::settle([&] { return srv.connections() == 0; }, "the server to close every connection", 60);
     main::run(io::shutdown_server(srv));
-    clients.clear();
     test::settle_idle();
     REQUIRE(hooks.seen.empty());
     REQUIRE(engine::live_operations() == 0);
     REQUIRE(test::open_fds() == fds0);
+    const std::string bytes = done.substr(5, done.rfind(' ') - 5);
     report(std::to_string(n) + " concurrent echo connections held (server count " + std::to_string(held) + "), " +
-           std::to_string(st.bytes) + " bytes echoed and checked, in " + std::to_string(seconds_since(t0)) + " s");
+           bytes + " bytes echoed and checked, in " + std::to_string(seconds_since(t0)) + " s");
     if (n < want)
         test::skip("RLIMIT_NOFILE's hard limit (" + std::to_string(limit) + ") allows " + std::to_string(n) +
-                   " of the " + std::to_string(want) +
-                   " connections (two descriptors each: clients and server share this process)");
+                   " of the " + std::to_string(want) + " connections");
 }
 
 // =======================================================================================

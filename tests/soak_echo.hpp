@@ -6,6 +6,7 @@
 #include <lwt/promise.hpp>
 #include <lwt/unix.hpp>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -20,6 +21,18 @@ namespace soak {
 using lwt::promise;
 using lwt::unix_::file_descr;
 namespace unix_ = lwt::unix_;
+
+// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit.
+inline rlim_t raise_nofile() {
+    rlimit r{};
+    ::getrlimit(RLIMIT_NOFILE, &r);
+    if (r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &r);
+        ::getrlimit(RLIMIT_NOFILE, &r);
+    }
+    return r.rlim_cur;
+}
 
 // Byte i of stream s: streams differ from one another everywhere, so a byte delivered to the
 // wrong connection, or out of place, shows.

@@ -16,8 +16,6 @@
 
 #include "soak_echo.hpp"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -73,9 +71,6 @@ int main(int argc, char** argv) {
     }
     const auto port = static_cast<std::uint16_t>(std::atoi(argv[1]));
     const auto n = static_cast<std::size_t>(std::strtoull(argv[2], nullptr, 10));
-    rlimit r{};
-    ::getrlimit(RLIMIT_NOFILE, &r);
-    r.rlim_cur = r.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &r);
+    soak::raise_nofile();
     return main::run_program([&] { return run(port, n); });
 }

@@ -6,6 +6,11 @@ namespace lwt::engine {
 
 std::string_view id() { return detail::io_engine::current().id(); }
 
+std::size_t receive_buffers_lent() noexcept {
+    detail::io_engine* e = detail::io_engine::current_if_any();
+    return e == nullptr ? 0 : e->buffers_lent();
+}
+
 std::size_t live_operations() noexcept {
     detail::io_engine* e = detail::io_engine::current_if_any();
     return e == nullptr ? 0 : e->live_operations() + e->jobs_outstanding.load(std::memory_order_acquire);

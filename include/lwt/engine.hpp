@@ -16,5 +16,8 @@ LWT_EXPORT std::string_view id();
 // to this thread's loop. 0 when the thread has no engine.
 LWT_EXPORT std::size_t live_operations() noexcept;
 LWT_EXPORT std::size_t pending_timers() noexcept;
+// Receive buffers of this loop's pool (unix_::recv_chunk) lent now: held by chunks, or
+// holding bytes nobody has received yet. 0 when no socket has data waiting and no chunk is kept.
+LWT_EXPORT std::size_t receive_buffers_lent() noexcept;
 
 }  // namespace lwt::engine

@@ -26,6 +26,7 @@
 // std::invalid_argument, thrown at the call.
 #pragma once
 
+#include <lwt/unix/chunk.hpp>
 #include <lwt/unix/error.hpp>
 #include <lwt/unix/fd.hpp>
 #include <lwt/unix/fs.hpp>

@@ -120,7 +120,26 @@ fault_injector& io_engine::faults() {
 }
 
 io_engine::~io_engine() {
+    buffer_pool::retire(pool_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+namespace {
+std::uint32_t env_count(const char* name, std::uint32_t otherwise) {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') return otherwise;
+    char* end = nullptr;
+    unsigned long n = std::strtoul(v, &end, 10);
+    return *end == '\0' && n > 0 && n <= (1ul << 30) ? static_cast<std::uint32_t>(n) : otherwise;
+}
+}  // namespace
+
+buffer_pool& io_engine::make_pool() {
+    const std::uint32_t size = env_count("LWT_RECV_BUFFER_SIZE", 16384);
+    const std::uint32_t max = env_count("LWT_RECV_BUFFERS", 4096);
+    pool_ = new buffer_pool(size, 16, max);
+    adopt_pool(*pool_);
+    return *pool_;
 }
 
 namespace {

@@ -84,8 +84,30 @@ std::int32_t epoll_engine::attempt(io_op& op, const fd_entry& e, bool known_read
     for (;;) {
         std::int32_t r = LWT_UNLIKELY(faults_ != nullptr) ? attempt_faulty(op, e, known_ready)
                                                           : attempt_once(op, e, known_ready);
+        if (LWT_UNLIKELY(r == -ENOBUFS) && op.kind == io_kind::recv_chunk) {
+            // The pool is at its bound: wait (parked) for a buffer to come back.
+            try {
+                starved_.push_back(op.fd);
+                ready_.reserve(ready_.size() + starved_.size());  // (the refill cannot allocate)
+                buffers().starving = true;
+                return -EAGAIN;
+            } catch (...) {
+                return r;  // (no memory to wait: the recv fails with ENOBUFS)
+            }
+        }
         if (LWT_LIKELY(r != -EINTR) || !restartable(op.kind)) return r;
     }
+}
+
+void epoll_engine::adopt_pool(buffer_pool& pool) {
+    // A buffer came back to a pool that a recv_chunk found empty: its fd is served again
+    // (next iteration; the fd may be drained by now, which the attempt will say).
+    pool.on_refill(this, [](void* self) {
+        auto& e = *static_cast<epoll_engine*>(self);
+        e.buffers().starving = false;
+        for (int fd : e.starved_) e.ready_.push_back(fd);  // (reserved when they starved)
+        e.starved_.clear();
+    });
 }
 
 // The attempt as the fault injector has it: not made (an error, EINTR, or EAGAIN -- after
@@ -167,7 +189,7 @@ void epoll_engine::note_result(fd_entry& e, const io_op& op, int dir, std::int32
 }
 
 // A call that is not about readiness, performed now (an interrupted one is made again).
-std::int32_t epoll_engine::perform(const io_op& op) noexcept {
+std::int32_t epoll_engine::perform(io_op& op) noexcept {
     for (;;) {
         std::int32_t r = -EINTR;
         if (LWT_LIKELY(faults_ == nullptr) || (r = faults_->instead_of(op, false)) == 0) r = perform_now(op);
@@ -249,7 +271,7 @@ void epoll_engine::serve_list(int fd, bool writers, std::uint32_t events, bool p
         }
         if (op == nullptr) return;
         l.remove(*op);
-        finish(*op, r);
+        finish(*op, r, op->cqe_flags);  // (recv_chunk: the buffer)
     }
 }
 

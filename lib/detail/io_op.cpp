@@ -2,6 +2,7 @@
 // reaches an operation. The engines read
 // this table: io_uring builds the SQE from it, epoll parks by its readiness, both perform
 // the plain system call through it when a kernel lacks the opcode or a call cannot block.
+#include <lwt/detail/buffer_pool.hpp>
 #include <lwt/detail/engine.hpp>
 #include <lwt/detail/io_op.hpp>
 
@@ -21,6 +22,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace lwt::detail {
@@ -37,70 +39,87 @@ int flags(const io_op& op) noexcept { return op.flags | op.traits().forced_flags
 
 // The hot calls go through syscall(): glibc's wrappers are thread-cancellation points,
 // which costs two extra calls per message for no use here.
-std::int32_t do_read(const io_op& op) noexcept {
+std::int32_t do_read(io_op& op) noexcept {
     return result(at_position(op) ? ::syscall(SYS_read, op.fd, op.addr, op.len)
                                   : ::pread(op.fd, op.addr, op.len, static_cast<off_t>(op.off)));
 }
-std::int32_t do_write(const io_op& op) noexcept {
+std::int32_t do_write(io_op& op) noexcept {
     return result(at_position(op) ? ::syscall(SYS_write, op.fd, op.addr, op.len)
                                   : ::pwrite(op.fd, op.addr, op.len, static_cast<off_t>(op.off)));
 }
-std::int32_t do_readv(const io_op& op) noexcept {
+std::int32_t do_readv(io_op& op) noexcept {
     return result(at_position(op) ? ::readv(op.fd, iov(op), iov_count(op))
                                   : ::preadv(op.fd, iov(op), iov_count(op), static_cast<off_t>(op.off)));
 }
-std::int32_t do_writev(const io_op& op) noexcept {
+std::int32_t do_writev(io_op& op) noexcept {
     return result(at_position(op) ? ::writev(op.fd, iov(op), iov_count(op))
                                   : ::pwritev(op.fd, iov(op), iov_count(op), static_cast<off_t>(op.off)));
 }
-std::int32_t do_recv(const io_op& op) noexcept {
+std::int32_t do_recv(io_op& op) noexcept {
     return result(::syscall(SYS_recvfrom, op.fd, op.addr, op.len, op.flags, nullptr, nullptr));
 }
-std::int32_t do_send(const io_op& op) noexcept {
+std::int32_t do_send(io_op& op) noexcept {
     return result(::syscall(SYS_sendto, op.fd, op.addr, op.len, flags(op), nullptr, 0));
 }
-std::int32_t do_recvmsg(const io_op& op) noexcept {
+std::int32_t do_recvmsg(io_op& op) noexcept {
     return result(::recvmsg(op.fd, static_cast<msghdr*>(op.addr), op.flags));
 }
-std::int32_t do_sendmsg(const io_op& op) noexcept {
+std::int32_t do_sendmsg(io_op& op) noexcept {
     return result(::sendmsg(op.fd, static_cast<const msghdr*>(op.addr), flags(op)));
 }
-std::int32_t do_accept(const io_op& op) noexcept {
+std::int32_t do_accept(io_op& op) noexcept {
     return result(::accept4(op.fd, static_cast<sockaddr*>(op.addr), static_cast<socklen_t*>(op.addr2),
                             flags(op)));
 }
-std::int32_t do_connect(const io_op& op) noexcept {
+std::int32_t do_connect(io_op& op) noexcept {
     return result(::connect(op.fd, static_cast<const sockaddr*>(op.addr), static_cast<socklen_t>(op.off)));
 }
-std::int32_t do_shutdown(const io_op& op) noexcept { return result(::shutdown(op.fd, static_cast<int>(op.len))); }
-std::int32_t do_close(const io_op& op) noexcept { return result(::close(op.fd)); }
-std::int32_t do_fsync(const io_op& op) noexcept {
+std::int32_t do_shutdown(io_op& op) noexcept { return result(::shutdown(op.fd, static_cast<int>(op.len))); }
+std::int32_t do_close(io_op& op) noexcept { return result(::close(op.fd)); }
+std::int32_t do_fsync(io_op& op) noexcept {
     return result((op.flags & 1) ? ::fdatasync(op.fd) : ::fsync(op.fd));  // (1: IORING_FSYNC_DATASYNC)
 }
-std::int32_t do_poll(const io_op& op) noexcept {
+std::int32_t do_poll(io_op& op) noexcept {
     pollfd p{op.fd, static_cast<short>(op.flags), 0};
     int r = ::poll(&p, 1, 0);
     if (r == 0) return -EAGAIN;
     return r > 0 ? p.revents : -errno;
 }
-std::int32_t do_openat(const io_op& op) noexcept {
+std::int32_t do_openat(io_op& op) noexcept {
     return result(::openat(op.fd, path(op.addr), flags(op), static_cast<mode_t>(op.len)));
 }
-std::int32_t do_statx(const io_op& op) noexcept {
+std::int32_t do_statx(io_op& op) noexcept {
     return result(::statx(op.fd, path(op.addr), op.flags, op.len, static_cast<struct statx*>(op.addr2)));
 }
-std::int32_t do_unlinkat(const io_op& op) noexcept { return result(::unlinkat(op.fd, path(op.addr), op.flags)); }
-std::int32_t do_renameat(const io_op& op) noexcept {
+std::int32_t do_unlinkat(io_op& op) noexcept { return result(::unlinkat(op.fd, path(op.addr), op.flags)); }
+std::int32_t do_renameat(io_op& op) noexcept {
     return result(::renameat(op.fd, path(op.addr), static_cast<int>(op.len), path(op.addr2)));
 }
-std::int32_t do_mkdirat(const io_op& op) noexcept {
+std::int32_t do_mkdirat(io_op& op) noexcept {
     return result(::mkdirat(op.fd, path(op.addr), static_cast<mode_t>(op.len)));
 }
-std::int32_t do_symlinkat(const io_op& op) noexcept {
+std::int32_t do_symlinkat(io_op& op) noexcept {
     return result(::symlinkat(path(op.addr), op.fd, path(op.addr2)));
 }
-std::int32_t do_linkat(const io_op& op) noexcept {
+std::int32_t do_linkat(io_op& op) noexcept {
     return result(::linkat(op.fd, path(op.addr), static_cast<int>(op.len), path(op.addr2), op.flags));
+}
+// A buffer of this loop's pool is taken only now that the call is made, and given back at
+// once if it received nothing (at most op.len bytes: the `short` faults clamp it).
+std::int32_t do_recv_chunk(io_op& op) noexcept {
+    buffer_pool& pool = io_engine::current().buffers();
+    const int id = pool.take();
+    if (id < 0) return -ENOBUFS;
+    const auto bid = static_cast<std::uint16_t>(id);
+    const std::uint32_t len = std::min(op.len, pool.buffer_size());
+    std::int32_t r = result(::syscall(SYS_recvfrom, op.fd, pool.data(bid), len, op.flags | MSG_DONTWAIT, nullptr, nullptr));
+    if (r > 0) {
+        op.cqe_flags = cqe_f_buffer | (static_cast<std::uint32_t>(bid) << cqe_buffer_shift);
+    } else {
+        pool.give_back(bid);
+        if (r == -EWOULDBLOCK) r = -EAGAIN;
+    }
+    return r;
 }
 
 using R = io_readiness;
@@ -127,6 +146,8 @@ using R = io_readiness;
 //   mkdirat          fd = dirfd, addr = path, len = mode
 //   symlinkat        fd = new dirfd, addr = target, addr2 = link path
 //   linkat           fd = old dirfd, addr = old path, len = new dirfd, addr2 = new path, flags
+//   recv_chunk       fd, len = at most this many bytes, flags; the buffer is the pool's: the
+//                    result names it in cqe_flags (cqe_f_buffer | id << cqe_buffer_shift)
 // (io_uring copies connect's and sendmsg's addresses and every path when it takes the SQE.)
 constexpr io_kind_traits io_kinds[static_cast<std::size_t>(io_kind::count_)] = {
     {.kind = io_kind::read, .name = "read", .uring_opcode = LWT_URING_OP(READ), .readiness = R::input,
@@ -173,6 +194,10 @@ constexpr io_kind_traits io_kinds[static_cast<std::size_t>(io_kind::count_)] = {
      .addr2_in_off = true, .points_into_owner = true, .perform = &do_symlinkat},
     {.kind = io_kind::linkat, .name = "linkat", .uring_opcode = LWT_URING_OP(LINKAT), .addr2_in_off = true,
      .points_into_owner = true, .perform = &do_linkat},
+    // (io_uring: a multishot recv with IOSQE_BUFFER_SELECT, per socket, not one SQE per
+    // operation -- see uring_engine.hpp; counts_len_bytes: len is the buffer's size.)
+    {.kind = io_kind::recv_chunk, .name = "recv", .uring_opcode = LWT_URING_OP(RECV), .readiness = R::input,
+     .counts_len_bytes = true, .perform = &do_recv_chunk},
 };
 
 namespace {

@@ -2,7 +2,8 @@
 //
 // user_data of an SQE: for an operation, its slot's use tag, its slot and bit 2 (see
 // slots_), with bit 0 set for the readiness wait (POLL_ADD) that precedes a retry after
-// -EAGAIN; a listener's address with bit 1 set for its multishot accept; the wake-up poll's
+// -EAGAIN; a listener's address with bit 1 set for its multishot accept, a receiver's with
+// bits 0 and 1 set for its multishot recv (recv_chunk); the wake-up poll's
 // io_op address (8-aligned: bits 0-2 clear); ring_msg_data (8) for a ring message from
 // another loop, and a token << 32 | ring_msg_failed (9) for the failure of one this engine
 // sent; 0 for SQEs whose completion is ignored (async cancels); LIBURING_UDATA_TIMEOUT for
@@ -14,10 +15,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -35,6 +38,7 @@ unsigned retry_mask(const io_op& op) noexcept {
 constexpr std::uint64_t retry_tag = 1;     // the readiness wait before a retry
 constexpr std::uint64_t listener_tag = 2;  // a listener's multishot accept (its address)
 constexpr std::uint64_t slot_tag = 4;      // an operation (its slot); else the wake-up poll
+constexpr std::uint64_t receiver_tag = 3;  // a receiver's multishot recv (its address)
 // Without slot_tag or listener_tag, besides the wake-up poll's address: a ring message
 // received from another loop's engine, and the failure of one this engine sent (the token in
 // the upper half). Neither is an address (the wake-up poll's is 8-aligned and not 8).
@@ -126,6 +130,9 @@ std::unique_ptr<io_engine> uring_engine::create(std::string& why) {
     // Accepts then leave try_now's fast path the way unsupported opcodes do: the data path
     // pays nothing for the test.
     if (e->multishot_accept_) e->native_[static_cast<std::size_t>(io_kind::accept)] = false;
+    // A recv_chunk is never one SQE of its own (a receiver's multishot, or a poll then the
+    // plain recv): it leaves try_now's and submit's fast paths by the same bit.
+    e->native_[static_cast<std::size_t>(io_kind::recv_chunk)] = false;
     e->arm_wake();
     return e;
 }
@@ -134,6 +141,11 @@ uring_engine::~uring_engine() {
     if (!ring_ok_) return;
     shutdown();
     io_uring_queue_exit(&ring_);
+    // The kernel has let go of the ring: chunks still lent go back to a pool that no longer
+    // provides them to it.
+    buffer_pool::retire(pool_);
+    pool_ = nullptr;
+    if (buf_ring_ != nullptr) ::munmap(buf_ring_, buf_ring_bytes_);
 }
 
 io_uring_sqe* uring_engine::get_sqe() noexcept {
@@ -156,6 +168,20 @@ LWT_COLD bool uring_engine::try_accept_now(io_op& op) noexcept {
     return true;
 }
 
+// The kinds that are not one SQE each: a multishot accept's waiter, a recv_chunk. False:
+// submit it as an SQE (a kind the kernel lacks, whose fault the injector will give).
+bool uring_engine::submit_special(io_op& op) noexcept {
+    if (op.kind == io_kind::recv_chunk) {
+        submit_chunk(op);
+        return true;
+    }
+    if (op.kind == io_kind::accept && multishot_accept_ && !(LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind))) {
+        submit_accept(op);
+        return true;
+    }
+    return false;
+}
+
 LWT_COLD void uring_engine::submit_accept(io_op& op) noexcept {
     listener& l = listener_for(op.fd);
     op.phase = io_phase::pending;
@@ -166,6 +192,7 @@ LWT_COLD void uring_engine::submit_accept(io_op& op) noexcept {
 
 bool uring_engine::try_now(io_op& op) noexcept {
     if (LWT_LIKELY(native_[static_cast<std::size_t>(op.kind)])) return false;
+    if (op.kind == io_kind::recv_chunk) return try_chunk_now(op);
     if (LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind)) return false;  // (submit fails it)
     if (op.kind == io_kind::accept) return try_accept_now(op);  // (multishot accept, see create)
     // The kernel lacks this opcode (path operations before 5.11/5.15): the plain call.
@@ -192,9 +219,7 @@ void uring_engine::unlink(io_op& op) noexcept {
 }
 
 void uring_engine::submit(io_op& op) noexcept {
-    if (LWT_UNLIKELY(op.kind == io_kind::accept) && multishot_accept_ &&
-        !(LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind)))
-        return submit_accept(op);
+    if (LWT_UNLIKELY(!native_[static_cast<std::size_t>(op.kind)]) && submit_special(op)) return;
     op.phase = io_phase::pending;
     link(op);
     ++live_ops_;
@@ -282,6 +307,10 @@ bool uring_engine::take_from_backlog(std::uint64_t data, cqe_copy& out) noexcept
 
 void uring_engine::dispatch(const cqe_copy& c) noexcept {
     if (c.data == 0 || c.data == LIBURING_UDATA_TIMEOUT) return;
+    if ((c.data & 7) == receiver_tag) {
+        on_receiver_cqe(*reinterpret_cast<receiver*>(c.data & ~std::uint64_t{7}), c);
+        return;
+    }
     if (c.data & listener_tag) {
         on_listener_cqe(*reinterpret_cast<listener*>(c.data & ~listener_tag), c);
         return;
@@ -312,7 +341,10 @@ void uring_engine::dispatch(const cqe_copy& c) noexcept {
             finish(*op, res);
             return;
         }
-        to_kernel(*op);
+        if (op->kind == io_kind::recv_chunk)
+            retry_chunk(*op);
+        else
+            to_kernel(*op);
         return;
     }
     // A completion that says the call did nothing (EAGAIN, EINTR) is retried -- unless the
@@ -356,6 +388,7 @@ LWT_COLD std::int32_t uring_engine::cancelled(io_op& op) noexcept {
 
 void uring_engine::wait(std::int64_t timeout_ns) {
     if (LWT_UNLIKELY(!retired_.empty()) && free_retired()) timeout_ns = 0;  // (its waiters ran: see what they started)
+    if (LWT_UNLIKELY(!retired_receivers_.empty()) && free_retired_receivers()) timeout_ns = 0;
     if (backlog_pos_ < backlog_.size()) timeout_ns = 0;  // completions are waiting already
     if (timeout_ns == 0) {
         io_uring_submit_and_get_events(&ring_);
@@ -413,6 +446,16 @@ void uring_engine::cancel(io_op& op) noexcept {
         finish(op, -ECANCELED);
         return;
     }
+    if (op.kind == io_kind::recv_chunk && op.phase == io_phase::pending) {
+        // A receiver's waiter, or one waiting for a buffer: nothing of its own in the kernel.
+        // (A chunk the kernel gives meanwhile goes to the next waiter.)
+        if (receiver* r = receiver_waited_on(op))
+            r->waiters.remove(op);
+        else
+            chunk_starved_.remove(op);
+        finish(op, -ECANCELED);
+        return;
+    }
     std::uint64_t data = data_of(op);
     cqe_copy c;
     // Its completion may be reaped already (by the current dispatch loop or another cancel).
@@ -440,6 +483,12 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
     if (from.kind == io_kind::accept && multishot_accept_ && waited_on(from) != nullptr) {
         // A waiter of a multishot accept: it keeps its place in the queue.
         waited_on(from)->waiters.replace(from, to);
+    } else if (from.kind == io_kind::recv_chunk && from.phase == io_phase::pending) {
+        // Likewise a receiver's waiter, or one waiting for a buffer.
+        if (receiver* r = receiver_waited_on(from))
+            r->waiters.replace(from, to);
+        else
+            chunk_starved_.replace(from, to);
     } else {
         if (from.traits().points_into_owner && from.phase != io_phase::polling) {  // (a readiness poll points nowhere)
             // Its SQE must reach the kernel with `to`'s pointers; once the kernel has consumed
@@ -476,6 +525,7 @@ bool uring_engine::relocate(io_op& from, io_op& to) noexcept {
 
 void uring_engine::forget_fd(int fd) noexcept {
     retire(fd);
+    retire_receiver(fd);
     bool any = false;
     for_each_pending([&](io_op& op) {
         if (op.fd == fd) any = op.orphaned = true;
@@ -502,6 +552,11 @@ void uring_engine::forget_fd(int fd) noexcept {
 void uring_engine::cancel_all() noexcept {
     tearing_down_ = true;
     while (!listeners_.empty()) retire(listeners_.begin()->first);
+    for (std::size_t fd = 0; fd < receivers_.size(); ++fd) retire_receiver(static_cast<int>(fd));
+    while (io_op* op = chunk_starved_.pop()) {
+        op->cancel_requested = true;
+        finish(*op, -ECANCELED);
+    }
     io_uring_submit(&ring_);
     if (sync_cancel_) {
         io_uring_sync_cancel_reg reg;
@@ -515,7 +570,8 @@ void uring_engine::cancel_all() noexcept {
         cancel_by_data(reinterpret_cast<std::uint64_t>(&wake_op_));  // (no slot_tag: the wake-up poll)
     }
     // Collect every completion (coroutines resume and may start more work: cancel it too).
-    for (int round = 0; round < 1000 && (live_ops_ > 0 || backlog_pos_ < backlog_.size() || !retired_.empty());
+    for (int round = 0; round < 1000 && (live_ops_ > 0 || backlog_pos_ < backlog_.size() || !retired_.empty() ||
+                                         !retired_receivers_.empty());
          ++round) {
         wait(100'000'000);
         if (live_ops_ > 0)
@@ -657,6 +713,264 @@ bool uring_engine::free_retired() noexcept {
     }
     for (auto& l : done)
         while (io_op* op = l->waiters.pop()) {
+            if (tearing_down_) op->cancel_requested = true;
+            finish(*op, -ECANCELED);
+        }
+    return !done.empty();
+}
+
+}  // namespace lwt::detail
+
+// ---------------------------------------------------------------------------------------
+// Borrowed receives (recv_chunk): a multishot recv per socket from a provided buffer ring,
+// or a poll then the plain recv into a pool buffer. See `receiver` in uring_engine.hpp.
+
+namespace lwt::detail {
+
+void uring_engine::adopt_pool(buffer_pool& pool) {
+    pool.on_refill(this, [](void* self) { static_cast<uring_engine*>(self)->refilled(); });
+    // The ring of provided buffers (5.19), registered by hand: liburing 2.3 has no
+    // io_uring_setup_buf_ring. Multishot recv needs 6.0. Fault injection works on requests,
+    // which the multishot path does not have per operation: it takes the plain path.
+    if (!kernel_at_least(6, 0) || faults_ != nullptr || std::getenv("LWT_URING_NO_BUF_RING") != nullptr) return;
+    const std::uint32_t entries = std::bit_ceil(pool.max_buffers());
+    const std::size_t bytes = entries * sizeof(io_uring_buf);
+    void* m = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return;
+    io_uring_buf_reg reg;
+    std::memset(&reg, 0, sizeof reg);
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(m);
+    reg.ring_entries = entries;
+    reg.bgid = 0;
+    if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
+        ::munmap(m, bytes);
+        return;
+    }
+    buf_ring_ = static_cast<io_uring_buf_ring*>(m);
+    buf_ring_bytes_ = bytes;
+    buf_ring_mask_ = static_cast<std::uint32_t>(io_uring_buf_ring_mask(entries));
+    io_uring_buf_ring_init(buf_ring_);
+    chunk_multishot_ = true;
+    pool.lend_to_ring(this, [](void* self, std::uint16_t id) { static_cast<uring_engine*>(self)->provide(id); });
+    pool.grow();  // the first slab, into the ring
+}
+
+// A free buffer goes (back) to the kernel's ring. The tail is published with a release
+// store (io_uring_buf_ring_advance): the kernel sees the entry before the new tail.
+void uring_engine::provide(std::uint16_t id) noexcept {
+    io_uring_buf_ring_add(buf_ring_, pool_->data(id), pool_->buffer_size(), id, static_cast<int>(buf_ring_mask_), 0);
+    io_uring_buf_ring_advance(buf_ring_, 1);
+    ++in_ring_;
+}
+
+// A buffer came back to a pool that ran dry: receivers that starved are armed again (the
+// ones with waiters; the others arm on demand), plain-path waits poll again.
+void uring_engine::refilled() noexcept {
+    pool_->starving = false;
+    for (auto& r : receivers_) {
+        if (!r || !r->starved) continue;
+        r->starved = false;
+        if (!r->armed() && !r->waiters.empty()) arm(*r);
+    }
+    while (io_op* op = chunk_starved_.pop()) {
+        link(*op);
+        poll_chunk(*op);
+    }
+}
+
+uring_engine::receiver& uring_engine::receiver_for(int fd) {
+    auto i = static_cast<std::size_t>(fd);
+    if (i >= receivers_.size()) receivers_.resize(std::max(i + 1, 2 * receivers_.size()));
+    auto& slot = receivers_[i];
+    if (!slot) {
+        slot = std::make_unique<receiver>();
+        slot->fd = fd;
+    }
+    return *slot;
+}
+
+// The receiver whose waiters include `op`: its fd's, or a retired one (the fd was closed).
+uring_engine::receiver* uring_engine::receiver_waited_on(const io_op& op) noexcept {
+    if (receiver* r = find_receiver(op.fd); r != nullptr && r->waiters.contains(op)) return r;
+    for (auto& r : retired_receivers_)
+        if (r->fd == op.fd && r->waiters.contains(op)) return r.get();
+    return nullptr;
+}
+
+bool uring_engine::try_chunk_now(io_op& op) noexcept {
+    if (chunk_multishot_) {
+        // A chunk that arrived with nobody waiting (waiters come first).
+        receiver* r = find_receiver(op.fd);
+        if (r == nullptr || !r->waiters.empty()) return false;
+        if (r->ready.empty()) {
+            if (r->failed == 0) return false;
+            op.res = r->failed;
+        } else {
+            const std::uint64_t v = r->ready.pop();
+            op.res = static_cast<std::int32_t>(static_cast<std::uint32_t>(v));
+            op.cqe_flags = static_cast<std::uint32_t>(v >> 32);
+        }
+        op.phase = io_phase::done;
+        return true;
+    }
+    if (op.fd < 0) {
+        op.res = -EBADF;
+        op.phase = io_phase::done;
+        return true;
+    }
+    const std::int32_t r = recv_chunk_now(op);
+    if (r == -EAGAIN || r == -ENOBUFS) return false;  // (submit polls, then tries again)
+    op.res = r;
+    op.phase = io_phase::done;
+    return true;
+}
+
+void uring_engine::submit_chunk(io_op& op) noexcept {
+    op.phase = io_phase::pending;
+    ++live_ops_;
+    if (chunk_multishot_) {
+        receiver* r = nullptr;
+        try {
+            r = &receiver_for(op.fd);
+        } catch (...) {  // (no memory for a receiver: this one goes the plain way)
+        }
+        if (r != nullptr) {
+            r->waiters.push(op);
+            if (!r->armed() && !r->starved) arm(*r);
+            return;
+        }
+    }
+    link(op);
+    poll_chunk(op);
+}
+
+// The plain path's attempt: the recv into a pool buffer, without blocking (the fault
+// injector's errors and one-byte transfers apply).
+std::int32_t uring_engine::recv_chunk_now(io_op& op) noexcept {
+    for (;;) {
+        std::int32_t r = 0;
+        if (LWT_UNLIKELY(faults_ != nullptr)) {
+            r = faults_->instead_of(op, true);
+            if (r == 0) op.len = faults_->short_len(op);
+        }
+        if (r == 0) r = perform_now(op);
+        if (r != -EINTR) return r;
+    }
+}
+
+void uring_engine::poll_chunk(io_op& op) noexcept {
+    op.phase = io_phase::polling;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, op.fd, POLLIN);
+    io_uring_sqe_set_data64(sqe, data_of(op));
+}
+
+// The plain path: the socket is readable (or has an error or its end).
+void uring_engine::retry_chunk(io_op& op) noexcept {
+    const std::int32_t r = recv_chunk_now(op);
+    if (r == -EAGAIN) return poll_chunk(op);
+    unlink(op);
+    if (r == -ENOBUFS) {  // the pool is at its bound: wait for a buffer to come back
+        chunk_starved_.push(op);
+        pool_->starving = true;
+        return;
+    }
+    finish(op, r, op.cqe_flags);
+}
+
+void uring_engine::arm(receiver& r) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_recv_multishot(sqe, r.fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = 0;
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&r) | receiver_tag);
+    r.receiving = receiver::multishot::armed;
+}
+
+void uring_engine::stop(receiver& r) noexcept {
+    if (r.receiving != receiver::multishot::armed) return;
+    r.receiving = receiver::multishot::stopping;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&r) | receiver_tag, 0);
+    io_uring_sqe_set_data64(sqe, 0);
+}
+
+// Out of memory for one more queued chunk: its buffer goes back, and the stream reports
+// ENOMEM from then on (never a silent gap).
+void uring_engine::push_ready(receiver& r, std::int32_t res, std::uint32_t flags) noexcept {
+    try {
+        r.ready.push(static_cast<std::uint32_t>(res) | (static_cast<std::uint64_t>(flags) << 32));
+    } catch (...) {
+        if (flags & cqe_f_buffer) pool_->give_back(static_cast<std::uint16_t>(flags >> cqe_buffer_shift));
+        r.failed = -ENOMEM;
+        stop(r);
+    }
+}
+
+void uring_engine::on_receiver_cqe(receiver& r, const cqe_copy& c) noexcept {
+    const bool last = !(c.flags & IORING_CQE_F_MORE);
+    if (last) r.receiving = receiver::multishot::off;
+    std::uint32_t flags = 0;  // what the waiter gets: the buffer, if it holds bytes
+    if (c.flags & IORING_CQE_F_BUFFER) {
+        --in_ring_;
+        pool_->taken_by_kernel();
+        const auto id = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+        if (c.res > 0 && !r.closed)
+            flags = cqe_f_buffer | (static_cast<std::uint32_t>(id) << cqe_buffer_shift);
+        else
+            pool_->give_back(id);
+        // Running low: one more slab, before the ring runs dry (within the pool's bound).
+        if (in_ring_ < pool_->capacity() / 4) pool_->grow();
+    }
+    if (r.closed) return;  // (the next wait() fails its waiters and frees it)
+    if (c.res == -ENOBUFS) {
+        // The ring ran dry, which ended the multishot; the bytes wait in the kernel.
+        if (!pool_->grow()) {
+            r.starved = true;
+            pool_->starving = true;
+            return;
+        }
+    } else if (!(last && c.res == -ECANCELED)) {  // (the end of a stop(): no bytes, no error)
+        if (io_op* op = r.waiters.pop())
+            finish(*op, c.res, flags);  // resumes its coroutine, which may receive again or close
+        else
+            push_ready(r, c.res, flags);
+    }
+    if (r.closed) return;
+    if (!r.armed() && !r.waiters.empty() && !r.starved) arm(r);
+    if (r.ready.size() >= max_ready_chunks) stop(r);
+}
+
+// forget_fd: the chunks nobody took go back, the multishot is cancelled; the receiver lives
+// on (retired) until its last CQE, which fails the waits still pending.
+void uring_engine::retire_receiver(int fd) noexcept {
+    if (find_receiver(fd) == nullptr) return;
+    std::unique_ptr<receiver> r = std::move(receivers_[static_cast<std::size_t>(fd)]);
+    r->closed = true;
+    while (!r->ready.empty()) {
+        const auto flags = static_cast<std::uint32_t>(r->ready.pop() >> 32);
+        if (flags & cqe_f_buffer) pool_->give_back(static_cast<std::uint16_t>(flags >> cqe_buffer_shift));
+    }
+    receiver& kept = *retired_receivers_.emplace_back(std::move(r));
+    if (kept.armed()) {
+        io_uring_submit(&ring_);
+        cancel_by_data(reinterpret_cast<std::uint64_t>(&kept) | receiver_tag);
+    }
+}
+
+// As free_retired, for receivers: never during a dispatch.
+bool uring_engine::free_retired_receivers() noexcept {
+    std::vector<std::unique_ptr<receiver>> done;
+    for (auto it = retired_receivers_.begin(); it != retired_receivers_.end();) {
+        if ((*it)->armed()) {
+            ++it;
+        } else {
+            done.push_back(std::move(*it));
+            it = retired_receivers_.erase(it);
+        }
+    }
+    for (auto& r : done)
+        while (io_op* op = r->waiters.pop()) {
             if (tearing_down_) op->cancel_requested = true;
             finish(*op, -ECANCELED);
         }

@@ -31,7 +31,10 @@ typename K::value_type value_slow(io_op& op, typename K::extra& x, const char* c
         if (op.res < 0)  // (also when a cancel came too late: the kernel's answer wins)
             if (auto v = K::failure_value(-op.res)) return *v;
     }
-    std::int32_t r = result_slow({op.res, op.cancel_requested, 0}, call, error_arg<K>(op, x), K::owns_result);
+    // (A descriptor that came too late is closed; a kind with its own release -- a chunk's
+    // buffer -- is given: its bytes were taken from the stream.)
+    constexpr bool closes = K::owns_result && !requires { K::release(op); };
+    std::int32_t r = result_slow({op.res, op.cancel_requested, 0}, call, error_arg<K>(op, x), closes);
     op.res = r;
     op.cancel_requested = false;
     return K::value(op, x);
@@ -233,11 +236,17 @@ void operation<K>::abandon() noexcept {
     discard();
 }
 
-// Finished, never given: a descriptor it holds is closed.
+// Finished, never given: a descriptor it holds is closed (a buffer given back).
 template <class K>
 void operation<K>::discard() noexcept {
-    if constexpr (K::owns_result)
-        if (op_.phase == detail::io_phase::done && op_.res >= 0) ::close(op_.res);
+    if constexpr (K::owns_result) {
+        if (op_.phase == detail::io_phase::done && op_.res >= 0) {
+            if constexpr (requires { K::release(op_); })
+                K::release(op_);
+            else
+                ::close(op_.res);
+        }
+    }
     op_.phase = detail::io_phase::idle;
 }
 

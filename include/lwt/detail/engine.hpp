@@ -46,6 +46,7 @@
 // kernel's last completions and only then unmaps the ring.
 #pragma once
 
+#include <lwt/detail/buffer_pool.hpp>
 #include <lwt/detail/coroutine.hpp>
 #include <lwt/detail/faults.hpp>
 #include <lwt/detail/io_op.hpp>
@@ -178,8 +179,16 @@ public:
     // messages leave before a loop stops iterating.
     virtual void flush_submissions() noexcept {}
 
+    // This loop's receive buffers (buffer_pool.hpp), made on first use: LWT_RECV_BUFFERS
+    // buffers at most (4096), of LWT_RECV_BUFFER_SIZE bytes (16384).
+    buffer_pool& buffers() {
+        if (LWT_LIKELY(pool_ != nullptr)) return *pool_;
+        return make_pool();
+    }
+
     // Counters.
     std::size_t live_operations() const noexcept { return live_ops_; }
+    std::size_t buffers_lent() const noexcept { return pool_ == nullptr ? 0 : pool_->outstanding(); }
     // This engine's fault injector (faults.hpp), created on first use for a test's
     // fail_next; LWT_FAULTS creates it with the engine.
     fault_injector& faults();
@@ -202,8 +211,15 @@ protected:
     void fire_timers() noexcept;
     std::int64_t next_timer_deadline() const noexcept { return timers_.empty() ? -1 : timers_[0].deadline; }
 
+    // The engine's part in its new pool (io_uring: lends it to the kernel as a buffer ring;
+    // both: re-arm starved receives when a buffer comes back).
+    virtual void adopt_pool(buffer_pool& pool) = 0;
+
     std::size_t live_ops_ = 0;
     int wake_fd_ = -1;  // eventfd: other threads' wake-ups
+    // Made by buffers(); retired (buffer_pool::retire) when the engine goes: chunks may
+    // outlive it.
+    buffer_pool* pool_ = nullptr;
     // Null unless faults are injected: the engines' only cost when they are not.
     std::unique_ptr<fault_injector> faults_;
 
@@ -216,6 +232,7 @@ private:
         timers_[i] = s;
         s.node->index = i;
     }
+    buffer_pool& make_pool();
     void sift_up(std::uint32_t i) noexcept;
     void sift_down(std::uint32_t i) noexcept;
     void fire_one(timer_node* t) noexcept;

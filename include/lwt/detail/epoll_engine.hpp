@@ -8,6 +8,9 @@
 // registered once per fd; a per-direction "drained" hint skips attempts that would only
 // return EAGAIN). Operations that are not about readiness (regular files, paths,
 // close, fsync) are performed at once. Cancelling a parked operation unparks it.
+// A recv_chunk takes a buffer of the loop's pool only for its attempt (given back on
+// EAGAIN); when the pool is at its bound it parks as if the fd were drained, and its fd is
+// served again once a buffer comes back (`starved_`).
 #pragma once
 
 #include <lwt/detail/engine.hpp>
@@ -33,6 +36,7 @@ protected:
     void wait(std::int64_t timeout_ns) override;
     void wake() noexcept override;
     void cancel_all() noexcept override;
+    void adopt_pool(buffer_pool& pool) override;
 
 private:
     enum class fd_type : std::uint8_t { unknown, socket, stream, file };
@@ -53,7 +57,7 @@ private:
     std::int32_t attempt(io_op& op, const fd_entry& e, bool known_ready) noexcept;
     std::int32_t attempt_once(io_op& op, const fd_entry& e, bool known_ready) noexcept;
     std::int32_t attempt_faulty(io_op& op, const fd_entry& e, bool known_ready) noexcept;
-    std::int32_t perform(const io_op& op) noexcept;
+    std::int32_t perform(io_op& op) noexcept;
     void serve_spurious() noexcept;
     void serve(int fd, std::uint32_t events) noexcept;
     void serve_list(int fd, bool writers, std::uint32_t events, bool polls_only) noexcept;
@@ -63,6 +67,7 @@ private:
     std::vector<fd_entry> fds_;
     std::vector<int> ready_;  // fds epoll refuses (always ready): served next iteration
     std::vector<int> spurious_;
+    std::vector<int> starved_;  // fds whose recv_chunk found the pool empty
     // Counts serve() calls; a parked op's tag is the count when it parked, so that a serve
     // tells the polls parked during it (by the completions it ran) from those it serves.
     std::uint32_t serving_ = 0;  // fds whose attempt the fault injector said EAGAIN of

@@ -74,6 +74,7 @@ enum class io_kind : std::uint8_t {
     mkdirat,
     symlinkat,
     linkat,
+    recv_chunk,  // a recv into a buffer of the loop's pool (buffer_pool.hpp)
     count_
 };
 
@@ -115,8 +116,9 @@ struct io_kind_traits {
     // address, recvmsg's header, statx's buffer): such an op cannot move once submitted.
     // The others copy what they read (an address, a path) when they take the request.
     bool writes_owner_after_submit = false;
-    // The plain system call, performed now: >= 0, or -errno.
-    std::int32_t (*perform)(const io_op& op) noexcept = nullptr;
+    // The plain system call, performed now: >= 0, or -errno. A kind that borrows its buffer
+    // from the loop (recv_chunk) names the buffer in op.cqe_flags, as io_uring does.
+    std::int32_t (*perform)(io_op& op) noexcept = nullptr;
 };
 
 LWT_EXPORT extern const io_kind_traits io_kinds[static_cast<std::size_t>(io_kind::count_)];
@@ -180,7 +182,7 @@ LWT_EXPORT void resume_awaiter(io_op* op) noexcept;
 
 // Performs `op` synchronously with the plain system call (no waiting beyond what the call
 // itself does); returns the result as io_uring would (-errno on failure).
-inline std::int32_t perform_now(const io_op& op) noexcept { return op.traits().perform(op); }
+inline std::int32_t perform_now(io_op& op) noexcept { return op.traits().perform(op); }
 
 // A FIFO of pending operations linked through their next/prev: the operations parked on an
 // fd (epoll) or waiting for a listener's multishot accept (io_uring).

@@ -84,18 +84,20 @@ private:
     }
     void cancel_by_data(std::uint64_t data) noexcept;
 
-    // A FIFO of accepted descriptors on a ring that only grows (a deque would allocate as
-    // its elements move along): no allocation per connection in the steady state.
+    // A FIFO (of accepted descriptors, of received chunks) on a ring that only grows (a
+    // deque would allocate as its elements move along): no allocation per item in the
+    // steady state.
+    template <class T>
     class fifo {
     public:
         bool empty() const noexcept { return count_ == 0; }
         std::size_t size() const noexcept { return count_; }
-        void push(std::int32_t v) {
+        void push(T v) {
             if (count_ == slots_.size()) grow();
             slots_[(head_ + count_++) % slots_.size()] = v;
         }
-        std::int32_t pop() noexcept {
-            std::int32_t v = slots_[head_];
+        T pop() noexcept {
+            T v = slots_[head_];
             head_ = (head_ + 1) % slots_.size();
             --count_;
             return v;
@@ -103,12 +105,12 @@ private:
 
     private:
         void grow() {
-            std::vector<std::int32_t> bigger(slots_.empty() ? 16 : 2 * slots_.size());
+            std::vector<T> bigger(slots_.empty() ? 4 : 2 * slots_.size());
             for (std::size_t i = 0; i < count_; ++i) bigger[i] = slots_[(head_ + i) % slots_.size()];
             slots_ = std::move(bigger);
             head_ = 0;
         }
-        std::vector<std::int32_t> slots_;
+        std::vector<T> slots_;
         std::size_t head_ = 0;
         std::size_t count_ = 0;
     };
@@ -127,7 +129,7 @@ private:
         enum class multishot : std::uint8_t { off, armed, stopping } accepting = multishot::off;
         bool armed() const noexcept { return accepting != multishot::off; }
         bool closed = false;      // its fd was forgotten
-        fifo ready;                      // accepted fds (or -errno) that nobody took yet
+        fifo<std::int32_t> ready;        // accepted fds (or -errno) that nobody took yet
         op_queue waiters;                // waiting accepts, oldest first
     };
     static constexpr std::size_t max_ready = 64;
@@ -143,6 +145,63 @@ private:
     bool try_accept_now(io_op& op) noexcept;
     void submit_accept(io_op& op) noexcept;
     bool free_retired() noexcept;
+
+    // Borrowed receives (recv_chunk; buffer_pool.hpp). With a provided buffer ring (5.19)
+    // and multishot recv (6.0): one multishot recv per socket, its `receiver`, armed while
+    // somebody waits; each CQE names the buffer the kernel took from the ring only when
+    // bytes arrived. A chunk that arrives with nobody waiting waits in `ready` (at most
+    // max_ready_chunks: past that the multishot is stopped, so that a socket nobody reads
+    // holds a few buffers and leaves the rest in the kernel's socket buffer), and the next
+    // recv_chunk takes it at once. Order is the stream's: one multishot per socket, its CQEs
+    // in order, waiters served oldest first. An empty ring ends the multishot with ENOBUFS:
+    // the pool grows (to its bound), or the receiver starves until a buffer comes back
+    // (refilled) -- no byte is lost, they wait in the kernel. A cancelled waiter leaves its
+    // chunk to the next one. forget_fd gives back what `ready` holds and stops the
+    // multishot; the receiver lives on (retired) until its last CQE, and its waiters then
+    // fail with EBADF. Waiters have no slot (like a listener's).
+    // Without a buffer ring or multishot recv (older kernels, LWT_URING_NO_BUF_RING, fault
+    // injection): a poll for readiness, then the plain recv into a pool buffer (as epoll);
+    // one that finds the pool empty waits in `chunk_starved_` until a buffer comes back.
+    struct receiver {
+        int fd = -1;
+        enum class multishot : std::uint8_t { off, armed, stopping } receiving = multishot::off;
+        bool armed() const noexcept { return receiving != multishot::off; }
+        bool closed = false;   // its fd was forgotten
+        bool starved = false;  // the ring ran dry: re-armed when a buffer comes back
+        std::int32_t failed = 0;  // -ENOMEM: a chunk could not be queued (its bytes are lost)
+        fifo<std::uint64_t> ready;  // CQEs nobody took yet: (std::uint32_t)res | flags << 32
+        op_queue waiters;           // waiting recv_chunks, oldest first
+    };
+    static constexpr std::size_t max_ready_chunks = 8;
+    void adopt_pool(buffer_pool& pool) override;
+    bool try_chunk_now(io_op& op) noexcept;
+    void submit_chunk(io_op& op) noexcept;
+    std::int32_t recv_chunk_now(io_op& op) noexcept;  // the plain path's attempt
+    void poll_chunk(io_op& op) noexcept;               // ... waits for readiness
+    void retry_chunk(io_op& op) noexcept;              // ... ready: attempt again
+    receiver* find_receiver(int fd) const noexcept {
+        auto i = static_cast<std::size_t>(fd);
+        return i < receivers_.size() ? receivers_[i].get() : nullptr;
+    }
+    receiver& receiver_for(int fd);
+    receiver* receiver_waited_on(const io_op& op) noexcept;
+    void arm(receiver& r) noexcept;
+    void stop(receiver& r) noexcept;
+    void on_receiver_cqe(receiver& r, const cqe_copy& c) noexcept;
+    void push_ready(receiver& r, std::int32_t res, std::uint32_t flags) noexcept;
+    void retire_receiver(int fd) noexcept;
+    bool free_retired_receivers() noexcept;
+    void refilled() noexcept;
+    void provide(std::uint16_t id) noexcept;
+    bool submit_special(io_op& op) noexcept;
+    bool chunk_multishot_ = false;     // the multishot path above is in use
+    io_uring_buf_ring* buf_ring_ = nullptr;  // the provided buffer ring (group 0), mmap'ed
+    std::size_t buf_ring_bytes_ = 0;
+    std::uint32_t buf_ring_mask_ = 0;
+    std::uint32_t in_ring_ = 0;        // buffers the kernel may take
+    std::vector<std::unique_ptr<receiver>> receivers_;  // by fd
+    std::vector<std::unique_ptr<receiver>> retired_receivers_;
+    op_queue chunk_starved_;           // plain path: waiting for a buffer
 
     io_uring ring_{};
     bool ring_ok_ = false;

@@ -1,0 +1,111 @@
+// A loop's receive buffers (issue 15: buffers belong to data in flight, not to connections).
+//
+// A receive that borrows (unix_::recv_chunk, the input channels of sockets) gives no buffer
+// to the kernel while it waits: the io_uring engine lends the pool's free buffers to the
+// kernel as a provided buffer ring, from which a multishot recv takes one only when bytes
+// arrive; the epoll engine (and io_uring without buffer rings) takes one from the free list
+// only once the socket is readable, and gives it back at once if the recv finds nothing.
+// The bytes then travel in a unix_::chunk, which gives the buffer back when released.
+//
+// Life of a buffer: free (in the free list, or in the kernel's ring) -> lent (a chunk, or a
+// completion not yet given to anyone) -> free. `outstanding` counts the lent ones.
+//
+// Bounds. The pool starts with one slab of `slab_buffers` buffers and grows a slab at a time
+// (when the free list is empty, or the ring runs low) up to `max_buffers`; memory of a slab is
+// mapped when it is added and touched only where the kernel writes, and stays mapped until
+// the pool is destroyed. At the bound a receive waits for a buffer to come back (the bytes
+// stay in the socket's kernel buffer, and TCP's flow control holds the peer back).
+//
+// Threads and lifetime. A pool belongs to one loop's engine (rule 13): buffers are taken and
+// given back on that loop's thread only. A chunk may outlive the engine (kept in a global,
+// or released during teardown): the engine then retires the pool, which is deleted by the
+// last give_back (or at once when nothing is lent).
+#pragma once
+
+#include <lwt/detail/config.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace lwt::detail {
+
+class LWT_EXPORT buffer_pool {
+public:
+    // Buffer ids fit io_uring's 16-bit buffer id; a provided ring holds at most 32768.
+    static constexpr std::uint32_t id_limit = 32768;
+
+    buffer_pool(std::uint32_t buffer_size, std::uint32_t slab_buffers, std::uint32_t max_buffers);
+    buffer_pool(const buffer_pool&) = delete;
+    buffer_pool& operator=(const buffer_pool&) = delete;
+    ~buffer_pool();
+
+    std::uint32_t buffer_size() const noexcept { return size_; }
+    std::uint32_t capacity() const noexcept { return count_; }         // buffers made so far
+    std::uint32_t max_buffers() const noexcept { return max_; }
+    std::uint32_t outstanding() const noexcept { return outstanding_; }  // lent
+    char* data(std::uint16_t id) const noexcept {
+        return slabs_[id >> slab_shift_] + static_cast<std::size_t>(id & slab_mask_) * size_;
+    }
+
+    // ---- the free list (epoll, and io_uring without a buffer ring) ----
+    // A free buffer, lent from now on; -1 at the bound (or out of memory).
+    int take() noexcept;
+
+    // ---- a provided buffer ring (io_uring) ----
+    // From now on free buffers go to `provide(ctx, id)` (the engine adds them to its ring)
+    // instead of the free list; the ones free now are provided at once.
+    void lend_to_ring(void* ctx, void (*provide)(void*, std::uint16_t)) noexcept;
+    // The kernel took a buffer from the ring for a completion (lent from now on).
+    void taken_by_kernel() noexcept { ++outstanding_; }
+    // Adds a slab (its buffers go to the free list or the ring); false at the bound.
+    bool grow() noexcept;
+
+    // Called when a buffer comes back while `starving` is set (a receive waits for one);
+    // the engine clears `starving` as it re-arms its receives.
+    void on_refill(void* ctx, void (*refilled)(void*)) noexcept {
+        refill_ctx_ = ctx;
+        refilled_ = refilled;
+    }
+    bool starving = false;
+
+    // A lent buffer comes back (a chunk released, or a completion nobody took).
+    void give_back(std::uint16_t id) noexcept {
+        --outstanding_;
+        if (LWT_UNLIKELY(retired_)) {
+            if (outstanding_ == 0) delete this;
+            return;
+        }
+        if (provide_ != nullptr)
+            provide_(provide_ctx_, id);
+        else
+            free_.push_back(id);  // (reserved: never allocates)
+        if (LWT_UNLIKELY(starving) && refilled_ != nullptr) refilled_(refill_ctx_);
+    }
+
+    // The engine is going away: deleted now if nothing is lent, else by the last give_back.
+    // No ring, no callback is used after this.
+    static void retire(buffer_pool* p) noexcept;
+
+private:
+    std::uint32_t size_;
+    std::uint32_t slab_shift_;
+    std::uint32_t slab_mask_;
+    std::uint32_t max_;
+    std::uint32_t count_ = 0;
+    std::uint32_t outstanding_ = 0;
+    bool retired_ = false;
+    std::vector<char*> slabs_;
+    std::vector<std::uint16_t> free_;
+    void* provide_ctx_ = nullptr;
+    void (*provide_)(void*, std::uint16_t) = nullptr;
+    void* refill_ctx_ = nullptr;
+    void (*refilled_)(void*) = nullptr;
+};
+
+// IORING_CQE_F_BUFFER and IORING_CQE_BUFFER_SHIFT: how a completion names the buffer it
+// filled. The epoll engine and the plain path fill an io_op's cqe_flags the same way.
+inline constexpr std::uint32_t cqe_f_buffer = 1u << 0;
+inline constexpr std::uint32_t cqe_buffer_shift = 16;
+
+}  // namespace lwt::detail

@@ -13,7 +13,8 @@ buffer_pool::buffer_pool(std::uint32_t buffer_size, std::uint32_t slab_buffers, 
     : size_(buffer_size) {
     if (buffer_size == 0 || slab_buffers == 0 || max_buffers == 0)
         throw std::invalid_argument("lwt: a buffer pool needs buffers of some size");
-    slab_buffers = std::bit_ceil(std::min(slab_buffers, id_limit));
+    // (A pool smaller than a slab is one slab of its size: LWT_RECV_BUFFERS=2 means two.)
+    slab_buffers = std::bit_ceil(std::min({slab_buffers, max_buffers, id_limit}));
     slab_shift_ = static_cast<std::uint32_t>(std::countr_zero(slab_buffers));
     slab_mask_ = slab_buffers - 1;
     // Whole slabs, within the 16-bit ids.

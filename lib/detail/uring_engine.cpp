@@ -798,6 +798,11 @@ uring_engine::receiver* uring_engine::receiver_waited_on(const io_op& op) noexce
 }
 
 bool uring_engine::try_chunk_now(io_op& op) noexcept {
+    if (op.fd < 0) {  // a closed file_descr: what the kernel would say
+        op.res = -EBADF;
+        op.phase = io_phase::done;
+        return true;
+    }
     if (chunk_multishot_) {
         // A chunk that arrived with nobody waiting (waiters come first).
         receiver* r = find_receiver(op.fd);
@@ -810,11 +815,6 @@ bool uring_engine::try_chunk_now(io_op& op) noexcept {
             op.res = static_cast<std::int32_t>(static_cast<std::uint32_t>(v));
             op.cqe_flags = static_cast<std::uint32_t>(v >> 32);
         }
-        op.phase = io_phase::done;
-        return true;
-    }
-    if (op.fd < 0) {
-        op.res = -EBADF;
         op.phase = io_phase::done;
         return true;
     }
@@ -924,8 +924,10 @@ void uring_engine::on_receiver_cqe(receiver& r, const cqe_copy& c) noexcept {
     }
     if (r.closed) return;  // (the next wait() fails its waiters and frees it)
     if (c.res == -ENOBUFS) {
-        // The ring ran dry, which ended the multishot; the bytes wait in the kernel.
-        if (!pool_->grow()) {
+        // The ring ran dry, which ended the multishot; the bytes wait in the kernel. Buffers
+        // given back since (by the coroutines earlier completions resumed) are in the ring
+        // again: re-arm at once. Else grow, or wait for a give_back (refilled()).
+        if (in_ring_ == 0 && !pool_->grow()) {
             r.starved = true;
             pool_->starving = true;
             return;
@@ -969,10 +971,11 @@ bool uring_engine::free_retired_receivers() noexcept {
             it = retired_receivers_.erase(it);
         }
     }
+    // Their descriptor was closed under them: EBADF, as for any operation on it.
     for (auto& r : done)
         while (io_op* op = r->waiters.pop()) {
             if (tearing_down_) op->cancel_requested = true;
-            finish(*op, -ECANCELED);
+            finish(*op, tearing_down_ ? -ECANCELED : -EBADF);
         }
     return !done.empty();
 }

@@ -180,6 +180,7 @@ operation<K>::operator promise<typename K::value_type>() && {
         c->x = std::move(x_);
         c->x.point(c->op);
         c->op.res = op_.res;
+        c->op.cqe_flags = op_.cqe_flags;  // (recv_chunk: its buffer)
         c->op.cancel_requested = op_.cancel_requested;
         c->take_result();
     } else {
@@ -205,6 +206,7 @@ operation<K>::operator promise<typename K::value_type>() && {
                 c->start(e);
             } else {
                 c->op.res = performed ? r : -EBADF;
+                c->op.cqe_flags = performed ? op_.cqe_flags : 0;
                 c->take_result();
             }
         }

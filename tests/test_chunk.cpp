@@ -49,7 +49,7 @@ promise<std::string> drain(const file_descr& s) {
 
 TEST_CASE("recv_chunk gives the bytes sent, in order, then an empty chunk at the end of the stream") {
     auto [a, b] = test::tcp_pair();
-    const std::string data = pattern(0, 1'000'000);
+    const std::string data = pattern(0, 200'000);
     auto got = drain(b);
     main::run(send_all(a, data));
     a = file_descr();
@@ -60,7 +60,7 @@ TEST_CASE("recv_chunk gives the bytes sent, in order, then an empty chunk at the
 TEST_CASE("a hundred connections keep their bytes and order when the pool runs dry") {
     // With LWT_RECV_BUFFERS=2 (a meson test of its own) the pool is two buffers: the
     // receives wait for each other's buffers to come back, and nothing is lost.
-    constexpr std::size_t n = 100, size = 16 * 1024;
+    constexpr std::size_t n = 100, size = 8 * 1024;
     std::vector<std::pair<file_descr, file_descr>> pairs;
     for (std::size_t i = 0; i < n; ++i) pairs.push_back(test::tcp_pair());
     std::vector<promise<std::string>> got;

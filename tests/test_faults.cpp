@@ -154,7 +154,7 @@ TEST_CASE("a connection reset in the middle of a stream fails the input channel'
         auto& oc = ic_oc_.second;
         REQUIRE(::write(a_b_.first.fd(), "one\n", 4) == 4);
         REQUIRE(main::run(io::read_line(ic)) == "one");
-        faults::fail_next(io_kind::recv, ECONNRESET);
+        faults::fail_next(io_kind::recv_chunk, ECONNRESET);  // (a socket channel's receive)
         promise<std::string> next = io::read_line(ic);
         test::settle([&] { return !next.is_pending(); }, "the read_line to settle");
         REQUIRE(unix_errno(next, "recv") == ECONNRESET);

@@ -804,6 +804,16 @@ bool uring_engine::try_chunk_now(io_op& op) noexcept {
         return true;
     }
     if (chunk_multishot_) {
+        // A test's faults::fail_next (LWT_FAULTS itself keeps to the plain path): the error,
+        // as the receive's own. (EINTR and EAGAIN would only be retried.)
+        if (LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind)) {
+            const std::int32_t r = faults_->instead_of(op, false);
+            if (r != 0 && r != -EINTR && r != -EAGAIN) {
+                op.res = r;
+                op.phase = io_phase::done;
+                return true;
+            }
+        }
         // A chunk that arrived with nobody waiting (waiters come first).
         receiver* r = find_receiver(op.fd);
         if (r == nullptr || !r->waiters.empty()) return false;

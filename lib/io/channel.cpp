@@ -40,11 +40,29 @@ std::vector<std::weak_ptr<io_channel>>& outputs() {
     return list;
 }
 
+// This loop's free channel buffers of the default size, kept for the next channel that needs
+// one (at most `keep`: beyond, they go back to the heap). A buffer given back after the
+// thread's cache is destroyed (a static channel, at exit) goes to the heap.
+struct buffer_cache {
+    static constexpr std::size_t keep = 64;
+    std::size_t size = 0;  // of the buffers kept (the default size when they were kept)
+    std::vector<char*> free;
+    ~buffer_cache();
+};
+constinit thread_local bool cache_gone = false;
+buffer_cache& cache() {
+    static thread_local buffer_cache c;
+    return c;
+}
+buffer_cache::~buffer_cache() {
+    for (char* b : free) delete[] b;
+    cache_gone = true;
+}
+
 std::shared_ptr<io_channel> new_channel(bool input, std::size_t size) {
     auto c = std::make_shared<io_channel>();
     c->input = input;
     c->size = size == 0 ? default_size.load(std::memory_order_relaxed) : std::max<std::size_t>(size, 16);
-    c->buf.reset(new char[c->size]);
     if (!input) {
         auto& list = outputs();
         std::erase_if(list, [](const std::weak_ptr<io_channel>& w) { return w.expired(); });
@@ -79,6 +97,77 @@ std::shared_ptr<io_channel> fd_channel(bool input, unix_::file_descr fd, std::si
     return c;
 }
 
+}  // namespace
+
+char* own_buffer(io_channel& c) {
+    if (c.owned) return c.base;
+    drop_buffer(c);
+    if (!cache_gone) {
+        buffer_cache& k = cache();
+        if (k.size == c.size && !k.free.empty()) {
+            c.base = k.free.back();
+            k.free.pop_back();
+            c.owned = true;
+            return c.base;
+        }
+    }
+    c.base = new char[c.size];
+    c.owned = true;
+    return c.base;
+}
+
+void drop_buffer(io_channel& c) noexcept {
+    if (c.owned) {
+        c.owned = false;
+        char* b = std::exchange(c.base, nullptr);
+        if (!cache_gone && c.size == default_size.load(std::memory_order_relaxed)) {
+            buffer_cache& k = cache();
+            if (k.size != c.size) {  // the default size changed: the old ones go
+                for (char* f : k.free) delete[] f;
+                k.free.clear();
+                k.size = c.size;
+            }
+            if (k.free.size() < buffer_cache::keep) {
+                try {
+                    k.free.push_back(b);
+                    return;
+                } catch (...) {  // (no memory to keep it: it goes back to the heap)
+                }
+            }
+        }
+        delete[] b;
+        return;
+    }
+    c.borrowed.release();
+    c.base = nullptr;
+}
+
+io_channel::~io_channel() { drop_buffer(*this); }
+
+unix_::chunk_op chunk_io::recv_chunk_of(int fd) {
+    return with_fd(fd, [](const unix_::file_descr& v) { return unix_::recv_chunk(v); });
+}
+
+std::size_t chunk_io::await_resume() {
+    c.receiving = nullptr;
+    unix_::chunk ch;
+    try {
+        ch = inner.await_resume();
+    } catch (...) {
+        if (c.closed) throw io::channel_closed();  // aborted: as channel_io
+        throw;
+    }
+    const std::size_t n = ch.size();
+    if (n > 0) {
+        c.borrowed = std::move(ch);
+        c.base = c.borrowed.data();
+        c.max = n;
+    }
+    return n;
+}
+
+namespace {
+
 // stdin_/stdout_/stderr_: over 0, 1 and 2, which they do not own.
 std::shared_ptr<io_channel> standard(bool input, int fd) { return fd_channel(input, unix_::file_descr(fd), 0, false); }
 
@@ -109,6 +198,7 @@ promise<void> close_impl(std::shared_ptr<io_channel> c, bool flush_first) {
     }
     c->closed = true;
     c->ptr = c->max = 0;
+    drop_buffer(*c);
     if (c->cl) {
         io::close_fn cl = std::move(c->cl);
         c->cl = nullptr;
@@ -126,6 +216,7 @@ promise<void> close_channel(const std::shared_ptr<io_channel>& c, bool flush_fir
         if (!flush_first) {
             c->closed = true;  // waiting operations find it closed
             if (c->io) lwt::cancel(*c->io);  // the running one fails (channel_closed)
+            if (c->receiving != nullptr) c->receiving->cancel();
         }
         // The channel keeps a plain cell with the outcome, not the closing coroutine (whose
         // frame holds the channel: that would be a cycle).
@@ -146,9 +237,11 @@ promise<void> resize_impl(std::shared_ptr<io_channel> c, std::size_t n) {
         keep = 0;
     }
     if (c->input && keep > n) throw std::invalid_argument("lwt::io::resize_buffer: smaller than the buffered data");
-    std::unique_ptr<char[]> nb(new char[n]);
-    std::memcpy(nb.get(), c->buf.get() + (c->input ? c->ptr : 0), keep);
-    c->buf = std::move(nb);
+    char* nb = new char[n];
+    if (keep > 0) std::memcpy(nb, c->base + (c->input ? c->ptr : 0), keep);
+    drop_buffer(*c);
+    c->base = nb;
+    c->owned = true;
     c->size = n;
     if (c->input) {
         c->ptr = 0;
@@ -166,6 +259,7 @@ std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_des
     auto in = new_channel(true, size);
     auto out = new_channel(false, size);
     in->fd = out->fd = raw;
+    in->recv_fd = raw;
     in->rd = [raw](char* b, std::size_t n) { return with_fd(raw, [&](auto& v) { return unix_::recv(v, b, n); }); };
     out->wr = [raw](const char* b, std::size_t n) {
         return with_fd(raw, [&](auto& v) { return unix_::send(v, b, n); });
@@ -200,14 +294,15 @@ std::vector<std::shared_ptr<io_channel>> open_output_channels() {
 promise<void> flush_locked(std::shared_ptr<io_channel> c) {
     std::size_t off = 0;
     try {
-        while (off < c->ptr) off += co_await channel_io(*c, c->wr(c->buf.get() + off, c->ptr - off));
+        while (off < c->ptr) off += co_await channel_io(*c, c->wr(c->base + off, c->ptr - off));
     } catch (...) {
         // What was written is gone from the buffer; the rest stays for a later attempt.
-        std::memmove(c->buf.get(), c->buf.get() + off, c->ptr - off);
+        if (c->ptr > off) std::memmove(c->base, c->base + off, c->ptr - off);
         c->ptr -= off;
         throw;
     }
     c->ptr = 0;
+    drop_buffer(*c);  // empty: the buffer goes back until the next write
 }
 
 promise<void> flush_impl(std::shared_ptr<io_channel> c, std::uint64_t g) {
@@ -312,7 +407,7 @@ struct standard_set {
             io_channel& c = oc->impl();
             std::size_t off = 0;
             while (off < c.ptr) {
-                ssize_t n = ::write(c.fd, c.buf.get() + off, c.ptr - off);
+                ssize_t n = ::write(c.fd, c.base + off, c.ptr - off);
                 if (n <= 0) break;
                 off += static_cast<std::size_t>(n);
             }

@@ -2,7 +2,7 @@
 // refilling and flushing its buffer.
 //
 // Reading guide. An `io_channel` is a buffer plus the function that fills it (input) or
-// drains it (output). Input data waits in buf[ptr, max); output data in buf[0, ptr). Every
+// drains it (output). Input data waits in base[ptr, max); output data in base[0, ptr). Every
 // public operation first takes the channel's FIFO lock -- unless the handle belongs to the
 // atomic() group holding it -- so operations never interleave. The common cases (a line
 // already buffered, a write that fits) complete synchronously without a coroutine frame when
@@ -18,12 +18,21 @@
 // Lifetimes. Handles share the channel (std::shared_ptr); each operation's coroutine holds its
 // own reference, so a channel outlives the operations running on it even when every handle
 // is dropped. Only the registry of output channels (for flush_all) holds weak references.
+//
+// Buffers belong to data, not to channels (issue 15). A channel holds a buffer only while it
+// has bytes in it: `base` is null otherwise. An output channel takes one (from this loop's
+// cache of channel buffers, or the heap) when data is written into it and gives it back when
+// a flush leaves it empty. A socket's input channel waits for bytes with unix_::recv_chunk,
+// which needs no buffer: the bytes arrive in a buffer of the loop's receive pool, and the
+// channel reads them from that chunk (no copy) until it is empty, then gives it back. Other
+// input channels (files, pipes, make) read into a buffer of their own, taken at the first read.
 #pragma once
 
 #include <lwt/bind.hpp>
 #include <lwt/io/channel.hpp>
 #include <lwt/mutex.hpp>
 #include <lwt/promise.hpp>
+#include <lwt/unix/chunk.hpp>
 #include <lwt/unix/fd.hpp>
 
 #include <coroutine>
@@ -39,9 +48,15 @@ namespace lwt::detail {
 
 struct io_channel {
     bool input = true;
-    std::unique_ptr<char[]> buf;
-    std::size_t size = 0;
+    // The buffer: input data waits in base[ptr, max), output data in base[0, ptr). Null
+    // when empty (see "Buffers belong to data" above). `owned`: base is a buffer of `size`
+    // bytes of the channel's own; else it points into `borrowed` (a socket input channel).
+    char* base = nullptr;
+    bool owned = false;
+    unix_::chunk borrowed;
+    std::size_t size = 0;  // the buffer size (a borrowed chunk may hold more: the pool's size)
     std::size_t ptr = 0, max = 0;
+    int recv_fd = -1;  // a socket's input channel: it refills with recv_chunk(recv_fd)
     std::size_t line_limit = 0;  // read_line's default limit (0: none)
     bool closed = false;
     io::read_fn rd;
@@ -52,10 +67,23 @@ struct io_channel {
     std::uint64_t holder = 0;      // the atomic() group holding the lock, if any
     bool flush_scheduled = false;  // an auto_flush is due (cleared when it runs)
     int fd = -1;                   // when over a descriptor (for the standard channels' last flush)
-    // The call of rd or wr that the operation holding the channel is waiting for: abort()
-    // cancels it. Set only while that operation is suspended on it.
+    // The call of rd or wr (or the recv_chunk) that the operation holding the channel is
+    // waiting for: abort() cancels it. Set only while that operation is suspended on it.
     std::optional<promise<std::size_t>> io;
+    unix_::chunk_op* receiving = nullptr;
+
+    io_channel() = default;
+    io_channel(const io_channel&) = delete;
+    io_channel& operator=(const io_channel&) = delete;
+    ~io_channel();
 };
+
+// The channel's buffer, taken now if it has none: an owned one of c.size bytes (from this
+// loop's cache when c.size is the default size). Throws std::bad_alloc.
+char* own_buffer(io_channel& c);
+// Gives the buffer back (to the cache, the heap or the receive pool); the channel must hold
+// no data in it. No buffer afterwards.
+void drop_buffer(io_channel& c) noexcept;
 
 // Both directions over a connected socket, sharing it: the second close closes it.
 std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_descr fd, std::size_t size);
@@ -86,7 +114,9 @@ inline void schedule_flush(const std::shared_ptr<io_channel>& c) {
 
 // Releases the channel after an operation. An output channel left idle with buffered data
 // gets an auto-flush: one that found the channel busy gave way (see auto_flush).
+// An input channel whose data is all read gives its buffer back.
 inline void release_channel(const std::shared_ptr<io_channel>& c) {
+    if (c->input && c->ptr == c->max) drop_buffer(*c);
     c->lk.unlock();
     if (!c->input && !c->lk.is_locked()) schedule_flush(c);
 }
@@ -140,20 +170,73 @@ struct channel_io {
     }
 };
 
-// Reads more into the buffer (compacting it first); 0 at the end of file.
-inline channel_io refill(io_channel& c) {
-    if (c.ptr == c.max) {
-        c.ptr = c.max = 0;
-    } else if (c.max == c.size) {
-        std::memmove(c.buf.get(), c.buf.get() + c.ptr, c.max - c.ptr);
-        c.max -= c.ptr;
-        c.ptr = 0;
-    }
-    return channel_io(c, c.rd(c.buf.get() + c.max, c.size - c.max), true);
-}
+// co_await of a socket input channel's recv_chunk: the chunk becomes the channel's buffer.
+// As channel_io, an abort() reaches it (c.receiving) and the operation then fails with
+// channel_closed. Constructed in place (the operation never moves).
+struct chunk_io {
+    using lwt_native_awaiter = void;
+    io_channel& c;
+    unix_::chunk_op op;
+    unix_::chunk_op::awaiter inner;
 
-// Writes out buf[0, ptr) with the channel held; on failure what was written is dropped from
-// the buffer and the rest stays.
+    explicit chunk_io(io_channel& c_) : c(c_), op(recv_chunk_of(c_.recv_fd)), inner(op) {}
+    bool await_ready() const noexcept { return inner.await_ready(); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        if (LWT_UNLIKELY(c.closed)) op.cancel();  // aborted while the operation ran: no wait
+        c.receiving = &op;
+        if (inner.await_suspend(h)) return true;
+        c.receiving = nullptr;
+        return false;
+    }
+    std::size_t await_resume();
+
+private:
+    static unix_::chunk_op recv_chunk_of(int fd);
+};
+
+// Reads more into the empty buffer (every reader consumes what is buffered before it asks
+// for more); 0 at the end of file. A socket's input channel borrows (chunk_io); the others
+// read into their own buffer (channel_io).
+struct refill_io {
+    std::optional<channel_io> plain;
+    std::optional<chunk_io> borrowed;
+
+    explicit refill_io(io_channel& c) {
+        c.ptr = c.max = 0;
+        if (c.recv_fd >= 0) {
+            drop_buffer(c);  // (the chunk just read)
+            borrowed.emplace(c);
+        } else {
+            char* b = own_buffer(c);
+            plain.emplace(c, c.rd(b, c.size), true);
+        }
+    }
+    bool await_ready() const noexcept { return plain ? plain->await_ready() : borrowed->await_ready(); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        return plain ? plain->await_suspend(h) : borrowed->await_suspend(h);
+    }
+    std::size_t await_resume() { return plain ? plain->await_resume() : borrowed->await_resume(); }
+
+    // What co_await uses: a handle by value (refill_io must not move: the operation in it).
+    struct handle {
+        using lwt_native_awaiter = void;
+        refill_io& r;
+        bool await_ready() const noexcept { return r.await_ready(); }
+        template <class P>
+        bool await_suspend(std::coroutine_handle<P> h) {
+            return r.await_suspend(h);
+        }
+        std::size_t await_resume() { return r.await_resume(); }
+    };
+    handle lwt_awaiter() & noexcept { return {*this}; }
+    handle lwt_awaiter() && noexcept { return {*this}; }
+};
+inline refill_io refill(io_channel& c) { return refill_io(c); }
+
+// Writes out base[0, ptr) with the channel held, then gives the buffer back; on failure what
+// was written is dropped from the buffer and the rest stays.
 promise<void> flush_locked(std::shared_ptr<io_channel> c);
 // flush(): takes the channel (unless `group` holds it), then flush_locked.
 promise<void> flush_impl(std::shared_ptr<io_channel> c, std::uint64_t group);

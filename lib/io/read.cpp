@@ -25,15 +25,24 @@ std::size_t effective(std::size_t limit) noexcept { return limit == 0 ? no_limit
 
 // A whole line from the buffer, if one is there (without its newline) and within `limit`.
 std::optional<std::string> buffered_line(io_channel& c, std::size_t limit) {
-    char* begin = c.buf.get() + c.ptr;
-    char* end = c.buf.get() + c.max;
+    if (c.ptr == c.max) return std::nullopt;  // (no data: maybe no buffer either)
+    char* begin = c.base + c.ptr;
+    char* end = c.base + c.max;
     char* nl = static_cast<char*>(std::memchr(begin, '\n', static_cast<std::size_t>(end - begin)));
     if (nl == nullptr) return std::nullopt;
     char* line_end = (nl > begin && nl[-1] == '\r') ? nl - 1 : nl;
     if (static_cast<std::size_t>(line_end - begin) > limit) return std::nullopt;  // the slow path fails
     std::string line(begin, line_end);
-    c.ptr = static_cast<std::size_t>(nl + 1 - c.buf.get());
+    c.ptr = static_cast<std::size_t>(nl + 1 - c.base);
+    if (c.ptr == c.max) drop_buffer(c);  // all read: the buffer goes back
     return line;
+}
+
+// A buffered character (there is one), read by the fast path of a free channel.
+char take_char(io_channel& c) noexcept {
+    const char ch = c.base[c.ptr++];
+    if (c.ptr == c.max) drop_buffer(c);  // all read: the buffer goes back
+    return ch;
 }
 
 // Invariant: acc holds at most limit + 1 bytes (the extra one a '\r' that may belong to a
@@ -45,15 +54,15 @@ promise<std::optional<std::string>> read_line_impl(std::shared_ptr<io_channel> c
     std::string acc;
     bool any = false;
     for (;;) {
-        char* begin = c->buf.get() + c->ptr;
+        char* begin = c->base + c->ptr;
         std::size_t avail = c->max - c->ptr;
-        char* nl = static_cast<char*>(std::memchr(begin, '\n', avail));
+        char* nl = avail == 0 ? nullptr : static_cast<char*>(std::memchr(begin, '\n', avail));
         std::size_t take = nl != nullptr ? static_cast<std::size_t>(nl - begin) : avail;
         if (limit != no_limit && acc.size() + take > limit + 1) {
             c->ptr += take;
             throw io::line_too_long(limit);
         }
-        acc.append(begin, take);
+        if (take > 0) acc.append(begin, take);
         any = any || take > 0 || nl != nullptr;
         c->ptr += take;
         if (nl != nullptr) {
@@ -74,7 +83,7 @@ promise<std::optional<char>> read_char_impl(std::shared_ptr<io_channel> c, std::
     channel_guard guard{c, co_await enter_channel(*c, g)};
     check_open(*c);
     if (c->ptr == c->max && co_await refill(*c) == 0) co_return std::nullopt;
-    co_return c->buf[c->ptr++];
+    co_return c->base[c->ptr++];
 }
 
 promise<std::string> read_all_impl(std::shared_ptr<io_channel> c, std::uint64_t g) {
@@ -82,7 +91,7 @@ promise<std::string> read_all_impl(std::shared_ptr<io_channel> c, std::uint64_t 
     check_open(*c);
     std::string out;
     for (;;) {
-        out.append(c->buf.get() + c->ptr, c->max - c->ptr);
+        if (c->max > c->ptr) out.append(c->base + c->ptr, c->max - c->ptr);
         c->ptr = c->max;
         if (co_await refill(*c) == 0) co_return out;
     }
@@ -106,7 +115,7 @@ promise<std::size_t> read_into_impl(std::shared_ptr<io_channel> c, std::uint64_t
             if (co_await refill(*c) == 0) break;
         }
         std::size_t n = std::min(len - done, c->max - c->ptr);
-        std::memcpy(buf + done, c->buf.get() + c->ptr, n);
+        std::memcpy(buf + done, c->base + c->ptr, n);
         c->ptr += n;
         done += n;
         if (!exactly) break;
@@ -170,13 +179,13 @@ void set_line_limit(const input_channel& ic, std::size_t max) { ic.impl().line_l
 
 promise<std::optional<char>> read_char_opt(const input_channel& ic) {
     io_channel& c = ic.impl();
-    if (detail::free_and_open(c) && c.ptr < c.max) return lwt::return_(std::optional<char>(c.buf[c.ptr++]));
+    if (detail::free_and_open(c) && c.ptr < c.max) return lwt::return_(std::optional<char>(detail::take_char(c)));
     return detail::read_char_impl(ic.shared(), ic.group());
 }
 
 promise<char> read_char(const input_channel& ic) {
     io_channel& c = ic.impl();
-    if (detail::free_and_open(c) && c.ptr < c.max) return lwt::return_(c.buf[c.ptr++]);
+    if (detail::free_and_open(c) && c.ptr < c.max) return lwt::return_(detail::take_char(c));
     return detail::value_or_eof(detail::read_char_impl(ic.shared(), ic.group()));
 }
 

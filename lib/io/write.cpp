@@ -21,9 +21,16 @@ namespace {
 // The fast path of a write that fits in a free channel's buffer: no frame, no copy.
 bool write_fits(io_channel& c, std::string_view a, std::string_view b = {}) {
     if (!free_and_open(c) || c.input || c.size - c.ptr < a.size() + b.size()) return false;
+    if (c.base == nullptr) {
+        try {
+            own_buffer(c);
+        } catch (...) {
+            return false;  // (the slow path reports it)
+        }
+    }
     for (std::string_view s : {a, b}) {
         if (s.empty()) continue;  // (an empty view's data() may be null: no memcpy from it)
-        std::memcpy(c.buf.get() + c.ptr, s.data(), s.size());
+        std::memcpy(c.base + c.ptr, s.data(), s.size());
         c.ptr += s.size();
     }
     return true;
@@ -45,7 +52,7 @@ promise<void> write_impl(std::shared_ptr<io_channel> c, std::uint64_t g, std::st
             continue;
         }
         std::size_t n = std::min(room, data.size() - off);
-        std::memcpy(c->buf.get() + c->ptr, data.data() + off, n);
+        std::memcpy(own_buffer(*c) + c->ptr, data.data() + off, n);
         c->ptr += n;
         off += n;
     }
@@ -64,7 +71,7 @@ promise<std::size_t> write_from_impl(std::shared_ptr<io_channel> c, std::uint64_
             n = co_await channel_io(*c, c->wr(buf + done, len - done));
         } else {
             n = std::min(c->size - c->ptr, len - done);
-            std::memcpy(c->buf.get() + c->ptr, buf + done, n);
+            std::memcpy(own_buffer(*c) + c->ptr, buf + done, n);
             c->ptr += n;
         }
         done += n;

@@ -1,7 +1,12 @@
 // http_server: an HTTP/1.1 server with keep-alive. "/" answers a fixed response; other paths
 // are files served from a directory (GET and HEAD; no path may leave the directory).
 //
-//   http_server [--root DIR] [--loops N] PORT
+//   http_server [--plain] [--root DIR] [--loops N] PORT
+//
+// A connection's input channel reads from the loop's receive buffers and its output channel
+// gives its buffer back once flushed (io::server_options::borrow_buffers, the default): an
+// idle keep-alive connection holds no buffer. --plain gives each input channel a buffer of
+// its own instead, to compare.
 //
 // With --loops N (default 1): N loops, one per thread, each with its own server on the same
 // port (io::server_options::reuse_port); the kernel spreads the connections among them.
@@ -145,8 +150,11 @@ int main(int argc, char** argv) {
     log_failures("http_server");
     int port = -1;
     std::size_t n_loops = 1;
+    bool plain = false;
     for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--root") == 0 && i + 1 < argc)
+        if (std::strcmp(argv[i], "--plain") == 0)
+            plain = true;
+        else if (std::strcmp(argv[i], "--root") == 0 && i + 1 < argc)
             root = argv[++i];
         else if (std::strcmp(argv[i], "--loops") == 0 && i + 1 < argc)
             n_loops = std::strtoul(argv[++i], nullptr, 10);
@@ -154,14 +162,14 @@ int main(int argc, char** argv) {
             port = std::atoi(argv[i]);
     }
     if (port <= 0 || port > 65535 || n_loops == 0) {
-        fmt::print(stderr, "usage: http_server [--root DIR] [--loops N] PORT\n");
+        fmt::print(stderr, "usage: http_server [--plain] [--root DIR] [--loops N] PORT\n");
         return 2;
     }
     // A failure (the port is taken...) is one line on stderr and exit status 2.
-    return main::run_program([&] { loops::run(n_loops, [port, n_loops](std::size_t i) -> promise<void> {
+    return main::run_program([&] { loops::run(n_loops, [port, n_loops, plain](std::size_t i) -> promise<void> {
         auto server = co_await io::establish_server_with_client_address(
             unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port)), handle,
-            {.reuse_port = n_loops > 1});
+            {.reuse_port = n_loops > 1, .borrow_buffers = !plain});
         if (i == 0)
             co_await io::eprintlf("http_server: serving {} on http://{}/ ({} loop{})", root,
                                   server.listening_address().to_string(), n_loops, n_loops == 1 ? "" : "s");

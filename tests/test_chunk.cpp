@@ -114,6 +114,7 @@ TEST_CASE("a cancelled recv_chunk loses no byte: the next one gets it") {
     for (int round = 0; round < 100; ++round) want += pattern(round, 100);
     REQUIRE(got == want);
     REQUIRE(engine::live_operations() == 0);
+    REQUIRE(engine::receive_buffers_lent() == 0);  // (every chunk released: every buffer back)
 }
 
 TEST_CASE("closing a socket with chunks queued and receives waiting gives every buffer back") {

@@ -601,12 +601,20 @@ uring_engine::listener& uring_engine::listener_for(int fd) {
     return *slot;
 }
 
-// The listener whose waiters include `op`: its fd's, or a retired one (the fd was closed).
-uring_engine::listener* uring_engine::waited_on(const io_op& op) noexcept {
-    if (listener* l = find_listener(op.fd); l != nullptr && l->waiters.contains(op)) return l;
-    for (auto& r : retired_)
+namespace {
+// The listener or receiver whose waiters include `op`: `live` (its fd's), or a retired one
+// (the fd was closed).
+template <class T>
+T* holder_of(T* live, const std::vector<std::unique_ptr<T>>& retired, const io_op& op) noexcept {
+    if (live != nullptr && live->waiters.contains(op)) return live;
+    for (auto& r : retired)
         if (r->fd == op.fd && r->waiters.contains(op)) return r.get();
     return nullptr;
+}
+}  // namespace
+
+uring_engine::listener* uring_engine::waited_on(const io_op& op) noexcept {
+    return holder_of(find_listener(op.fd), retired_, op);
 }
 
 void uring_engine::arm(listener& l) noexcept {
@@ -789,12 +797,8 @@ uring_engine::receiver& uring_engine::receiver_for(int fd) {
     return *slot;
 }
 
-// The receiver whose waiters include `op`: its fd's, or a retired one (the fd was closed).
 uring_engine::receiver* uring_engine::receiver_waited_on(const io_op& op) noexcept {
-    if (receiver* r = find_receiver(op.fd); r != nullptr && r->waiters.contains(op)) return r;
-    for (auto& r : retired_receivers_)
-        if (r->fd == op.fd && r->waiters.contains(op)) return r.get();
-    return nullptr;
+    return holder_of(find_receiver(op.fd), retired_receivers_, op);
 }
 
 bool uring_engine::try_chunk_now(io_op& op) noexcept {

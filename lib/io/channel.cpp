@@ -253,13 +253,13 @@ promise<void> resize_impl(std::shared_ptr<io_channel> c, std::size_t n) {
 
 }  // namespace
 
-std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_descr fd, std::size_t size) {
+std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_descr fd, std::size_t size, bool borrow) {
     auto shared_fd = std::make_shared<unix_::file_descr>(std::move(fd));
     int raw = shared_fd->fd();
     auto in = new_channel(true, size);
     auto out = new_channel(false, size);
     in->fd = out->fd = raw;
-    in->recv_fd = raw;
+    if (borrow) in->recv_fd = raw;
     in->rd = [raw](char* b, std::size_t n) { return with_fd(raw, [&](auto& v) { return unix_::recv(v, b, n); }); };
     out->wr = [raw](const char* b, std::size_t n) {
         return with_fd(raw, [&](auto& v) { return unix_::send(v, b, n); });

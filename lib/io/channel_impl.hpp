@@ -85,8 +85,10 @@ char* own_buffer(io_channel& c);
 // no data in it. No buffer afterwards.
 void drop_buffer(io_channel& c) noexcept;
 
-// Both directions over a connected socket, sharing it: the second close closes it.
-std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_descr fd, std::size_t size);
+// Both directions over a connected socket, sharing it: the second close closes it. `borrow`:
+// the input channel reads from the loop's receive buffers (recv_chunk).
+std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_descr fd, std::size_t size,
+                                                                 bool borrow = true);
 
 // The output channels alive and open now (flush_all).
 std::vector<std::shared_ptr<io_channel>> open_output_channels();

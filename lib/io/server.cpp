@@ -113,7 +113,7 @@ promise<server> establish(unix_::sockaddr addr, socket_handler handler, server_o
 
 promise<void> handle_with_channels(client_handler handler, const server_options& opts, unix_::sockaddr peer,
                                    unix_::file_descr fd) {
-    auto ch = detail::socket_channels(std::move(fd), opts.buffer_size);
+    auto ch = detail::socket_channels(std::move(fd), opts.buffer_size, opts.borrow_buffers);
     set_line_limit(ch.first, opts.line_limit);
     try {
         co_await handler(peer, ch.first, ch.second);

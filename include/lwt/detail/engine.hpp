@@ -28,6 +28,12 @@
 // Accepts on io_uring (5.19+) are the one exception to "one SQE per operation": a listening
 // socket has one multishot accept, whose connections go to the oldest waiting accept or wait
 // (at most 64) for the next one -- see uring_engine.hpp.
+// Borrowed receives (unix_::recv_chunk, and so a socket's io input channel) are the other
+// one: no buffer until bytes arrive. io_uring: one multishot recv per socket, taking buffers
+// from a provided buffer ring the pool lends to the kernel; epoll (and io_uring's plain path):
+// the recv is made once the socket is readable, into a buffer taken from the pool for that
+// attempt only. Either way the completion names the buffer in cqe_flags, and a unix_::chunk
+// gives it back when released. The pool (buffer_pool.hpp) is the engine's, made on first use.
 //
 // Cancellation (docs/semantics.md rule 7; io_op rule 7). `lwt::cancel` reaches a pending op
 // through the coroutine's `awaiting` pointer. cancel() is synchronous: when it returns, the

@@ -32,6 +32,10 @@ struct server_options {
     // address and the kernel spreads the connections among them. Every one of them must ask
     // for it.
     bool reuse_port = false;
+    // Each connection's input channel reads from the loop's receive buffers (unix_::recv_chunk)
+    // and holds no buffer while idle. false: a buffer of its own, as a channel over any other
+    // descriptor (to compare).
+    bool borrow_buffers = true;
 };
 
 // Lwt_io.server.

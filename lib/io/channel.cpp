@@ -117,6 +117,7 @@ char* own_buffer(io_channel& c) {
 }
 
 void drop_buffer(io_channel& c) noexcept {
+    c.ptr = c.max = 0;  // (no data: positions into no buffer)
     if (c.owned) {
         c.owned = false;
         char* b = std::exchange(c.base, nullptr);

@@ -198,8 +198,7 @@ promise<void> close_impl(std::shared_ptr<io_channel> c, bool flush_first) {
         }
     }
     c->closed = true;
-    c->ptr = c->max = 0;
-    drop_buffer(*c);
+    drop_buffer(*c);  // (what was unread is dropped: positions back to 0)
     if (c->cl) {
         io::close_fn cl = std::move(c->cl);
         c->cl = nullptr;

@@ -176,7 +176,6 @@ struct channel_io {
 // As channel_io, an abort() reaches it (c.receiving) and the operation then fails with
 // channel_closed. Constructed in place (the operation never moves).
 struct chunk_io {
-    using lwt_native_awaiter = void;
     io_channel& c;
     unix_::chunk_op op;
     unix_::chunk_op::awaiter inner;

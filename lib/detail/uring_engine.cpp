@@ -409,10 +409,16 @@ void uring_engine::wait(std::int64_t timeout_ns) {
         if (backlog_pos_ < backlog_.size()) {
             c = backlog_[backlog_pos_++];
         } else {
-            io_uring_cqe* cqe;
-            if (io_uring_peek_cqe(&ring_, &cqe) != 0) break;
-            c = {cqe->user_data, cqe->res, cqe->flags};
-            io_uring_cqe_seen(&ring_, cqe);
+            // What the kernel posted, read straight from the ring: io_uring_peek_cqe would, on an
+            // empty ring, call into liburing and may enter the kernel to run deferred task work
+            // -- which the next iteration's io_uring_enter does anyway. (Acquire on the tail, so
+            // the CQE's contents are visible; the head is ours. The ring is set up without
+            // CQE32.)
+            const unsigned head = *ring_.cq.khead;
+            if (head == io_uring_smp_load_acquire(ring_.cq.ktail)) break;
+            const io_uring_cqe& cqe = ring_.cq.cqes[head & ring_.cq.ring_mask];
+            c = {cqe.user_data, cqe.res, cqe.flags};
+            io_uring_cq_advance(&ring_, 1);
         }
         dispatch(c);
     }

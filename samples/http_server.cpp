@@ -1,12 +1,15 @@
 // http_server: an HTTP/1.1 server with keep-alive. "/" answers a fixed response; other paths
 // are files served from a directory (GET and HEAD; no path may leave the directory).
 //
-//   http_server [--plain] [--root DIR] [--loops N] PORT
+//   http_server [--plain] [--per-connection] [--root DIR] [--loops N] PORT
 //
-// A connection's input channel reads from the loop's receive buffers and its output channel
-// gives its buffer back once flushed (io::server_options::borrow_buffers, the default): an
-// idle keep-alive connection holds no buffer. --plain gives each input channel a buffer of
-// its own instead, to compare.
+// Requests are served by io::establish_request_server: handle_request is called when a
+// request arrives and says whether to keep the connection; between requests a connection
+// holds no coroutine. Its input channel reads from the loop's receive buffers and its output
+// channel gives its buffer back once flushed (io::server_options::borrow_buffers, the
+// default), so an idle keep-alive connection holds no buffer either. To compare:
+// --per-connection serves each connection with a coroutine looping over its requests (Lwt's
+// establish_server_with_client_address); --plain gives each input channel a buffer of its own.
 //
 // With --loops N (default 1): N loops, one per thread, each with its own server on the same
 // port (io::server_options::reuse_port); the kernel spreads the connections among them.
@@ -26,6 +29,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 using namespace lwt;
@@ -114,34 +118,39 @@ promise<void> serve_file(io::output_channel oc, const http::request& r, bool hea
         co_await respond(oc, 200, "OK", content_type(file), *body, r.keep_alive, head);
 }
 
-promise<void> handle(unix_::sockaddr, io::input_channel ic, io::output_channel oc) {
-    for (;;) {
-        std::optional<http::request> r;
-        int refused = 0;
-        try {
-            r = co_await read_request(ic);
-        } catch (const end_of_file&) {
-            co_return;  // the client went away mid-request
-        } catch (const http::error& e) {
-            refused = e.status;
-        }
-        if (refused != 0) {
-            co_await respond(oc, refused, http::reason(refused), "text/plain",
-                             fmt::format("{}\n", http::reason(refused)), false, false);
-            co_await lingering_close(ic, oc);
-            co_return;
-        }
-        if (!r) co_return;
-        co_await skip_body(ic, r->content_length);
-        bool head = r->method == "HEAD";
-        if (r->method != "GET" && !head)
-            co_await respond(oc, 405, "Method Not Allowed", "text/plain", "method not allowed\n", r->keep_alive, false);
-        else if (r->target == "/")
-            co_await respond(oc, 200, "OK", "text/plain; charset=utf-8", fixed_body, r->keep_alive, head);
-        else
-            co_await serve_file(oc, *r, head);
-        if (!r->keep_alive) co_return;
+// One request: read, answer; whether to keep the connection.
+promise<bool> handle_request(const unix_::sockaddr&, io::input_channel ic, io::output_channel oc) {
+    std::optional<http::request> r;
+    int refused = 0;
+    try {
+        r = co_await read_request(ic);
+    } catch (const end_of_file&) {
+        co_return false;  // the client went away mid-request
+    } catch (const http::error& e) {
+        refused = e.status;
     }
+    if (refused != 0) {
+        co_await respond(oc, refused, http::reason(refused), "text/plain", fmt::format("{}\n", http::reason(refused)),
+                         false, false);
+        co_await lingering_close(ic, oc);
+        co_return false;
+    }
+    if (!r) co_return false;
+    co_await skip_body(ic, r->content_length);
+    bool head = r->method == "HEAD";
+    if (r->method != "GET" && !head)
+        co_await respond(oc, 405, "Method Not Allowed", "text/plain", "method not allowed\n", r->keep_alive, false);
+    else if (r->target == "/")
+        co_await respond(oc, 200, "OK", "text/plain; charset=utf-8", fixed_body, r->keep_alive, head);
+    else
+        co_await serve_file(oc, *r, head);
+    co_return r->keep_alive;
+}
+
+// --per-connection: a coroutine per connection for as long as it lasts (Lwt's way), idle
+// between requests inside read_request.
+promise<void> handle_connection(unix_::sockaddr peer, io::input_channel ic, io::output_channel oc) {
+    for (bool keep = true; keep;) keep = co_await handle_request(peer, ic, oc);
 }
 
 }  // namespace
@@ -150,10 +159,12 @@ int main(int argc, char** argv) {
     log_failures("http_server");
     int port = -1;
     std::size_t n_loops = 1;
-    bool plain = false;
+    bool plain = false, per_connection = false;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--plain") == 0)
             plain = true;
+        else if (std::strcmp(argv[i], "--per-connection") == 0)
+            per_connection = true;
         else if (std::strcmp(argv[i], "--root") == 0 && i + 1 < argc)
             root = argv[++i];
         else if (std::strcmp(argv[i], "--loops") == 0 && i + 1 < argc)
@@ -162,21 +173,26 @@ int main(int argc, char** argv) {
             port = std::atoi(argv[i]);
     }
     if (port <= 0 || port > 65535 || n_loops == 0) {
-        fmt::print(stderr, "usage: http_server [--plain] [--root DIR] [--loops N] PORT\n");
+        fmt::print(stderr, "usage: http_server [--plain] [--per-connection] [--root DIR] [--loops N] PORT\n");
         return 2;
     }
     // A failure (the port is taken...) is one line on stderr and exit status 2.
-    return main::run_program([&] { loops::run(n_loops, [port, n_loops, plain](std::size_t i) -> promise<void> {
-        auto server = co_await io::establish_server_with_client_address(
-            unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port)), handle,
-            {.reuse_port = n_loops > 1, .borrow_buffers = !plain});
+    return main::run_program([&] { loops::run(n_loops, [port, n_loops, plain, per_connection](std::size_t i) -> promise<void> {
+        const auto addr = unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port));
+        const io::server_options opts{.reuse_port = n_loops > 1, .borrow_buffers = !plain};
+        // (Not `c ? co_await a : co_await b`, nor co_await of `c ? a : b`: g++ 12 evaluates both.)
+        std::optional<io::server> server;
+        if (per_connection)
+            server.emplace(co_await io::establish_server_with_client_address(addr, handle_connection, opts));
+        else
+            server.emplace(co_await io::establish_request_server(addr, handle_request, opts));
         if (i == 0)
             co_await io::eprintlf("http_server: serving {} on http://{}/ ({} loop{})", root,
-                                  server.listening_address().to_string(), n_loops, n_loops == 1 ? "" : "s");
+                                  server->listening_address().to_string(), n_loops, n_loops == 1 ? "" : "s");
         // Each loop handles the signals itself (a handler runs on the loop that installed it).
         auto stop = wait<void>();
         for (int sig : {SIGINT, SIGTERM}) unix_::on_signal(sig, [r = stop.second](int) { wakeup_later(r); });
         co_await stop.first;
-        co_await io::shutdown_server(server);
+        co_await io::shutdown_server(*server);
     }); });
 }

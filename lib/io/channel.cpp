@@ -64,8 +64,14 @@ std::shared_ptr<io_channel> new_channel(bool input, std::size_t size) {
     c->input = input;
     c->size = size == 0 ? default_size.load(std::memory_order_relaxed) : std::max<std::size_t>(size, 16);
     if (!input) {
+        // Expired entries go when the list has doubled since the last sweep: amortized O(1)
+        // per channel (a sweep per channel made accepting n connections O(n^2)).
         auto& list = outputs();
-        std::erase_if(list, [](const std::weak_ptr<io_channel>& w) { return w.expired(); });
+        static thread_local std::size_t swept = 0;
+        if (list.size() >= 2 * swept + 16) {
+            std::erase_if(list, [](const std::weak_ptr<io_channel>& w) { return w.expired(); });
+            swept = list.size();
+        }
         list.push_back(c);
     }
     return c;
@@ -167,6 +173,37 @@ std::size_t chunk_io::await_resume() {
     return n;
 }
 
+promise<std::size_t> fill_waiting(std::shared_ptr<io_channel> c) {
+    channel_guard guard{c, co_await enter_channel(*c, 0)};
+    check_open(*c);
+    if (c->ptr < c->max) co_return c->max - c->ptr;
+    co_return co_await refill(*c);
+}
+
+promise<unix_::chunk> start_arrival(io_channel& c) {
+    c.lk.lock();  // (free: when_input checked)
+    drop_buffer(c);
+    promise<unix_::chunk> got = chunk_io::recv_chunk_of(c.recv_fd);
+    c.arriving = state_of(got);
+    return got;
+}
+
+std::size_t finish_arrival(const std::shared_ptr<io_channel>& c, unix_::chunk& got, std::exception_ptr failed,
+                           std::exception_ptr& error) noexcept {
+    c->arriving = nullptr;
+    std::size_t n = 0;
+    if (c->closed)
+        error = std::make_exception_ptr(io::channel_closed());  // aborted meanwhile: as chunk_io
+    else if (failed)
+        error = std::move(failed);
+    else {
+        n = got.size();
+        give_chunk(*c, std::move(got));
+    }
+    release_channel(c);
+    return n;
+}
+
 namespace {
 
 // stdin_/stdout_/stderr_: over 0, 1 and 2, which they do not own.
@@ -217,6 +254,7 @@ promise<void> close_channel(const std::shared_ptr<io_channel>& c, bool flush_fir
             c->closed = true;  // waiting operations find it closed
             if (c->io) lwt::cancel(*c->io);  // the running one fails (channel_closed)
             if (c->receiving != nullptr) c->receiving->cancel();
+            if (c->arriving != nullptr) detail::cancel(c->arriving);
         }
         // The channel keeps a plain cell with the outcome, not the closing coroutine (whose
         // frame holds the channel: that would be a cycle).
@@ -253,17 +291,52 @@ promise<void> resize_impl(std::shared_ptr<io_channel> c, std::size_t n) {
 
 }  // namespace
 
+namespace {
+
+// Points a pair of channels at a socket, for reading and writing (no closing).
+void attach_socket(io_channel& in, io_channel& out, int raw, bool borrow) {
+    in.fd = out.fd = raw;
+    in.recv_fd = borrow ? raw : -1;
+    in.rd = [raw](char* b, std::size_t n) { return with_fd(raw, [&](auto& v) { return unix_::recv(v, b, n); }); };
+    out.wr = [raw](const char* b, std::size_t n) {
+        return with_fd(raw, [&](auto& v) { return unix_::send(v, b, n); });
+    };
+}
+
+}  // namespace
+
+std::pair<io::input_channel, io::output_channel> socket_view_channels(int fd, std::size_t size, bool borrow) {
+    auto in = new_channel(true, size);
+    auto out = new_channel(false, size);
+    attach_socket(*in, *out, fd, borrow);
+    // Closing the output half-closes the socket, as socket_channels' does; the owner closes it.
+    out->cl = [fd] {
+        ::shutdown(fd, SHUT_WR);
+        return lwt::return_();
+    };
+    return {io::input_channel(std::move(in)), io::output_channel(std::move(out))};
+}
+
+bool idle_pair(const io::input_channel& ic, const io::output_channel& oc) noexcept {
+    const io_channel& i = ic.impl();
+    const io_channel& o = oc.impl();
+    return !i.closed && !o.closed && !i.lk.is_locked() && !o.lk.is_locked() && i.ptr == i.max && o.ptr == 0;
+}
+
+void give_chunk(io_channel& c, unix_::chunk got) noexcept {
+    drop_buffer(c);
+    if (got.empty()) return;
+    c.max = got.size();
+    c.borrowed = std::move(got);
+    c.base = c.borrowed.data();
+}
+
 std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_descr fd, std::size_t size, bool borrow) {
     auto shared_fd = std::make_shared<unix_::file_descr>(std::move(fd));
     int raw = shared_fd->fd();
     auto in = new_channel(true, size);
     auto out = new_channel(false, size);
-    in->fd = out->fd = raw;
-    if (borrow) in->recv_fd = raw;
-    in->rd = [raw](char* b, std::size_t n) { return with_fd(raw, [&](auto& v) { return unix_::recv(v, b, n); }); };
-    out->wr = [raw](const char* b, std::size_t n) {
-        return with_fd(raw, [&](auto& v) { return unix_::send(v, b, n); });
-    };
+    attach_socket(*in, *out, raw, borrow);
     auto closer = [shared_fd](bool output) mutable -> promise<void> {
         // The last of the two closes the socket. The output closed first half-closes it: the
         // peer reads our data, then the end of the stream, and can still be read from.

@@ -71,6 +71,9 @@ struct io_channel {
     // waiting for: abort() cancels it. Set only while that operation is suspended on it.
     std::optional<promise<std::size_t>> io;
     unix_::chunk_op* receiving = nullptr;
+    // The receive a frame-free when_input() waits on (while it holds the lock): abort()
+    // cancels it. The engine keeps the cell alive until the receive ends.
+    cell_base* arriving = nullptr;
 
     io_channel() = default;
     io_channel(const io_channel&) = delete;
@@ -89,6 +92,16 @@ void drop_buffer(io_channel& c) noexcept;
 // the input channel reads from the loop's receive buffers (recv_chunk).
 std::pair<io::input_channel, io::output_channel> socket_channels(unix_::file_descr fd, std::size_t size,
                                                                  bool borrow = true);
+
+// Both directions over a socket that the caller owns and closes (a request server's
+// connection, io::establish_request_server): closing the output channel half-closes it,
+// closing the input channel does nothing to it.
+std::pair<io::input_channel, io::output_channel> socket_view_channels(int fd, std::size_t size, bool borrow);
+// Both open, free, with no input left and no output buffered: a request server's connection
+// may let go of them between requests (an auto-flush still due ends at once).
+bool idle_pair(const io::input_channel& ic, const io::output_channel& oc) noexcept;
+// Puts a received chunk into an empty socket input channel as its buffer (as a refill does).
+void give_chunk(io_channel& c, unix_::chunk got) noexcept;
 
 // The output channels alive and open now (flush_all).
 std::vector<std::shared_ptr<io_channel>> open_output_channels();
@@ -192,7 +205,6 @@ struct chunk_io {
     }
     std::size_t await_resume();
 
-private:
     static unix_::chunk_op recv_chunk_of(int fd);
 };
 
@@ -235,6 +247,52 @@ struct refill_io {
     handle lwt_awaiter() && noexcept { return {*this}; }
 };
 inline refill_io refill(io_channel& c) { return refill_io(c); }
+
+// ---- waiting for input without a frame ----
+
+// Calls f(n, nullptr) once the input channel c has n bytes buffered (0: the end of the
+// stream), without consuming them, or f(0, error) when the wait fails as a read would
+// (channel_closed once closed or aborted). A channel already holding bytes answers at once.
+// For a free, empty socket input channel that borrows (recv_fd), what waits is a receive and
+// this callback -- no coroutine frame, no buffer: how a request server's idle connection
+// holds neither (io::establish_request_server). The wait holds the channel's lock, as a
+// read does. Other channels wait in a coroutine (fill_waiting).
+promise<std::size_t> fill_waiting(std::shared_ptr<io_channel> c);
+promise<unix_::chunk> start_arrival(io_channel& c);  // takes the lock; sets c.arriving
+// The receive has ended: installs its chunk, releases the channel; gives the count or error.
+std::size_t finish_arrival(const std::shared_ptr<io_channel>& c, unix_::chunk& got, std::exception_ptr failed,
+                           std::exception_ptr& error) noexcept;
+
+template <class F>
+void when_input(const std::shared_ptr<io_channel>& c, F&& f) {
+    if (c->closed) {
+        f(std::size_t{0}, std::make_exception_ptr(io::channel_closed()));
+        return;
+    }
+    if (c->ptr < c->max) {
+        f(c->max - c->ptr, std::exception_ptr());
+        return;
+    }
+    if (c->recv_fd < 0 || c->lk.is_locked()) {
+        when_settled(state_of(fill_waiting(c)), [f = std::forward<F>(f)](const cell<std::size_t>& s) mutable {
+            if (s.st == lwt::state::rejected)
+                f(std::size_t{0}, s.exc);
+            else
+                f(static_cast<std::size_t>(s.value), std::exception_ptr());
+        });
+        return;
+    }
+    promise<unix_::chunk> got = start_arrival(*c);
+    when_settled(state_of(got), [c, f = std::forward<F>(f)](const cell<unix_::chunk>& s) mutable {
+        // This callback is the only holder of the receive's result: the chunk moves out of it.
+        auto& value = const_cast<cell<unix_::chunk>&>(s);
+        unix_::chunk none;
+        std::exception_ptr error;
+        const bool ok = s.st != lwt::state::rejected;
+        std::size_t n = finish_arrival(c, ok ? value.value : none, ok ? std::exception_ptr() : s.exc, error);
+        f(n, std::move(error));
+    });
+}
 
 // Writes out base[0, ptr) with the channel held, then gives the buffer back; on failure what
 // was written is dropped from the buffer and the rest stays.

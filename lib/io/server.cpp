@@ -1,13 +1,16 @@
 // Lwt_io's servers. The server's state holds the listening socket and the accept loop's
 // promise (to cancel it); the loop holds the state until it ends. Each accepted connection is
-// served by its own coroutine, which holds the state too (the count of active connections).
+// served by its own coroutine, which holds the state too (the count of active connections) --
+// or, in a request server, by a coroutine per burst of requests and none while idle.
 #include "channel_impl.hpp"
 
 #include <lwt/condition.hpp>
 #include <lwt/io/read.hpp>
+#include <lwt/io/write.hpp>
 #include <lwt/io/server.hpp>
 #include <lwt/unix/error.hpp>
 #include <lwt/unix/socket.hpp>
+#include <lwt/unix/chunk.hpp>
 #include <lwt/unix/time.hpp>
 
 #include <netinet/in.h>
@@ -32,6 +35,7 @@ struct server_state {
     unix_::sockaddr addr;  // as given for a Unix-domain socket, else as bound
     io::server_options opts;
     io::socket_handler handler;
+    io::request_handler on_request;  // a request server's (establish_request_server), else empty
     std::size_t active = 0;  // connections whose handler has not settled yet
     bool shut = false;
     std::optional<promise<void>> loop;  // the accept loop while it runs
@@ -57,6 +61,121 @@ promise<void> serve_one(state_ptr st, unix_::file_descr fd, unix_::sockaddr peer
     }
     --st->active;
     st->slot_freed.signal();
+}
+
+// ---- request servers ----
+//
+// A connection of establish_request_server. Between requests, with borrowed buffers, this and
+// the receive waiting for the next request are all it holds: no coroutine frame, no buffer, no
+// channels. A request's first bytes start serve_requests, which makes a pair of channels over
+// the socket (socket_view_channels), puts the bytes in, and calls the handler until the input
+// buffered runs out; it flushes the output, lets go of the channels and waits again
+// (await_request) -- or closes the connection. Channels still busy (output still being
+// flushed) stay with the connection instead, and the next wait is the input channel's own
+// (detail::when_input). Without borrowed buffers a connection keeps its channels and waits
+// in them.
+struct request_conn {
+    state_ptr st;
+    unix_::file_descr fd;
+    unix_::sockaddr peer;
+    std::optional<std::pair<input_channel, output_channel>> ch;
+};
+using conn_ptr = std::shared_ptr<request_conn>;
+
+promise<void> serve_requests(conn_ptr k, unix_::chunk first);
+
+promise<void> end_connection(conn_ptr k) {
+    if (k->ch) {
+        try {
+            co_await close(k->ch->second);
+        } catch (...) {
+        }
+        try {
+            co_await close(k->ch->first);
+        } catch (...) {
+        }
+    }
+    try {
+        co_await k->fd.close();
+    } catch (...) {
+    }
+    --k->st->active;
+    k->st->slot_freed.signal();
+}
+
+// The end of the stream, a reset or an abort between requests ends the connection quietly:
+// no request was under way.
+void await_request(conn_ptr k) {
+    auto next = [](conn_ptr k, std::size_t n, unix_::chunk first) {
+        if (n > 0)
+            lwt::async([k = std::move(k), c = std::move(first)]() mutable { return serve_requests(std::move(k), std::move(c)); });
+        else
+            lwt::async([k = std::move(k)]() mutable { return end_connection(std::move(k)); });
+    };
+    if (k->ch) {
+        const auto ic = k->ch->first.shared();
+        detail::when_input(ic, [k = std::move(k), next](std::size_t n, const std::exception_ptr& error) mutable {
+            next(std::move(k), error ? 0 : n, unix_::chunk());
+        });
+        return;
+    }
+    promise<unix_::chunk> got = unix_::recv_chunk(k->fd);
+    detail::when_settled(detail::state_of(got), [k = std::move(k), next](const detail::cell<unix_::chunk>& s) mutable {
+        if (s.st == lwt::state::rejected) {
+            next(std::move(k), 0, unix_::chunk());
+            return;
+        }
+        // This callback is the only holder of the result: the chunk moves out of it.
+        unix_::chunk c = std::move(const_cast<detail::cell<unix_::chunk>&>(s).value);
+        const std::size_t n = c.size();
+        next(std::move(k), n, std::move(c));
+    });
+}
+
+promise<void> serve_requests(conn_ptr k, unix_::chunk first) {
+    const server_options& o = k->st->opts;
+    if (!k->ch) {
+        k->ch.emplace(detail::socket_view_channels(k->fd.fd(), o.buffer_size, o.borrow_buffers));
+        set_line_limit(k->ch->first, o.line_limit);
+        detail::give_chunk(k->ch->first.impl(), std::move(first));
+    }
+    // (References: a handle held here would keep the pair from being recycled.)
+    const input_channel& ic = k->ch->first;
+    const output_channel& oc = k->ch->second;
+    bool keep = false;
+    try {
+        do {
+            {
+                // The call's frame, and the copies of ic and oc in it, go with this promise at
+                // the end of the block (g++ keeps a co_await's temporary until later).
+                promise<bool> handled = k->st->on_request(k->peer, ic, oc);
+                keep = co_await handled;
+            }
+            keep = keep && !is_closed(ic) && !is_closed(oc);
+        } while (keep && ic.impl().ptr < ic.impl().max);  // (pipelined: the next is here already)
+        // What the handler wrote goes out before the connection lets go of its channels.
+        if (keep && oc.impl().ptr > 0) co_await flush(oc);
+    } catch (const lwt::canceled&) {
+        keep = false;
+    } catch (...) {
+        detail::call_async_exception_hook(std::current_exception());
+        keep = false;
+    }
+    if (!keep) {
+        co_await end_connection(std::move(k));
+        co_return;
+    }
+    if (o.borrow_buffers && detail::idle_pair(ic, oc)) k->ch.reset();
+    await_request(std::move(k));
+}
+
+void start_requests(state_ptr st, unix_::file_descr fd, const unix_::sockaddr& peer) {
+    auto k = std::make_shared<request_conn>(request_conn{std::move(st), std::move(fd), peer, std::nullopt});
+    if (!k->st->opts.borrow_buffers) {
+        k->ch.emplace(detail::socket_view_channels(k->fd.fd(), k->st->opts.buffer_size, false));
+        set_line_limit(k->ch->first, k->st->opts.line_limit);
+    }
+    await_request(std::move(k));
 }
 
 promise<void> accept_loop(state_ptr st) {
@@ -87,13 +206,18 @@ promise<void> accept_loop(state_ptr st) {
             }
         }
         ++st->active;
+        if (st->on_request) {
+            start_requests(st, std::move(conn->first), conn->second);
+            continue;
+        }
         lwt::async([st, c = std::move(conn->first), peer = conn->second]() mutable {
             return serve_one(st, std::move(c), peer);
         });
     }
 }
 
-promise<server> establish(unix_::sockaddr addr, socket_handler handler, server_options opts) {
+promise<server> establish(unix_::sockaddr addr, socket_handler handler, server_options opts,
+                          request_handler on_request = {}) {
     auto st = std::make_shared<detail::server_state>();
     auto domain = static_cast<unix_::socket_domain>(addr.family());
     st->listener = unix_::socket(domain, unix_::socket_type::stream);
@@ -106,6 +230,7 @@ promise<server> establish(unix_::sockaddr addr, socket_handler handler, server_o
     st->addr = domain == unix_::socket_domain::unix_ ? addr : unix_::getsockname(st->listener);
     st->opts = opts;
     st->handler = std::move(handler);
+    st->on_request = std::move(on_request);
     auto loop = accept_loop(st);
     if (loop.is_pending()) st->loop.emplace(std::move(loop));  // (ended at once: nothing to cancel)
     co_return server(st);
@@ -150,6 +275,11 @@ promise<server> establish_server_with_client_address(const unix_::sockaddr& addr
             return handle_with_channels(handler, options, peer, std::move(fd));
         },
         options);
+}
+
+promise<server> establish_request_server(const unix_::sockaddr& addr, request_handler handler, server_options options) {
+    if (!handler) throw std::invalid_argument("lwt::io::establish_request_server: no handler");
+    return establish(addr, {}, options, std::move(handler));
 }
 
 promise<std::pair<unix_::file_descr, unix_::sockaddr>> accept_with_backoff(const unix_::file_descr& listener) {

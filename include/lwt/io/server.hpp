@@ -54,6 +54,9 @@ private:
 
 using client_handler = std::function<promise<void>(unix_::sockaddr, input_channel, output_channel)>;
 using socket_handler = std::function<promise<void>(unix_::sockaddr, unix_::file_descr)>;
+// A request server's handler: reads one request from ic, answers on oc, and says whether to
+// keep the connection. `peer` lives as long as the connection.
+using request_handler = std::function<promise<bool>(const unix_::sockaddr& peer, input_channel, output_channel)>;
 
 // Lwt_io.establish_server_with_client_address: listens on addr (SO_REUSEADDR) and calls
 // handler(client, ic, oc) for each connection; when the handler's promise settles both
@@ -66,6 +69,20 @@ LWT_EXPORT promise<server> establish_server_with_client_address(const unix_::soc
 // server closes when the handler's promise settles (unless the handler took it).
 LWT_EXPORT promise<server> establish_server_with_client_socket(const unix_::sockaddr& addr, socket_handler handler,
                                                                server_options options = {});
+// A server for request-response protocols (HTTP/1.1 keep-alive, Redis, memcached; beyond
+// Lwt) whose idle connections hold no coroutine and no buffer. handler(peer, ic, oc) is
+// called each time a connection has input buffered, never before: it reads one request and
+// writes the answer, then returns true to keep the connection or false to close it. Input
+// left buffered (pipelined requests) calls it again at once; otherwise the connection waits
+// for its next request holding neither a coroutine frame nor (with borrow_buffers) a buffer
+// -- under 1 KiB per idle connection, where a handler looping over requests keeps its frames
+// for as long as the client stays. The connection is closed (oc flushed, then both channels)
+// when the handler returns false, fails (the failure goes to lwt::async_exception_hook),
+// is cancelled or closes a channel, or when the peer ends or resets the stream between
+// requests. Options as establish_server_with_client_address; max_connections counts idle
+// connections too.
+LWT_EXPORT promise<server> establish_request_server(const unix_::sockaddr& addr, request_handler handler,
+                                                   server_options options = {});
 // Accepts a connection on `listener`, riding out what a busy server meets (beyond Lwt, for
 // accept loops written by hand): a client that gave up before its turn (ECONNABORTED, EPROTO)
 // or EINTR is skipped, and running out of descriptors or memory (EMFILE, ENFILE, ENOBUFS,

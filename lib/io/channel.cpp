@@ -59,8 +59,47 @@ buffer_cache::~buffer_cache() {
     cache_gone = true;
 }
 
-std::shared_ptr<io_channel> new_channel(bool input, std::size_t size) {
-    auto c = std::make_shared<io_channel>();
+// The memory of request servers' channels (socket_view_channels), made per burst of requests
+// on a connection: what this loop's last ones used is kept for the next (at most `keep`),
+// which saves their allocation. A channel dying after the thread's store did goes to the heap.
+struct channel_memory {
+    static constexpr std::size_t keep = 256;
+    std::vector<void*> free;
+    ~channel_memory();
+};
+thread_local channel_memory spare_memory;
+thread_local bool spare_memory_gone = false;
+channel_memory::~channel_memory() {
+    for (void* m : free) ::operator delete(m);
+    spare_memory_gone = true;
+}
+
+void give_back(io_channel* c) noexcept {
+    c->~io_channel();
+    if (!spare_memory_gone && spare_memory.free.size() < channel_memory::keep) {
+        try {
+            spare_memory.free.push_back(c);
+            return;
+        } catch (...) {  // (no memory to keep it: it goes back to the heap)
+        }
+    }
+    ::operator delete(c);
+}
+
+std::shared_ptr<io_channel> made_channel(bool reuse_memory) {
+    if (!reuse_memory) return std::make_shared<io_channel>();
+    void* m;
+    if (!spare_memory_gone && !spare_memory.free.empty()) {
+        m = spare_memory.free.back();
+        spare_memory.free.pop_back();
+    } else {
+        m = ::operator new(sizeof(io_channel));
+    }
+    return std::shared_ptr<io_channel>(new (m) io_channel(), &give_back);  // (give_back too if this throws)
+}
+
+std::shared_ptr<io_channel> new_channel(bool input, std::size_t size, bool reuse_memory = false) {
+    auto c = made_channel(reuse_memory);
     c->input = input;
     c->size = size == 0 ? default_size.load(std::memory_order_relaxed) : std::max<std::size_t>(size, 16);
     if (!input) {
@@ -306,8 +345,8 @@ void attach_socket(io_channel& in, io_channel& out, int raw, bool borrow) {
 }  // namespace
 
 std::pair<io::input_channel, io::output_channel> socket_view_channels(int fd, std::size_t size, bool borrow) {
-    auto in = new_channel(true, size);
-    auto out = new_channel(false, size);
+    auto in = new_channel(true, size, true);
+    auto out = new_channel(false, size, true);
     attach_socket(*in, *out, fd, borrow);
     // Closing the output half-closes the socket, as socket_channels' does; the owner closes it.
     out->cl = [fd] {

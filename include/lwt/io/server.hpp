@@ -70,17 +70,20 @@ LWT_EXPORT promise<server> establish_server_with_client_address(const unix_::soc
 LWT_EXPORT promise<server> establish_server_with_client_socket(const unix_::sockaddr& addr, socket_handler handler,
                                                                server_options options = {});
 // A server for request-response protocols (HTTP/1.1 keep-alive, Redis, memcached; beyond
-// Lwt) whose idle connections hold no coroutine and no buffer. handler(peer, ic, oc) is
+// Lwt) whose idle connections hold no coroutine, channel or buffer. handler(peer, ic, oc) is
 // called each time a connection has input buffered, never before: it reads one request and
 // writes the answer, then returns true to keep the connection or false to close it. Input
-// left buffered (pipelined requests) calls it again at once; otherwise the connection waits
-// for its next request holding neither a coroutine frame nor (with borrow_buffers) a buffer
-// -- under 1 KiB per idle connection, where a handler looping over requests keeps its frames
-// for as long as the client stays. The connection is closed (oc flushed, then both channels)
-// when the handler returns false, fails (the failure goes to lwt::async_exception_hook),
-// is cancelled or closes a channel, or when the peer ends or resets the stream between
-// requests. Options as establish_server_with_client_address; max_connections counts idle
-// connections too.
+// left buffered (pipelined requests) calls it again at once; otherwise the server flushes oc
+// and the connection waits for its next request holding no coroutine frame and, with
+// borrow_buffers, neither channels nor a buffer: under 1 KiB per idle connection (bench/
+// idle_memory.sh), where a handler looping over requests keeps its frames and channels for as
+// long as the client stays. So ic and oc are the handler's for the call only: the next call
+// may get new ones (over the same socket, nothing lost between them); do not keep them.
+// The connection is closed (oc flushed, then the socket) when the handler returns false,
+// fails (the failure goes to lwt::async_exception_hook), is cancelled or closes a channel
+// (closing oc half-closes the socket at once), or when the peer ends or resets the stream
+// between requests. Options as establish_server_with_client_address; max_connections
+// counts idle connections too.
 LWT_EXPORT promise<server> establish_request_server(const unix_::sockaddr& addr, request_handler handler,
                                                    server_options options = {});
 // Accepts a connection on `listener`, riding out what a busy server meets (beyond Lwt, for

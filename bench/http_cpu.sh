@@ -5,8 +5,9 @@
 # requests per second. The server runs on CPU 0 and wrk on CPU 1 (taskset).
 #   bench/http_cpu.sh [-p PASSES] [-d SECONDS] [NAME ...] [NAME=COMMAND ...]
 # Built-in NAMEs (default: all that are built or installed):
-#   http_uring, http_epoll          build/samples/http_server (borrowed buffers)
-#   http_uring_plain                ... --plain
+#   http_uring, http_epoll          build/samples/http_server (a request server, borrowed buffers)
+#   http_uring_conn                 ... --per-connection (a coroutine per connection)
+#   http_uring_plain                ... --per-connection --plain (the way before issue 15)
 #   node_http                       bench/baselines/node_http.js (Node's http module)
 # NAME=COMMAND adds a server: COMMAND PORT serves HTTP on 127.0.0.1:PORT. Prints each pass
 # and the median. BUILD_DIR chooses the build (build).
@@ -21,10 +22,11 @@ command -v wrk >/dev/null || { echo "http_cpu: wrk is missing (apt-get install w
 declare -A CMD=(
     [http_uring]="env LWT_ENGINE=uring $B/samples/http_server"
     [http_epoll]="env LWT_ENGINE=epoll $B/samples/http_server"
-    [http_uring_plain]="env LWT_ENGINE=uring $B/samples/http_server --plain"
+    [http_uring_conn]="env LWT_ENGINE=uring $B/samples/http_server --per-connection"
+    [http_uring_plain]="env LWT_ENGINE=uring $B/samples/http_server --per-connection --plain"
     [node_http]="node bench/baselines/node_http.js"
 )
-ORDER=(http_uring http_uring_plain http_epoll node_http)
+ORDER=(http_uring http_uring_conn http_uring_plain http_epoll node_http)
 names=()
 while [ $# -gt 0 ]; do
     case $1 in

@@ -7,8 +7,10 @@
 # Built-in NAMEs (default: all that are built or installed):
 #   echo_uring, echo_epoll            build/samples/echo_server (borrowed receive buffers)
 #   echo_uring_plain, echo_epoll_plain   ... --plain (a buffer of each connection's own)
-#   http_uring, http_epoll            build/samples/http_server (keep-alive)
-#   http_uring_plain, http_epoll_plain   ... --plain (channels with buffers of their own)
+#   http_uring, http_epoll            build/samples/http_server (keep-alive; a request server)
+#   http_uring_conn, http_epoll_conn     ... --per-connection (a coroutine per connection)
+#   http_uring_plain, http_epoll_plain   ... --per-connection --plain (and channels with
+#                                     buffers of their own: the way before issue 15)
 #   uring_echo, epoll_echo            build/bench/baselines (hand-written C)
 #   node_echo, node_http              bench/baselines/*.js (Node's net and http modules)
 # NAME=COMMAND adds a server: COMMAND PORT serves on 127.0.0.1:PORT; a NAME starting with
@@ -29,15 +31,17 @@ declare -A CMD=(
     [echo_epoll_plain]="env LWT_ENGINE=epoll $B/samples/echo_server --plain"
     [http_uring]="env LWT_ENGINE=uring $B/samples/http_server"
     [http_epoll]="env LWT_ENGINE=epoll $B/samples/http_server"
-    [http_uring_plain]="env LWT_ENGINE=uring $B/samples/http_server --plain"
-    [http_epoll_plain]="env LWT_ENGINE=epoll $B/samples/http_server --plain"
+    [http_uring_conn]="env LWT_ENGINE=uring $B/samples/http_server --per-connection"
+    [http_epoll_conn]="env LWT_ENGINE=epoll $B/samples/http_server --per-connection"
+    [http_uring_plain]="env LWT_ENGINE=uring $B/samples/http_server --per-connection --plain"
+    [http_epoll_plain]="env LWT_ENGINE=epoll $B/samples/http_server --per-connection --plain"
     [uring_echo]="$B/bench/baselines/uring_echo"
     [epoll_echo]="$B/bench/baselines/epoll_echo"
     [node_echo]="node bench/baselines/node_echo.js"
     [node_http]="node bench/baselines/node_http.js"
 )
 ORDER=(echo_uring echo_epoll echo_uring_plain echo_epoll_plain uring_echo epoll_echo node_echo
-       http_uring http_epoll http_uring_plain http_epoll_plain node_http)
+       http_uring http_epoll http_uring_conn http_epoll_conn http_uring_plain http_epoll_plain node_http)
 names=()
 while [ $# -gt 0 ]; do
     case $1 in

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: the echo server sample, driven for about 10 seconds by the load generator written
-# on lwt++ (bench/loadgen), then a table of the results, then its memory per idle connection
-# (bench/idle_memory.sh) with borrowed receive buffers and with --plain.
+# on lwt++ (bench/loadgen), then a table of the results, then memory per idle connection
+# (bench/idle_memory.sh): the echo server with borrowed receive buffers and with --plain, and
+# the HTTP sample as a request server and with a coroutine per connection.
 #   ./run demo [--compare] [--loops N] [--seconds S] [--connections N] [--size B] [--depth D]
 #   --loops N   the lwt++ echo server runs N loops (lwt::loops::run, one listener per loop on
 #               the same port); with N > 1 the table also has the server at 1 loop, measured
@@ -136,11 +137,13 @@ for name, kv in rows:
 PY
 
 # Buffers belong to data in flight: the same server's memory per idle connection, with the
-# loop's borrowed receive buffers (the default) and with a buffer per connection (--plain).
+# loop's borrowed receive buffers (the default) and with a buffer per connection (--plain);
+# and the HTTP sample's keep-alive connections, idle between requests with no coroutine
+# (io::establish_request_server, the default) and in a coroutine per connection.
 if [ -x "$B/bench/idle_clients" ]; then
     e=${LWT_ENGINE:-uring}
     [ "$e" = epoll ] || e=uring
     echo
     echo "Memory per idle connection (bench/idle_memory.sh, 1,000 connections, $e engine):"
-    BUILD_DIR=$B "$ROOT/bench/idle_memory.sh" -n 1000 "echo_$e" "echo_${e}_plain"
+    BUILD_DIR=$B "$ROOT/bench/idle_memory.sh" -n 1000 "echo_$e" "echo_${e}_plain" "http_$e" "http_${e}_conn"
 fi

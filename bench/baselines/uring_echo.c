@@ -112,9 +112,20 @@ static void arm_accept(void) {
     io_uring_sqe_set_data64(sqe, tag(OP_ACCEPT, listen_fd));
 }
 
+// URING_ECHO_FIXED=1: each connection's socket is also registered in the ring's file table
+// (at its own number), and its receives and sends name it there (IOSQE_FIXED_FILE): the
+// kernel then skips looking the descriptor up per operation. To measure what registered
+// descriptors save (bench/RESULTS.md).
+static int fixed_files;
+
+static void use_fixed(struct io_uring_sqe *sqe, enum op op) {
+    if (fixed_files && op != OP_PROBE) sqe->flags |= IOSQE_FIXED_FILE;  // (sqe->fd: the slot, the same number)
+}
+
 static void arm_recv_on(int fd, enum op op) {
     struct io_uring_sqe *sqe = sqe_get();
     io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+    use_fixed(sqe, op);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BUF_GROUP;
     io_uring_sqe_set_data64(sqe, tag(op, fd));
@@ -160,6 +171,7 @@ static void start_send(struct conn *c) {
         c->msg.msg_iovlen = n;
         io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
     }
+    use_fixed(sqe, OP_SEND);
     io_uring_sqe_set_data64(sqe, tag(OP_SEND, c->fd));
     c->sending = 1;
 }
@@ -168,6 +180,10 @@ static void close_if_done(struct conn *c) {
     if (!(c->eof || c->broken) || c->recv_armed || c->sending || c->starved) return;
     if (c->head != NO_BUF && !c->broken) return;  // cannot happen: a queue is always being sent
     drop_queue(c);
+    if (fixed_files) {
+        int none = -1;
+        io_uring_register_files_update(&ring, (unsigned)c->fd, &none, 1);
+    }
     close(c->fd);
     conns[c->fd] = NULL;
     free(c);
@@ -190,6 +206,10 @@ static void on_accept(int res, unsigned flags) {
             int one = 1;
             setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             c->fd = res;
+            if (fixed_files) {
+                int r = io_uring_register_files_update(&ring, (unsigned)res, &res, 1);
+                if (r < 0) fail("registering a socket in the file table", -r);
+            }
             c->head = c->tail = NO_BUF;
             conns[res] = c;
             arm_recv(c);
@@ -380,6 +400,12 @@ int main(int argc, char **argv) {
     if (!conns || !starved) fail("allocating the connection table", ENOMEM);
 
     const char *mode = setup_ring();
+    const char *fixed = getenv("URING_ECHO_FIXED");
+    fixed_files = fixed != NULL && strcmp(fixed, "1") == 0;
+    if (fixed_files) {
+        int r = io_uring_register_files_sparse(&ring, (unsigned)max_fd);
+        if (r < 0) fail("io_uring_register_files_sparse", -r);
+    }
     setup_buffers();
     probe_multishot_recv();
 
@@ -387,8 +413,8 @@ int main(int argc, char **argv) {
     struct io_uring_sqe *sqe = sqe_get();
     io_uring_prep_poll_add(sqe, signal_fd, POLLIN);
     io_uring_sqe_set_data64(sqe, tag(OP_SIGNAL, signal_fd));
-    fprintf(stderr, "uring_echo: listening on 127.0.0.1:%d (ring %s, %u buffers of %u B)\n", port, mode,
-            BUF_COUNT, BUF_SIZE);
+    fprintf(stderr, "uring_echo: listening on 127.0.0.1:%d (ring %s, %u buffers of %u B%s)\n", port, mode,
+            BUF_COUNT, BUF_SIZE, fixed_files ? ", registered descriptors" : "");
 
     while (!stopping) {
         int ret = io_uring_submit_and_wait(&ring, 1);

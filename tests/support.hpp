@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -30,10 +31,20 @@
 #define LWT_TEST_LSAN 1
 #endif
 #ifdef LWT_TEST_LSAN
+#include <sanitizer/allocator_interface.h>
 #include <sanitizer/lsan_interface.h>
 #endif
 
 namespace test {
+
+// Bytes of the heap in use now (the sanitizer's allocator counts them under ASan).
+inline std::size_t heap_in_use() {
+#ifdef LWT_TEST_LSAN
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    return mallinfo2().uordblks;
+#endif
+}
 
 // A cycle of promises (a coroutine awaiting itself...) is never freed: Lwt leaves it to the
 // garbage collector, lwt++ counts references. A test that builds one on purpose says so to

@@ -12,19 +12,7 @@
 #include "net_support.hpp"
 #include "support.hpp"
 
-#include <malloc.h>
 #include <sys/resource.h>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define LWT_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LWT_TEST_ASAN 1
-#endif
-#endif
-#ifdef LWT_TEST_ASAN
-#include <sanitizer/allocator_interface.h>
-#endif
 
 #include <cstring>
 #include <optional>
@@ -35,15 +23,6 @@ using namespace lwt;
 using unix_::file_descr;
 
 namespace {
-
-// Bytes of the heap in use now (the sanitizer's allocator counts them under ASan).
-std::size_t heap_in_use() {
-#ifdef LWT_TEST_ASAN
-    return __sanitizer_get_current_allocated_bytes();
-#else
-    return mallinfo2().uordblks;
-#endif
-}
 
 // Every byte (a send may take fewer: under LWT_FAULTS=short, one).
 promise<void> send_all(const file_descr& s, std::string d) {
@@ -153,7 +132,7 @@ TEST_CASE("idle socket channels keep no buffer once their data is read and writt
         chans.push_back(io::of_socket(std::move(b)));
     }
     main::run(unix_::sleep(0.001));
-    const std::size_t before = heap_in_use();
+    const std::size_t before = test::heap_in_use();
     for (std::size_t i = 0; i < n; ++i) main::run(send_all(peers[i], "ping\n"));
     for (auto& [ic, oc] : chans) {
         REQUIRE(main::run(io::read_line(ic)) == "ping");
@@ -162,7 +141,7 @@ TEST_CASE("idle socket channels keep no buffer once their data is read and writt
         waiting.push_back(io::read_line(ic));  // idle from now on
     }
     main::run(unix_::sleep(0.01));
-    const std::size_t after = heap_in_use();
+    const std::size_t after = test::heap_in_use();
     const double per_connection = (static_cast<double>(after) - static_cast<double>(before)) / n;
     INFO("heap per idle connection: " << per_connection << " bytes");
     REQUIRE(per_connection < 2048);  // (what it is goes to bench/idle_memory)

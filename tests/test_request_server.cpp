@@ -10,20 +10,8 @@
 
 #include "support.hpp"
 
-#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define LWT_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LWT_TEST_ASAN 1
-#endif
-#endif
-#ifdef LWT_TEST_ASAN
-#include <sanitizer/allocator_interface.h>
-#endif
 
 #include <stdexcept>
 #include <string>
@@ -33,15 +21,6 @@ using namespace lwt;
 using unix_::file_descr;
 
 namespace {
-
-// Bytes of the heap in use now (the sanitizer's allocator counts them under ASan).
-std::size_t heap_in_use() {
-#ifdef LWT_TEST_ASAN
-    return __sanitizer_get_current_allocated_bytes();
-#else
-    return mallinfo2().uordblks;
-#endif
-}
 
 const auto any_port = unix_::sockaddr::inet("127.0.0.1", 0);
 
@@ -240,9 +219,9 @@ TEST_CASE("idle connections of a request server hold no coroutine, channel or bu
     round();
     clients.clear();
     test::settle([&] { return srv.connections() == 0; }, "the first round's connections to end");
-    const std::size_t before = heap_in_use();
+    const std::size_t before = test::heap_in_use();
     round();
-    const std::size_t after = heap_in_use();
+    const std::size_t after = test::heap_in_use();
     const double per_connection = (static_cast<double>(after) - static_cast<double>(before)) / n;
     INFO("heap per idle connection: " << per_connection << " bytes");
     REQUIRE(per_connection < 1024);

@@ -6,10 +6,20 @@ set -uo pipefail
 S=$1
 name=$2
 PID=
-cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; true; }
+# What the servers print on stderr, shown when a check fails (a server's last words explain
+# most failures seen only in CI).
+SERVER_ERR=$(mktemp)
+cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -f "$SERVER_ERR"; true; }
 trap cleanup EXIT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() {
+    echo "FAIL: $*" >&2
+    if [ -s "$SERVER_ERR" ]; then
+        echo "the server's stderr (last 20 lines):" >&2
+        tail -n 20 "$SERVER_ERR" | sed 's/^/    /' >&2
+    fi
+    exit 1
+}
 need() { command -v "$1" >/dev/null 2>&1 || { echo "skipped: $1 is not installed" >&2; exit 77; }; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -19,7 +29,7 @@ wait_port() {
     done
     fail "nothing listens on port $1"
 }
-start() { "$@" 2>/dev/null & PID=$!; }
+start() { "$@" 2>>"$SERVER_ERR" & PID=$!; }
 stop() {
     kill -TERM "$PID" 2>/dev/null
     for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
@@ -33,6 +43,18 @@ expect() {  # expect WHAT GOT WANT
     [ "$2" = "$3" ] || fail "$1: got [$2], expected [$3]"
 }
 T() { timeout 20 "$@"; }
+# A client: sends a line, ends its stream, prints what the server sent until it closed. (nc
+# -N -q S would wait its S seconds after each client.)
+one_client() {
+    T python3 -c '
+import socket, sys
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as s:
+    s.sendall(sys.argv[2].encode() + b"\n")
+    s.shutdown(socket.SHUT_WR)
+    while chunk := s.recv(65536):
+        sys.stdout.buffer.write(chunk)
+' "$1" "$2"
+}
 
 # hostile PORT DATA [SECONDS]: sends DATA (with backslash escapes; "LINE64M" stands for 64 MiB
 # of 'x' without a newline) while reading what the server answers; prints the answer (without
@@ -121,7 +143,7 @@ echo_server)
     port=$(free_port)
     start "$S/echo_server" "$port"
     wait_port "$port"
-    expect "nc" "$(printf 'ping\n' | T nc -N -q 2 127.0.0.1 "$port")" "ping"
+    expect "one client" "$(one_client "$port" ping)" "ping"
     big=$(head -c 300000 /dev/urandom | base64 -w 0)
     expect "nc (300 kB)" "$(printf '%s\n' "$big" | T nc -N -q 3 127.0.0.1 "$port" | md5sum)" "$(printf '%s\n' "$big" | md5sum)"
     # The port is taken: one clear line and exit status 2, not std::terminate.
@@ -134,7 +156,7 @@ exit 2"
     start "$S/echo_server" --loops 2 "$port"
     wait_port "$port"
     for i in 1 2 3 4 5 6 7 8; do
-        expect "nc (--loops 2, client $i)" "$(printf 'ping %s\n' "$i" | T nc -N -q 2 127.0.0.1 "$port")" "ping $i"
+        expect "one client (--loops 2, client $i)" "$(one_client "$port" "ping $i")" "ping $i"
     done
     stop
     # Out of descriptors (ulimit -n 64, 300 clients at once): the server backs off, lives on,
@@ -159,7 +181,7 @@ for s in socks:
     s.close()
 PY
         kill -0 "$PID" 2>/dev/null || fail "echo_server died out of descriptors"
-        expect "nc after the flood" "$(printf 'again\n' | T nc -N -q 2 127.0.0.1 "$port")" "again"
+        expect "a client after the flood" "$(one_client "$port" again)" "again"
         stop
     fi
     ;;
@@ -360,14 +382,13 @@ tutorial_5_server | tutorial_6_client)
     stop
     ;;
 tutorial_7_cores)
-    need nc
     port=$(free_port)
     out=$(mktemp)
     "$S/$name" "$port" 2 >"$out" 2>/dev/null &
     PID=$!
     wait_port "$port"
     for i in 1 2 3 4 5 6; do
-        grep -q "^loop [01]: hi $i$" <<<"$(printf 'hi %s\n' "$i" | T nc -N -q 2 127.0.0.1 "$port")" || fail "$name: client $i"
+        grep -q "^loop [01]: hi $i$" <<<"$(one_client "$port" "hi $i")" || fail "$name: client $i"
     done
     stop
     grep -q "^listening on 127.0.0.1:$port with 2 loops$" "$out" || fail "$name: $(cat "$out")"

@@ -139,7 +139,7 @@ promise<void> serve_requests(conn_ptr k, unix_::chunk first) {
         set_line_limit(k->ch->first, o.line_limit);
         detail::give_chunk(k->ch->first.impl(), std::move(first));
     }
-    // (References: a handle held here would keep the pair from being recycled.)
+    // (References into k->ch, which may let the pair go below: not used after that.)
     const input_channel& ic = k->ch->first;
     const output_channel& oc = k->ch->second;
     bool keep = false;
@@ -147,7 +147,8 @@ promise<void> serve_requests(conn_ptr k, unix_::chunk first) {
         do {
             {
                 // The call's frame, and the copies of ic and oc in it, go with this promise at
-                // the end of the block (g++ keeps a co_await's temporary until later).
+                // the end of the block: a finished coroutine's frame lives as long as its
+                // promise, and g++ keeps a co_await's temporary until later.
                 promise<bool> handled = k->st->on_request(k->peer, ic, oc);
                 keep = co_await handled;
             }

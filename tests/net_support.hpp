@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <utility>
 
 namespace test {
@@ -37,6 +38,12 @@ inline std::pair<lwt::unix_::file_descr, lwt::unix_::file_descr> tcp_pair() {
     lwt::main::run(unix_::connect(c, addr));
     auto conn_peer_ = lwt::main::run(std::move(acc));
     return {std::move(c), std::move(conn_peer_.first)};
+}
+
+// Every byte of d (a send may take fewer: under LWT_FAULTS=short, one). By value: the caller
+// may pass a temporary, which a coroutine's reference would outlive.
+inline lwt::promise<void> send_all(const lwt::unix_::file_descr& s, std::string d) {
+    for (std::size_t off = 0; off < d.size();) off += co_await lwt::unix_::send(s, d.data() + off, d.size() - off);
 }
 
 }  // namespace test

@@ -24,11 +24,6 @@ unsigned char byte_of(std::size_t stream, std::size_t i) {
     return static_cast<unsigned char>((i * 131 + stream * 7 + (i >> 8)) & 0xff);
 }
 
-promise<void> send_all(const file_descr& s, std::string data) {  // (a copy: the caller may pass a temporary)
-    for (std::size_t off = 0; off < data.size();)
-        off += co_await unix_::send(s, data.data() + off, data.size() - off);
-}
-
 std::string pattern(std::size_t stream, std::size_t n) {
     std::string s(n, '\0');
     for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(byte_of(stream, i));
@@ -51,7 +46,7 @@ TEST_CASE("recv_chunk gives the bytes sent, in order, then an empty chunk at the
     auto [a, b] = test::tcp_pair();
     const std::string data = pattern(0, 200'000);
     auto got = drain(b);
-    main::run(send_all(a, data));
+    main::run(test::send_all(a, data));
     a = file_descr();
     REQUIRE(main::run(std::move(got)) == data);
     REQUIRE(engine::live_operations() == 0);
@@ -66,7 +61,7 @@ TEST_CASE("a hundred connections keep their bytes and order when the pool runs d
     std::vector<promise<std::string>> got;
     for (auto& p : pairs) got.push_back(drain(p.second));
     std::vector<promise<void>> sent;
-    for (std::size_t i = 0; i < n; ++i) sent.push_back(send_all(pairs[i].first, pattern(i, size)));
+    for (std::size_t i = 0; i < n; ++i) sent.push_back(test::send_all(pairs[i].first, pattern(i, size)));
     main::run(join(sent));
     for (auto& p : pairs) p.first = file_descr();
     for (std::size_t i = 0; i < n; ++i) REQUIRE(main::run(got[i]) == pattern(i, size));
@@ -76,7 +71,7 @@ TEST_CASE("a hundred connections keep their bytes and order when the pool runs d
 TEST_CASE("a chunk held across many receives keeps its bytes") {
     auto [a, b] = test::tcp_pair();
     std::string want = "first";
-    main::run(send_all(a, want));
+    main::run(test::send_all(a, want));
     unix_::chunk first = main::run(unix_::recv_chunk(b));
     REQUIRE(!first.empty());
     const std::string copy(first.view());
@@ -85,7 +80,7 @@ TEST_CASE("a chunk held across many receives keeps its bytes") {
     for (int i = 0; i < 100; ++i) {
         const std::string more = pattern(i, 1000);
         want += more;
-        main::run(send_all(a, more));
+        main::run(test::send_all(a, more));
         while (got.size() < want.size()) {
             unix_::chunk c = main::run(unix_::recv_chunk(b));
             REQUIRE(!c.empty());
@@ -102,7 +97,7 @@ TEST_CASE("a cancelled recv_chunk loses no byte: the next one gets it") {
     for (int round = 0; round < 100; ++round) {
         promise<unix_::chunk> waiting = unix_::recv_chunk(b);
         REQUIRE(waiting.is_pending());
-        main::run(send_all(a, pattern(round, 100)));
+        main::run(test::send_all(a, pattern(round, 100)));
         cancel(waiting);  // the bytes may have arrived for it, or not yet
         if (waiting.state() == state::fulfilled) got.append(waiting.value().view());
         while (got.size() < 100 * static_cast<std::size_t>(round + 1)) {
@@ -120,7 +115,7 @@ TEST_CASE("a cancelled recv_chunk loses no byte: the next one gets it") {
 TEST_CASE("closing a socket with chunks queued and receives waiting gives every buffer back") {
     auto [a, b] = test::tcp_pair();
     {
-        main::run(send_all(a, pattern(1, 200'000)));
+        main::run(test::send_all(a, pattern(1, 200'000)));
         unix_::chunk kept = main::run(unix_::recv_chunk(b));
         REQUIRE(!kept.empty());
         promise<unix_::chunk> waiting = unix_::recv_chunk(b);

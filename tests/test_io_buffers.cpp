@@ -24,15 +24,11 @@ using unix_::file_descr;
 
 namespace {
 
-// Every byte (a send may take fewer: under LWT_FAULTS=short, one).
-promise<void> send_all(const file_descr& s, std::string d) {
-    for (std::size_t off = 0; off < d.size();) off += co_await unix_::send(s, d.data() + off, d.size() - off);
-}
 
 promise<void> send_in_pieces(file_descr s, std::string d, std::size_t k) {
     for (std::size_t off = 0; off < d.size(); off += k) {
         const std::size_t n = std::min(k, d.size() - off);
-        co_await send_all(s, d.substr(off, n));
+        co_await test::send_all(s, d.substr(off, n));
         co_await unix_::sleep(0.0005);
     }
 }
@@ -98,10 +94,10 @@ TEST_CASE("a socket channel waiting for a line holds no receive buffer") {
     REQUIRE(engine::receive_buffers_lent() == 0);
     // Half a line each: the channels now hold those bytes (in the loop's buffers or their
     // own), and still wait.
-    for (auto& p : peers) main::run(send_all(p, "hal"));
+    for (auto& p : peers) main::run(test::send_all(p, "hal"));
     main::run(unix_::sleep(0.01));
     for (auto& l : lines) REQUIRE(l.is_pending());
-    for (auto& p : peers) main::run(send_all(p, "f\n"));
+    for (auto& p : peers) main::run(test::send_all(p, "f\n"));
     for (auto& l : lines) REQUIRE(main::run(l) == "half");
     // Every byte read: nothing borrowed any more.
     REQUIRE(engine::receive_buffers_lent() == 0);
@@ -133,7 +129,7 @@ TEST_CASE("idle socket channels keep no buffer once their data is read and writt
     }
     main::run(unix_::sleep(0.001));
     const std::size_t before = test::heap_in_use();
-    for (std::size_t i = 0; i < n; ++i) main::run(send_all(peers[i], "ping\n"));
+    for (std::size_t i = 0; i < n; ++i) main::run(test::send_all(peers[i], "ping\n"));
     for (auto& [ic, oc] : chans) {
         REQUIRE(main::run(io::read_line(ic)) == "ping");
         main::run(io::write_line(oc, "pong"));
@@ -173,7 +169,7 @@ TEST_CASE("abort of a socket channel fails the read waiting in the loop's receiv
 TEST_CASE("closing a socket channel with received bytes unread gives its buffer back") {
     auto [a, b] = test::tcp_pair();
     auto [ic, oc] = io::of_socket(std::move(b));
-    main::run(send_all(a, "one\ntwo\nthree\n"));
+    main::run(test::send_all(a, "one\ntwo\nthree\n"));
     REQUIRE(main::run(io::read_line(ic)) == "one");  // "two\nthree\n" stay in the channel
     main::run(io::close(ic));
     main::run(io::close(oc));

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "net_support.hpp"
 #include "support.hpp"
 
 #include <sys/resource.h>
@@ -47,9 +48,6 @@ file_descr connect_to(const io::server& srv) {
     return s;
 }
 
-promise<void> send_all(const file_descr& s, std::string d) {
-    for (std::size_t off = 0; off < d.size();) off += co_await unix_::send(s, d.data() + off, d.size() - off);
-}
 
 // Reads until `n` bytes came or the stream ended.
 promise<std::string> recv_upto(const file_descr& s, std::size_t n) {
@@ -73,7 +71,7 @@ TEST_CASE("a request server calls its handler once per request on a kept-alive c
     auto srv = main::run(io::establish_request_server(any_port, line_handler(rec)));
     auto c = connect_to(srv);
     for (std::string r : {"one", "two", "three"}) {
-        main::run(send_all(c, r + "\n"));
+        main::run(test::send_all(c, r + "\n"));
         REQUIRE(main::run(recv_upto(c, 5 + r.size())) == "re: " + r + "\n");
     }
     REQUIRE(rec.calls == 3);
@@ -85,7 +83,7 @@ TEST_CASE("pipelined requests are each handled, in order") {
     record rec;
     auto srv = main::run(io::establish_request_server(any_port, line_handler(rec)));
     auto c = connect_to(srv);
-    main::run(send_all(c, "a\nb\nc\nbye\n"));
+    main::run(test::send_all(c, "a\nb\nc\nbye\n"));
     REQUIRE(recv_to_end(c) == "re: a\nre: b\nre: c\nre: bye\n");
     REQUIRE(rec.requests == std::vector<std::string>{"a", "b", "c", "bye"});
     test::settle([&] { return srv.connections() == 0; }, "the connection to end");
@@ -96,7 +94,7 @@ TEST_CASE("a handler returning false closes the connection after its answer") {
     record rec;
     auto srv = main::run(io::establish_request_server(any_port, line_handler(rec)));
     auto c = connect_to(srv);
-    main::run(send_all(c, "bye\n"));
+    main::run(test::send_all(c, "bye\n"));
     REQUIRE(recv_to_end(c) == "re: bye\n");  // the answer, then the end of the stream
     test::settle([&] { return srv.connections() == 0; }, "the connection to end");
     main::run(io::shutdown_server(srv));
@@ -119,7 +117,7 @@ TEST_CASE("a peer that resets between requests ends its connection quietly") {
     test::hook_recorder hook;
     auto srv = main::run(io::establish_request_server(any_port, line_handler(rec)));
     auto c = connect_to(srv);
-    main::run(send_all(c, "x\n"));
+    main::run(test::send_all(c, "x\n"));
     REQUIRE(main::run(recv_upto(c, 6)) == "re: x\n");
     linger reset{1, 0};  // close with a reset
     ::setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
@@ -138,7 +136,7 @@ TEST_CASE("a request handler's failure goes to async_exception_hook and closes i
             throw std::runtime_error("handler failed");
         }));
     auto c = connect_to(srv);
-    main::run(send_all(c, "boom\n"));
+    main::run(test::send_all(c, "boom\n"));
     REQUIRE(recv_to_end(c).empty());
     REQUIRE(hook.seen == std::vector<std::string>{"handler failed"});
     main::run(io::shutdown_server(srv));
@@ -153,7 +151,7 @@ TEST_CASE("a request handler that closes its output channel ends the connection"
             co_return true;  // (asked to keep it, but the channel is closed)
         }));
     auto c = connect_to(srv);
-    main::run(send_all(c, "q\n"));
+    main::run(test::send_all(c, "q\n"));
     REQUIRE(recv_to_end(c) == "last\n");
     test::settle([&] { return srv.connections() == 0; }, "the connection to end");
     main::run(io::shutdown_server(srv));
@@ -169,7 +167,7 @@ TEST_CASE("a request server's handler is given the peer's address") {
             co_return true;
         }));
     auto c = connect_to(srv);
-    main::run(send_all(c, "1\n"));
+    main::run(test::send_all(c, "1\n"));
     REQUIRE(main::run(recv_upto(c, 3)) == "ok\n");
     REQUIRE(peers == std::vector<std::string>{"127.0.0.1"});
     main::run(io::shutdown_server(srv));
@@ -179,10 +177,10 @@ TEST_CASE("max_connections counts a request server's idle connections") {
     record rec;
     auto srv = main::run(io::establish_request_server(any_port, line_handler(rec), {.max_connections = 1}));
     auto first = connect_to(srv);
-    main::run(send_all(first, "a\n"));
+    main::run(test::send_all(first, "a\n"));
     REQUIRE(main::run(recv_upto(first, 6)) == "re: a\n");  // now idle, still counted
     auto second = connect_to(srv);  // (the kernel completes the handshake; the server waits)
-    main::run(send_all(second, "b\n"));
+    main::run(test::send_all(second, "b\n"));
     main::run(unix_::sleep(0.05));
     REQUIRE(rec.calls == 1);
     first = file_descr();
@@ -212,7 +210,7 @@ TEST_CASE("idle connections of a request server hold no coroutine, channel or bu
     // grown before the count starts.
     auto round = [&] {
         for (std::size_t i = 0; i < n; ++i) clients.push_back(connect_to(srv));
-        for (auto& c : clients) main::run(send_all(c, "ping\n"));
+        for (auto& c : clients) main::run(test::send_all(c, "ping\n"));
         for (auto& c : clients) REQUIRE(main::run(recv_upto(c, 9)) == "re: ping\n");
         main::run(unix_::sleep(0.01));
     };
@@ -228,7 +226,7 @@ TEST_CASE("idle connections of a request server hold no coroutine, channel or bu
     REQUIRE(engine::receive_buffers_lent() == 0);
     REQUIRE(srv.connections() == n);
     // Idle is not dead: each answers its next request.
-    for (auto& c : clients) main::run(send_all(c, "again\n"));
+    for (auto& c : clients) main::run(test::send_all(c, "again\n"));
     for (auto& c : clients) REQUIRE(main::run(recv_upto(c, 10)) == "re: again\n");
     clients.clear();
     test::settle([&] { return srv.connections() == 0; }, "the connections to end");
@@ -240,9 +238,9 @@ TEST_CASE("a request server without borrowed buffers serves the same") {
     record rec;
     auto srv = main::run(io::establish_request_server(any_port, line_handler(rec), {.borrow_buffers = false}));
     auto c = connect_to(srv);
-    main::run(send_all(c, "one\n"));
+    main::run(test::send_all(c, "one\n"));
     REQUIRE(main::run(recv_upto(c, 8)) == "re: one\n");
-    main::run(send_all(c, "two\nbye\n"));
+    main::run(test::send_all(c, "two\nbye\n"));
     REQUIRE(recv_to_end(c) == "re: two\nre: bye\n");
     test::settle([&] { return srv.connections() == 0; }, "the connection to end");
     main::run(io::shutdown_server(srv));

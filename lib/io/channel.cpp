@@ -204,11 +204,7 @@ std::size_t chunk_io::await_resume() {
         throw;
     }
     const std::size_t n = ch.size();
-    if (n > 0) {
-        c.borrowed = std::move(ch);
-        c.base = c.borrowed.data();
-        c.max = n;
-    }
+    give_chunk(c, std::move(ch));  // (refill_io dropped the buffer)
     return n;
 }
 
@@ -227,7 +223,7 @@ promise<unix_::chunk> start_arrival(io_channel& c) {
     return got;
 }
 
-std::size_t finish_arrival(const std::shared_ptr<io_channel>& c, unix_::chunk& got, std::exception_ptr failed,
+std::size_t finish_arrival(const std::shared_ptr<io_channel>& c, unix_::chunk got, std::exception_ptr failed,
                            std::exception_ptr& error) noexcept {
     c->arriving = nullptr;
     std::size_t n = 0;
@@ -363,7 +359,6 @@ bool idle_pair(const io::input_channel& ic, const io::output_channel& oc) noexce
 }
 
 void give_chunk(io_channel& c, unix_::chunk got) noexcept {
-    drop_buffer(c);
     if (got.empty()) return;
     c.max = got.size();
     c.borrowed = std::move(got);

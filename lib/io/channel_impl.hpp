@@ -100,7 +100,9 @@ std::pair<io::input_channel, io::output_channel> socket_view_channels(int fd, st
 // Both open, free, with no input left and no output buffered: a request server's connection
 // may let go of them between requests (an auto-flush still due ends at once).
 bool idle_pair(const io::input_channel& ic, const io::output_channel& oc) noexcept;
-// Puts a received chunk into an empty socket input channel as its buffer (as a refill does).
+// Puts a received chunk into a socket input channel that holds no buffer (ptr == max == 0),
+// as its buffer: what a refill does with the chunk it received. An empty chunk (the end of
+// the stream) leaves it empty.
 void give_chunk(io_channel& c, unix_::chunk got) noexcept;
 
 // The output channels alive and open now (flush_all).
@@ -260,8 +262,21 @@ inline refill_io refill(io_channel& c) { return refill_io(c); }
 promise<std::size_t> fill_waiting(std::shared_ptr<io_channel> c);
 promise<unix_::chunk> start_arrival(io_channel& c);  // takes the lock; sets c.arriving
 // The receive has ended: installs its chunk, releases the channel; gives the count or error.
-std::size_t finish_arrival(const std::shared_ptr<io_channel>& c, unix_::chunk& got, std::exception_ptr failed,
+std::size_t finish_arrival(const std::shared_ptr<io_channel>& c, unix_::chunk got, std::exception_ptr failed,
                            std::exception_ptr& error) noexcept;
+
+// Calls f(chunk, nullptr) once the receive `got` has its chunk, or f(empty chunk, error) if
+// it failed; no coroutine frame. `got` must be the result's only handle: the chunk (which
+// owns a loop buffer) moves out of the settled cell to f.
+template <class F>
+void when_received(promise<unix_::chunk> got, F&& f) {
+    when_settled(state_of(got), [f = std::forward<F>(f)](const cell<unix_::chunk>& s) mutable {
+        if (s.st == lwt::state::rejected)
+            f(unix_::chunk(), s.exc);
+        else
+            f(std::move(const_cast<cell<unix_::chunk>&>(s).value), std::exception_ptr());
+    });
+}
 
 template <class F>
 void when_input(const std::shared_ptr<io_channel>& c, F&& f) {
@@ -282,14 +297,9 @@ void when_input(const std::shared_ptr<io_channel>& c, F&& f) {
         });
         return;
     }
-    promise<unix_::chunk> got = start_arrival(*c);
-    when_settled(state_of(got), [c, f = std::forward<F>(f)](const cell<unix_::chunk>& s) mutable {
-        // This callback is the only holder of the receive's result: the chunk moves out of it.
-        auto& value = const_cast<cell<unix_::chunk>&>(s);
-        unix_::chunk none;
+    when_received(start_arrival(*c), [c, f = std::forward<F>(f)](unix_::chunk got, std::exception_ptr failed) mutable {
         std::exception_ptr error;
-        const bool ok = s.st != lwt::state::rejected;
-        std::size_t n = finish_arrival(c, ok ? value.value : none, ok ? std::exception_ptr() : s.exc, error);
+        const std::size_t n = finish_arrival(c, std::move(got), std::move(failed), error);
         f(n, std::move(error));
     });
 }

@@ -84,6 +84,14 @@ using conn_ptr = std::shared_ptr<request_conn>;
 
 promise<void> serve_requests(conn_ptr k, unix_::chunk first);
 
+// Channels over the connection's socket: for a burst of requests, or for good without
+// borrowed buffers.
+void open_channels(request_conn& k) {
+    const server_options& o = k.st->opts;
+    k.ch.emplace(detail::socket_view_channels(k.fd.fd(), o.buffer_size, o.borrow_buffers));
+    set_line_limit(k.ch->first, o.line_limit);
+}
+
 promise<void> end_connection(conn_ptr k) {
     if (k->ch) {
         try {
@@ -120,14 +128,8 @@ void await_request(conn_ptr k) {
         return;
     }
     promise<unix_::chunk> got = unix_::recv_chunk(k->fd);
-    detail::when_settled(detail::state_of(got), [k = std::move(k), next](const detail::cell<unix_::chunk>& s) mutable {
-        if (s.st == lwt::state::rejected) {
-            next(std::move(k), 0, unix_::chunk());
-            return;
-        }
-        // This callback is the only holder of the result: the chunk moves out of it.
-        unix_::chunk c = std::move(const_cast<detail::cell<unix_::chunk>&>(s).value);
-        const std::size_t n = c.size();
+    detail::when_received(std::move(got), [k = std::move(k), next](unix_::chunk c, const std::exception_ptr&) mutable {
+        const std::size_t n = c.size();  // (0 when it failed, too)
         next(std::move(k), n, std::move(c));
     });
 }
@@ -135,8 +137,7 @@ void await_request(conn_ptr k) {
 promise<void> serve_requests(conn_ptr k, unix_::chunk first) {
     const server_options& o = k->st->opts;
     if (!k->ch) {
-        k->ch.emplace(detail::socket_view_channels(k->fd.fd(), o.buffer_size, o.borrow_buffers));
-        set_line_limit(k->ch->first, o.line_limit);
+        open_channels(*k);
         detail::give_chunk(k->ch->first.impl(), std::move(first));
     }
     // (References into k->ch, which may let the pair go below: not used after that.)
@@ -172,10 +173,7 @@ promise<void> serve_requests(conn_ptr k, unix_::chunk first) {
 
 void start_requests(state_ptr st, unix_::file_descr fd, const unix_::sockaddr& peer) {
     auto k = std::make_shared<request_conn>(request_conn{std::move(st), std::move(fd), peer, std::nullopt});
-    if (!k->st->opts.borrow_buffers) {
-        k->ch.emplace(detail::socket_view_channels(k->fd.fd(), k->st->opts.buffer_size, false));
-        set_line_limit(k->ch->first, k->st->opts.line_limit);
-    }
+    if (!k->st->opts.borrow_buffers) open_channels(*k);
     await_request(std::move(k));
 }
 

@@ -87,7 +87,8 @@ struct loop_group {
     std::mutex m;
     std::condition_variable cv;
     std::size_t registered = 0;
-    bool go = false;
+    bool go = false;      // loop 0 has decided; the others may look at `start`
+    bool start = false;   // every loop registered without error: all of them call f
     std::exception_ptr first_error;  // guarded by m; set: run has failed
 
     // Keeps e if it is the first failure (m held); whether it was.
@@ -219,11 +220,13 @@ void register_loop(loop_group& g, std::size_t i) {
     g.cv.notify_all();
 }
 
-// Waits until loop 0 has seen every loop registered; false: run is aborted.
+// Waits until loop 0 has seen every loop registered; false: run is aborted. The answer is
+// loop 0's decision, not first_error now: a loop that wakes late may find the failure of a
+// loop that has already started, and must still serve -- the group waits for its f to settle.
 bool await_start(loop_group& g) {
     std::unique_lock<std::mutex> lk(g.m);
     g.cv.wait(lk, [&] { return g.go; });
-    return !g.first_error;
+    return g.start;
 }
 
 // Steps 2 and 3 for loop i, on its thread.
@@ -419,7 +422,7 @@ void run_erased(std::size_t n, std::function<promise<void>(std::size_t)> f, run_
         std::unique_lock<std::mutex> lk(g.m);
         g.cv.wait(lk, [&] { return g.registered == threads.size() + 1; });
         g.go = true;
-        ok = !g.first_error;
+        g.start = ok = !g.first_error;
         g.cv.notify_all();
     }
     if (ok) detail::serve_loop(g, 0, fs[0]);

@@ -136,6 +136,28 @@ TEST_CASE("a failing loop cancels the others and run rethrows its failure") {
     REQUIRE(cancelled == 2);
 }
 
+// A loop may wake from the start late, after another loop's f has already failed: it must
+// still call its f (which the failure then cancels), or the group waits for it forever.
+TEST_CASE("a loop failing at once still lets every other loop start, and cancels each") {
+    constexpr std::size_t n = 8;
+    for (int round = 0; round < 10; ++round) {
+        std::atomic<std::size_t> started{0}, cancelled{0};
+        auto f = [&](std::size_t i) -> promise<void> {
+            if (i == n - 1) throw std::out_of_range("loop failed at once");
+            ++started;
+            try {
+                co_await unix_::sleep(60);
+            } catch (const lwt::canceled&) {
+                ++cancelled;
+                throw;
+            }
+        };
+        REQUIRE_THROWS_AS(loops::run(n, f), std::out_of_range);
+        REQUIRE(started == n - 1);
+        REQUIRE(cancelled == n - 1);
+    }
+}
+
 TEST_CASE("a synchronous throw from f is that loop's failure") {
     auto f = [](std::size_t i) -> promise<void> {
         if (i == 1) throw std::runtime_error("not even started");

@@ -1,11 +1,13 @@
 // io_throughput: Lwt_io's data path measured -- lines through read_line/write_line over a
-// pipe, and bulk bytes through read_into/write_from over a pipe and a file -- beside the same
+// pipe, bulk bytes through read_into/write_from over a pipe and a file, and through a loopback
+// TCP connection into the loop's borrowed receive buffers (recv_chunk) -- beside the same
 // program written with plain blocking read(2)/write(2) (two threads for a pipe, so the
 // limit: no event loop, no buffering layer beyond one array). bench/lwt/io_throughput.ml is
 // the same program on OCaml's Lwt; bench/io_throughput.sh runs the three side by side.
 //
 //   io_throughput [--blocking] lines N             N short lines through a pipe
 //   io_throughput [--blocking] pipe BYTES          BYTES through a pipe in 64 KiB requests
+//   io_throughput [--blocking] socket BYTES        BYTES through loopback TCP, read by recv_chunk
 //   io_throughput [--blocking] file BYTES PATH     write BYTES to PATH, then read them back
 //
 // Every line and every byte is verified by the reader. One result line per measure:
@@ -15,7 +17,10 @@
 
 #include <fmt/core.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -138,6 +143,36 @@ promise<void> lwt_pipe(std::uint64_t total) {
     report("pipe", total / chunk, total, t.seconds());
 }
 
+// The reader takes the bytes in the loop's borrowed buffers (unix_::recv_chunk: no copy out
+// of them; on io_uring a multishot receive, several buffers per completion with bundles).
+promise<void> receive_chunks(unix_::file_descr s, std::uint64_t total) {
+    std::uint64_t off = 0;
+    for (;;) {
+        unix_::chunk c = co_await unix_::recv_chunk(s);
+        if (c.empty()) break;
+        check_bytes(off, c.data(), c.size());
+        off += c.size();
+    }
+    if (off != total) corrupt(fmt::format("{} bytes received, {} sent", off, total));
+}
+
+promise<void> lwt_socket(std::uint64_t total) {
+    namespace u = unix_;
+    u::file_descr srv = u::socket(u::socket_domain::inet, u::socket_type::stream);
+    u::bind(srv, u::sockaddr::inet("127.0.0.1", 0));
+    u::listen(srv);
+    u::file_descr c = u::socket(u::socket_domain::inet, u::socket_type::stream);
+    promise<std::pair<u::file_descr, u::sockaddr>> accepted = u::accept(srv);
+    co_await u::connect(c, u::getsockname(srv));
+    u::file_descr s = (co_await std::move(accepted)).first;
+    auto [unused_in, out] = io::of_socket(std::move(c));
+    co_await io::close(unused_in);  // (closing `out` then closes the socket: the reader's end)
+    timer t;
+    co_await join(send_bytes(out, total), receive_chunks(std::move(s), total));
+    report("socket", total / chunk, total, t.seconds());
+    fmt::print("  (receives that took several buffers in one completion: {})\n", engine::bundled_receives());
+}
+
 promise<void> lwt_file(std::uint64_t total, std::string path) {
     timer w;
     co_await send_bytes(co_await io::open_file(io::output, path), total);
@@ -226,10 +261,33 @@ void blocking_receive(int fd, std::uint64_t total) {
     ::close(fd);
 }
 
+// A connected loopback TCP pair: fds[0] the accepted end (read), fds[1] the client (write).
+void tcp_pair(int fds[2]) {
+    int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    check_sys(l >= 0, "socket");
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    check_sys(::bind(l, reinterpret_cast<::sockaddr*>(&a), sizeof a) == 0, "bind");
+    check_sys(::listen(l, 1) == 0, "listen");
+    check_sys(::getsockname(l, reinterpret_cast<::sockaddr*>(&a), &len) == 0, "getsockname");
+    fds[1] = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    check_sys(fds[1] >= 0, "socket");
+    check_sys(::connect(fds[1], reinterpret_cast<::sockaddr*>(&a), sizeof a) == 0, "connect");
+    fds[0] = ::accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+    check_sys(fds[0] >= 0, "accept4");
+    ::close(l);
+}
+
 template <class W, class R>
-void blocking_pipe(const char* test, W writer, R reader, std::uint64_t n, std::uint64_t count, std::uint64_t bytes) {
+void blocking_pipe(const char* test, W writer, R reader, std::uint64_t n, std::uint64_t count, std::uint64_t bytes,
+                   bool tcp = false) {
     int fds[2];
-    check_sys(::pipe2(fds, O_CLOEXEC) == 0, "pipe2");
+    if (tcp)
+        tcp_pair(fds);
+    else
+        check_sys(::pipe2(fds, O_CLOEXEC) == 0, "pipe2");
     timer t;
     std::thread w([&] { writer(fds[1], n); });
     reader(fds[0], n);
@@ -254,6 +312,7 @@ int usage() {
     fmt::print(stderr,
                "usage: io_throughput [--blocking] lines N\n"
                "       io_throughput [--blocking] pipe BYTES\n"
+               "       io_throughput [--blocking] socket BYTES\n"
                "       io_throughput [--blocking] file BYTES PATH\n"
                "(BYTES and N accept k, M, G suffixes)\n");
     return 2;
@@ -279,6 +338,11 @@ int main(int argc, char** argv) {
             blocking_pipe("pipe", blocking_send, blocking_receive, n, n / chunk, n);
         else
             main::run(lwt_pipe(n));
+    } else if (test == "socket") {
+        if (blocking)
+            blocking_pipe("socket", blocking_send, blocking_receive, n, n / chunk, n, true);
+        else
+            main::run(lwt_socket(n));
     } else if (test == "file" && args.size() == 3) {
         const std::string& path = args[2];
         if (blocking) {

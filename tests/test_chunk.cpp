@@ -1,6 +1,8 @@
 // <lwt/unix/chunk.hpp>: receives into the loop's buffers (unix_::recv_chunk, unix_::chunk).
-// Runs on both engines, with io_uring's plain path (LWT_URING_NO_BUF_RING), with a pool of 2
-// buffers (LWT_RECV_BUFFERS=2), under faults and under the seccomp fallback (tests/meson.build).
+// Runs on both engines; on io_uring also as older kernels receive (the plain path, one buffer
+// per completion, bundles without incremental consumption); with a pool of 2 buffers
+// (LWT_RECV_BUFFERS=2), under faults and under the seccomp fallback (tests/meson.build).
+#include <lwt/detail/engine.hpp>
 #include <lwt/engine.hpp>
 #include <lwt/main.hpp>
 #include <lwt/promise.hpp>
@@ -126,6 +128,58 @@ TEST_CASE("closing a socket with chunks queued and receives waiting gives every 
     }
     test::settle_idle();
     REQUIRE(engine::live_operations() == 0);
+    REQUIRE(engine::receive_buffers_lent() == 0);
+}
+
+TEST_CASE("bytes waiting for several buffers come in one completion, one chunk per buffer, in order") {
+    if (!engine::receives_bundled()) {
+        test::skip("this engine or kernel does not bundle receives (io_uring on 6.10 or later)");
+        return;
+    }
+    auto [a, b] = test::tcp_pair();
+    const std::size_t size = detail::io_engine::current().buffers().buffer_size();
+    const std::string data = pattern(3, 3 * size + 100);  // (fits in loopback's socket buffers)
+    main::run(test::send_all(a, data));
+    a = file_descr();
+    const std::size_t before = engine::bundled_receives();
+    std::string got;
+    for (;;) {
+        unix_::chunk c = main::run(unix_::recv_chunk(b));
+        if (c.empty()) break;
+        REQUIRE(c.size() <= size);
+        got.append(c.view());
+    }
+    REQUIRE(got == data);
+    REQUIRE(engine::bundled_receives() > before);
+    REQUIRE(engine::receive_buffers_lent() == 0);
+}
+
+TEST_CASE("small messages on many sockets share buffers where the kernel fills them a receive at a time") {
+    if (!engine::receive_buffers_shared()) {
+        test::skip("receives do not share buffers here (io_uring's incremental consumption, 6.12 or later)");
+        return;
+    }
+    constexpr std::size_t n = 200, size = 100;  // 20,000 bytes: two buffers of 16 KiB
+    std::vector<std::pair<file_descr, file_descr>> pairs;
+    for (std::size_t i = 0; i < n; ++i) pairs.push_back(test::tcp_pair());
+    for (std::size_t i = 0; i < n; ++i) main::run(test::send_all(pairs[i].first, pattern(i, size)));
+    std::vector<unix_::chunk> kept;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string got;
+        while (got.size() < size) {
+            kept.push_back(main::run(unix_::recv_chunk(pairs[i].second)));
+            got.append(kept.back().view());
+        }
+        REQUIRE(got == pattern(i, size));
+    }
+    const std::size_t per_buffer = detail::io_engine::current().buffers().buffer_size();
+    REQUIRE(engine::receive_buffers_lent() <= (n * size + per_buffer - 1) / per_buffer + 1);
+    for (std::size_t i = 0, k = 0; i < n; ++i) {  // (every chunk still holds its own bytes)
+        std::string got;
+        while (got.size() < size) got.append(kept[k++].view());
+        REQUIRE(got == pattern(i, size));
+    }
+    kept.clear();
     REQUIRE(engine::receive_buffers_lent() == 0);
 }
 

@@ -21,6 +21,7 @@ buffer_pool::buffer_pool(std::uint32_t buffer_size, std::uint32_t slab_buffers, 
     max_ = std::min(std::max(max_buffers, slab_buffers), id_limit) & ~slab_mask_;
     slabs_.reserve(max_ >> slab_shift_);
     free_.reserve(max_);  // give_back never allocates
+    holds_.reserve(max_);  // (nor does grow)
 }
 
 buffer_pool::~buffer_pool() {
@@ -37,6 +38,7 @@ bool buffer_pool::grow() noexcept {
     slabs_.push_back(static_cast<char*>(m));  // (reserved)
     const std::uint32_t first = count_;
     count_ += slab_mask_ + 1;
+    holds_.resize(count_, 0);  // (within the reserve)
     // Handed out lowest id first from the free list (a LIFO: the last given back, warm in
     // the cache, is the next taken).
     for (std::uint32_t id = count_; id-- > first;) {
@@ -52,7 +54,7 @@ int buffer_pool::take() noexcept {
     if (LWT_UNLIKELY(free_.empty()) && !grow()) return -1;
     const std::uint16_t id = free_.back();
     free_.pop_back();
-    ++outstanding_;
+    lend(id);
     return id;
 }
 

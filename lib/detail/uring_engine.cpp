@@ -20,6 +20,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +45,13 @@ constexpr std::uint64_t receiver_tag = 3;  // a receiver's multishot recv (its a
 // the upper half). Neither is an address (the wake-up poll's is 8-aligned and not 8).
 constexpr std::uint64_t ring_msg_data = 8;
 constexpr std::uint64_t ring_msg_failed = 9;
+
+// Receive bundles (6.10) and incremental buffer consumption (6.12): not in liburing 2.3's
+// headers. The values are the kernel's ABI.
+constexpr unsigned feat_recvsend_bundle = 1u << 14;  // IORING_FEAT_RECVSEND_BUNDLE
+constexpr unsigned recvsend_bundle = 1u << 4;        // IORING_RECVSEND_BUNDLE, in sqe->ioprio
+constexpr std::uint16_t pbuf_ring_inc = 2;           // IOU_PBUF_RING_INC, in io_uring_buf_reg's flags (pad here)
+constexpr std::uint32_t cqe_f_buf_more = 1u << 4;    // IORING_CQE_F_BUF_MORE
 
 // IORING_ACCEPT_MULTISHOT arrived in 5.19; older kernels reject it with EINVAL, which is
 // also what accept on a socket that does not listen gives -- so ask the kernel's version.
@@ -108,6 +116,7 @@ std::unique_ptr<io_engine> uring_engine::create(std::string& why) {
     e->msg_ring_ = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) != 0 &&
                    std::getenv("LWT_URING_NO_MSG_RING") == nullptr;
     e->cqe_skip_ = (p.features & IORING_FEAT_CQE_SKIP) != 0;
+    e->bundle_feature_ = (p.features & feat_recvsend_bundle) != 0 && std::getenv("LWT_URING_NO_BUNDLE") == nullptr;
     io_uring_free_probe(probe);
     for (io_kind k : {io_kind::read, io_kind::write, io_kind::readv, io_kind::writev, io_kind::recv, io_kind::send,
                       io_kind::accept, io_kind::connect, io_kind::poll, io_kind::close}) {
@@ -756,15 +765,43 @@ void uring_engine::adopt_pool(buffer_pool& pool) {
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(m);
     reg.ring_entries = entries;
     reg.bgid = 0;
-    if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
-        ::munmap(m, bytes);
-        return;
+    // Incremental consumption (6.12; kernels before refuse the flag with EINVAL). Offsets
+    // and the chunks sharing a buffer are counted in 16 bits: buffers under 64 KiB only.
+    bool incremental = pool.buffer_size() < 65536 && std::getenv("LWT_URING_NO_INC") == nullptr;
+    if (incremental) {
+        reg.pad = pbuf_ring_inc;
+        if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) incremental = false;
+    }
+    if (!incremental) {
+        reg.pad = 0;
+        if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
+            ::munmap(m, bytes);
+            return;
+        }
     }
     buf_ring_ = static_cast<io_uring_buf_ring*>(m);
     buf_ring_bytes_ = bytes;
     buf_ring_mask_ = static_cast<std::uint32_t>(io_uring_buf_ring_mask(entries));
     io_uring_buf_ring_init(buf_ring_);
     chunk_multishot_ = true;
+    try {
+        if (incremental) filled_.assign(pool.max_buffers(), 0);
+        incremental_ = incremental;
+    } catch (...) {  // (no memory for the offsets: fatal only to the ring, which is gone then)
+        io_uring_unregister_buf_ring(&ring_, 0);
+        ::munmap(m, bytes);
+        buf_ring_ = nullptr;
+        chunk_multishot_ = false;
+        return;
+    }
+    if (bundle_feature_) {
+        try {
+            ring_ids_.assign(entries, 0);
+            ring_pos_.assign(std::bit_ceil(pool.max_buffers()), 0);
+            bundles_ = true;
+        } catch (...) {  // (no memory for the ring's order: one buffer per completion)
+        }
+    }
     pool.lend_to_ring(this, [](void* self, std::uint16_t id) { static_cast<uring_engine*>(self)->provide(id); });
     pool.grow();  // the first slab, into the ring
 }
@@ -775,6 +812,11 @@ void uring_engine::provide(std::uint16_t id) noexcept {
     io_uring_buf_ring_add(buf_ring_, pool_->data(id), pool_->buffer_size(), id, static_cast<int>(buf_ring_mask_), 0);
     io_uring_buf_ring_advance(buf_ring_, 1);
     ++in_ring_;
+    if (bundles_) {
+        const auto pos = static_cast<std::uint16_t>(ring_tail_++ & buf_ring_mask_);
+        ring_ids_[pos] = id;
+        ring_pos_[id] = pos;
+    }
 }
 
 // A buffer came back to a pool that ran dry: receivers that starved are armed again (the
@@ -831,9 +873,10 @@ bool uring_engine::try_chunk_now(io_op& op) noexcept {
             if (r->failed == 0) return false;
             op.res = r->failed;
         } else {
-            const std::uint64_t v = r->ready.pop();
-            op.res = static_cast<std::int32_t>(static_cast<std::uint32_t>(v));
-            op.cqe_flags = static_cast<std::uint32_t>(v >> 32);
+            const piece p = r->ready.pop();
+            op.res = p.res;
+            op.cqe_flags = p.flags;
+            op.off = p.off;
         }
         op.phase = io_phase::done;
         return true;
@@ -901,6 +944,7 @@ void uring_engine::retry_chunk(io_op& op) noexcept {
 void uring_engine::arm(receiver& r) noexcept {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_recv_multishot(sqe, r.fd, nullptr, 0, 0);
+    if (bundles_) sqe->ioprio |= recvsend_bundle;
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = 0;
     io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&r) | receiver_tag);
@@ -916,47 +960,113 @@ void uring_engine::stop(receiver& r) noexcept {
 }
 
 // Out of memory for one more queued chunk: its buffer goes back, and the stream reports
-// ENOMEM from then on (never a silent gap).
-void uring_engine::push_ready(receiver& r, std::int32_t res, std::uint32_t flags) noexcept {
+// ENOMEM from then on (never a silent gap: later pieces go back too, see take_pieces).
+void uring_engine::push_ready(receiver& r, piece p) noexcept {
     try {
-        r.ready.push(static_cast<std::uint32_t>(res) | (static_cast<std::uint64_t>(flags) << 32));
+        r.ready.push(p);
     } catch (...) {
-        if (flags & cqe_f_buffer) pool_->give_back(static_cast<std::uint16_t>(flags >> cqe_buffer_shift));
+        if (p.flags & cqe_f_buffer) pool_->give_back(static_cast<std::uint16_t>(p.flags >> cqe_buffer_shift));
         r.failed = -ENOMEM;
         stop(r);
+    }
+}
+
+// Where the kernel is in buffer `id` once it has put `n` bytes there from `off` on: it goes
+// on filling it (incremental consumption, the CQE says IORING_CQE_F_BUF_MORE: the buffer
+// stays in the ring), or it is done with it. The caller has lent `id` to the bytes' chunk.
+inline void uring_engine::kernel_filled(std::uint16_t id, std::uint32_t off, std::uint32_t n, bool more) noexcept {
+    if (!incremental_) {
+        --in_ring_;
+    } else if (more) {
+        filled_[id] = static_cast<std::uint16_t>(off + n);
+        if (off == 0) pool_->kernel_keeps(id);
+    } else {
+        --in_ring_;
+        filled_[id] = 0;
+        if (off != 0) pool_->kernel_done(id);  // (free once its chunks are released)
+    }
+}
+
+// A CQE whose `res` bytes run past the buffer it names: a bundle, into the buffers that
+// follow it in the ring (see `piece`). Each becomes a piece in `ready`; then the waiters take
+// them, oldest first (each may close the socket: the rest then went back with `ready`).
+LWT_COLD void uring_engine::take_bundle(receiver& r, const cqe_copy& c) noexcept {
+    const std::uint32_t size = pool_->buffer_size();
+    auto id = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+    std::uint32_t pos = ring_pos_[id];
+    ++bundled_receives_;
+    for (auto left = static_cast<std::uint32_t>(c.res);;) {
+        const std::uint32_t off = incremental_ ? filled_[id] : 0;
+        const std::uint32_t n = std::min(left, size - off);
+        left -= n;
+        pool_->lend(id);
+        kernel_filled(id, off, n, left == 0 && (c.flags & cqe_f_buf_more));
+        if (r.closed || r.failed != 0)  // (after a lost chunk, no later byte may be given)
+            pool_->give_back(id);
+        else
+            push_ready(r, {static_cast<std::int32_t>(n), cqe_f_buffer | (static_cast<std::uint32_t>(id) << cqe_buffer_shift), off});
+        if (left == 0) break;
+        pos = (pos + 1) & buf_ring_mask_;
+        id = ring_ids_[pos];
+    }
+    while (!r.closed && !r.ready.empty()) {
+        io_op* op = r.waiters.pop();
+        if (op == nullptr) break;
+        const piece p = r.ready.pop();
+        op->off = p.off;
+        finish(*op, p.res, p.flags);
     }
 }
 
 void uring_engine::on_receiver_cqe(receiver& r, const cqe_copy& c) noexcept {
     const bool last = !(c.flags & IORING_CQE_F_MORE);
     if (last) r.receiving = receiver::multishot::off;
-    std::uint32_t flags = 0;  // what the waiter gets: the buffer, if it holds bytes
-    if (c.flags & IORING_CQE_F_BUFFER) {
-        --in_ring_;
-        pool_->taken_by_kernel();
+    if ((c.flags & IORING_CQE_F_BUFFER) && c.res > 0) {
         const auto id = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
-        if (c.res > 0 && !r.closed)
-            flags = cqe_f_buffer | (static_cast<std::uint32_t>(id) << cqe_buffer_shift);
-        else
-            pool_->give_back(id);
+        const std::uint32_t off = incremental_ ? filled_[id] : 0;
+        const auto n = static_cast<std::uint32_t>(c.res);
+        if (LWT_LIKELY(n <= pool_->buffer_size() - off)) {  // one buffer (else a bundle)
+            pool_->lend(id);
+            kernel_filled(id, off, n, (c.flags & cqe_f_buf_more) != 0);
+            const std::uint32_t flags = cqe_f_buffer | (static_cast<std::uint32_t>(id) << cqe_buffer_shift);
+            if (LWT_UNLIKELY(r.closed || r.failed != 0)) {  // (after a lost chunk, no later byte may be given)
+                pool_->give_back(id);
+            } else if (io_op* op = r.waiters.pop()) {
+                op->off = off;
+                finish(*op, c.res, flags);  // resumes its coroutine, which may receive again or close
+            } else {
+                push_ready(r, {c.res, flags, off});
+            }
+        } else {
+            take_bundle(r, c);
+        }
         // Running low: one more slab, before the ring runs dry (within the pool's bound).
         if (in_ring_ < pool_->capacity() / 4) pool_->grow();
-    }
-    if (r.closed) return;  // (the next wait() fails its waiters and frees it)
-    if (c.res == -ENOBUFS) {
-        // The ring ran dry, which ended the multishot; the bytes wait in the kernel. Buffers
-        // given back since (by the coroutines earlier completions resumed) are in the ring
-        // again: re-arm at once. Else grow, or wait for a give_back (refilled()).
-        if (in_ring_ == 0 && !pool_->grow()) {
-            r.starved = true;
-            pool_->starving = true;
-            return;
+    } else {
+        // No bytes. A buffer it names was consumed (it goes back to the ring) -- unless the
+        // ring is consumed incrementally: then the kernel has not moved past it.
+        if ((c.flags & IORING_CQE_F_BUFFER) && !incremental_) {
+            const auto id = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+            --in_ring_;
+            pool_->lend(id);
+            pool_->give_back(id);
         }
-    } else if (!(last && c.res == -ECANCELED)) {  // (the end of a stop(): no bytes, no error)
-        if (io_op* op = r.waiters.pop())
-            finish(*op, c.res, flags);  // resumes its coroutine, which may receive again or close
-        else
-            push_ready(r, c.res, flags);
+        if (r.closed) return;  // (the next wait() fails its waiters and frees it)
+        if (c.res == -ENOBUFS) {
+            // The ring ran dry, which ended the multishot; the bytes wait in the kernel.
+            // Buffers given back since (by the coroutines earlier completions resumed) are in
+            // the ring again: re-arm at once. Else grow, or wait for a give_back (refilled()).
+            if (in_ring_ == 0 && !pool_->grow()) {
+                r.starved = true;
+                pool_->starving = true;
+                return;
+            }
+        } else if (!(last && c.res == -ECANCELED)) {  // (the end of a stop(): no bytes, no error)
+            if (io_op* op = r.waiters.pop())
+                finish(*op, c.res);
+            else
+                push_ready(r, {c.res, 0, 0});
+        }
     }
     if (r.closed) return;
     if (!r.armed() && !r.waiters.empty() && !r.starved) arm(r);
@@ -970,7 +1080,7 @@ void uring_engine::retire_receiver(int fd) noexcept {
     std::unique_ptr<receiver> r = std::move(receivers_[static_cast<std::size_t>(fd)]);
     r->closed = true;
     while (!r->ready.empty()) {
-        const auto flags = static_cast<std::uint32_t>(r->ready.pop() >> 32);
+        const std::uint32_t flags = r->ready.pop().flags;
         if (flags & cqe_f_buffer) pool_->give_back(static_cast<std::uint16_t>(flags >> cqe_buffer_shift));
     }
     receiver& kept = *retired_receivers_.emplace_back(std::move(r));

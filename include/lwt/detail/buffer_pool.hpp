@@ -7,8 +7,14 @@
 // only once the socket is readable, and gives it back at once if the recv finds nothing.
 // The bytes then travel in a unix_::chunk, which gives the buffer back when released.
 //
-// Life of a buffer: free (in the free list, or in the kernel's ring) -> lent (a chunk, or a
-// completion not yet given to anyone) -> free. `outstanding` counts the lent ones.
+// Life of a buffer: free (in the free list, or in the kernel's ring) -> lent (to chunks, or
+// completions not yet given to anyone) -> free. `outstanding` counts the lent ones.
+//
+// Shared buffers. With io_uring's incremental consumption (6.12) the kernel fills a buffer
+// of the ring a receive at a time, from any socket, so one buffer holds the bytes of many
+// chunks. A buffer is then free again once no chunk holds it (`holds_`) and the kernel has
+// stopped filling it (`kept_`: the one buffer it is part-way through, the ring's head, which
+// is in the ring, not lent). Elsewhere a buffer has one holder at a time.
 //
 // Bounds. The pool starts with one slab of `slab_buffers` buffers and grows a slab at a time
 // (when the free list is empty, or the ring runs low) up to `max_buffers`; memory of a slab is
@@ -56,8 +62,17 @@ public:
     // From now on free buffers go to `provide(ctx, id)` (the engine adds them to its ring)
     // instead of the free list; the ones free now are provided at once.
     void lend_to_ring(void* ctx, void (*provide)(void*, std::uint16_t)) noexcept;
-    // The kernel took a buffer from the ring for a completion (lent from now on).
-    void taken_by_kernel() noexcept { ++outstanding_; }
+    // A chunk (or a completion nobody took yet) holds bytes of buffer `id` (lent from now on).
+    void lend(std::uint16_t id) noexcept {
+        if (holds_[id]++ == 0) ++outstanding_;
+    }
+    // The kernel fills `id` part-way and goes on with it (it stays in the ring), or it has
+    // finished with the buffer it kept (free once no chunk holds it).
+    void kernel_keeps(std::uint16_t id) noexcept { kept_ = id; }
+    void kernel_done(std::uint16_t id) noexcept {
+        kept_ = -1;
+        if (holds_[id] == 0) make_free(id);
+    }
     // Adds a slab (its buffers go to the free list or the ring); false at the bound.
     bool grow() noexcept;
 
@@ -69,18 +84,16 @@ public:
     }
     bool starving = false;
 
-    // A lent buffer comes back (a chunk released, or a completion nobody took).
+    // A holder of a lent buffer lets it go (a chunk released, or a completion nobody took).
     void give_back(std::uint16_t id) noexcept {
+        if (--holds_[id] != 0) return;
         --outstanding_;
         if (LWT_UNLIKELY(retired_)) {
             if (outstanding_ == 0) delete this;
             return;
         }
-        if (provide_ != nullptr)
-            provide_(provide_ctx_, id);
-        else
-            free_.push_back(id);  // (reserved: never allocates)
-        if (LWT_UNLIKELY(starving) && refilled_ != nullptr) refilled_(refill_ctx_);
+        if (LWT_UNLIKELY(id == kept_)) return;  // (still in the ring: the kernel fills the rest)
+        make_free(id);
     }
 
     // The engine is going away: deleted now if nothing is lent, else by the last give_back.
@@ -88,6 +101,14 @@ public:
     static void retire(buffer_pool* p) noexcept;
 
 private:
+    void make_free(std::uint16_t id) noexcept {
+        if (provide_ != nullptr)
+            provide_(provide_ctx_, id);
+        else
+            free_.push_back(id);  // (reserved: never allocates)
+        if (LWT_UNLIKELY(starving) && refilled_ != nullptr) refilled_(refill_ctx_);
+    }
+
     std::uint32_t size_;
     std::uint32_t slab_shift_;
     std::uint32_t slab_mask_;
@@ -97,6 +118,8 @@ private:
     bool retired_ = false;
     std::vector<char*> slabs_;
     std::vector<std::uint16_t> free_;
+    std::vector<std::uint16_t> holds_;  // by id: the chunks (and queued completions) holding it
+    int kept_ = -1;                     // the buffer the kernel is part-way through, or -1
     void* provide_ctx_ = nullptr;
     void (*provide_)(void*, std::uint16_t) = nullptr;
     void* refill_ctx_ = nullptr;

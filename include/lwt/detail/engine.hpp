@@ -195,6 +195,12 @@ public:
     // Counters.
     std::size_t live_operations() const noexcept { return live_ops_; }
     std::size_t buffers_lent() const noexcept { return pool_ == nullptr ? 0 : pool_->outstanding(); }
+    // Receives into the pool that take several buffers per completion (io_uring bundles), and
+    // how many completions did.
+    virtual bool receives_bundled() const noexcept { return false; }
+    // Whether several receives fill one buffer (io_uring's incremental consumption).
+    virtual bool receive_buffers_shared() const noexcept { return false; }
+    std::size_t bundled_receives() const noexcept { return bundled_receives_; }
     // This engine's fault injector (faults.hpp), created on first use for a test's
     // fail_next; LWT_FAULTS creates it with the engine.
     fault_injector& faults();
@@ -222,6 +228,7 @@ protected:
     virtual void adopt_pool(buffer_pool& pool) = 0;
 
     std::size_t live_ops_ = 0;
+    std::size_t bundled_receives_ = 0;
     int wake_fd_ = -1;  // eventfd: other threads' wake-ups
     // Made by buffers(); retired (buffer_pool::retire) when the engine goes: chunks may
     // outlive it.

@@ -159,9 +159,22 @@ private:
     // chunk to the next one. forget_fd gives back what `ready` holds and stops the
     // multishot; the receiver lives on (retired) until its last CQE, and its waiters then
     // fail with EBADF. Waiters have no slot (like a listener's).
-    // Without a buffer ring or multishot recv (older kernels, LWT_URING_NO_BUF_RING, fault
-    // injection): a poll for readiness, then the plain recv into a pool buffer (as epoll);
-    // one that finds the pool empty waits in `chunk_starved_` until a buffer comes back.
+    // Bundles (6.10, IORING_FEAT_RECVSEND_BUNDLE): one CQE may fill several buffers, which
+    // the kernel takes from the ring's head in ring order; the CQE names the first. The
+    // engine keeps the ring's order (`ring_ids_`, and each id's position in `ring_pos_`), so
+    // the others are the ids that follow the first there.
+    // Incremental consumption (6.12, IOU_PBUF_RING_INC): the kernel fills the ring's head
+    // buffer a receive at a time, from whichever socket receives, and moves on when it is
+    // full; IORING_CQE_F_BUF_MORE says it is not yet. `filled_` is how far it has got in each
+    // buffer, so a CQE's bytes start there. Chunks then share buffers (buffer_pool.hpp).
+    // Either way a CQE becomes `piece`s, one per buffer it touched, in order: a lone piece
+    // goes to the oldest waiter, or to `ready`; several go to `ready` (past max_ready_chunks
+    // if need be), then to the waiters.
+    struct piece {
+        std::int32_t res;     // bytes, or -errno
+        std::uint32_t flags;  // cqe_f_buffer | id << cqe_buffer_shift, if it holds bytes
+        std::uint32_t off;    // where they start in the buffer
+    };
     struct receiver {
         int fd = -1;
         enum class multishot : std::uint8_t { off, armed, stopping } receiving = multishot::off;
@@ -169,7 +182,7 @@ private:
         bool closed = false;   // its fd was forgotten
         bool starved = false;  // the ring ran dry: re-armed when a buffer comes back
         std::int32_t failed = 0;  // -ENOMEM: a chunk could not be queued (its bytes are lost)
-        fifo<std::uint64_t> ready;  // CQEs nobody took yet: (std::uint32_t)res | flags << 32
+        fifo<piece> ready;          // received, nobody took them yet
         op_queue waiters;           // waiting recv_chunks, oldest first
     };
     static constexpr std::size_t max_ready_chunks = 8;
@@ -188,7 +201,9 @@ private:
     void arm(receiver& r) noexcept;
     void stop(receiver& r) noexcept;
     void on_receiver_cqe(receiver& r, const cqe_copy& c) noexcept;
-    void push_ready(receiver& r, std::int32_t res, std::uint32_t flags) noexcept;
+    void push_ready(receiver& r, piece p) noexcept;
+    void take_bundle(receiver& r, const cqe_copy& c) noexcept;
+    void kernel_filled(std::uint16_t id, std::uint32_t off, std::uint32_t n, bool more) noexcept;
     void retire_receiver(int fd) noexcept;
     bool free_retired_receivers() noexcept;
     void refilled() noexcept;
@@ -199,6 +214,15 @@ private:
     std::size_t buf_ring_bytes_ = 0;
     std::uint32_t buf_ring_mask_ = 0;
     std::uint32_t in_ring_ = 0;        // buffers the kernel may take
+    bool bundle_feature_ = false;      // the kernel bundles receives (and LWT_URING_NO_BUNDLE is unset)
+    bool bundles_ = false;             // ... and the receivers ask for it
+    bool incremental_ = false;         // the ring is consumed incrementally
+    std::vector<std::uint16_t> filled_;    // incremental: bytes the kernel has filled, by id
+    std::uint32_t ring_tail_ = 0;      // bundles: buffers added to the ring so far
+    std::vector<std::uint16_t> ring_ids_;  // bundles: the id at each ring position
+    std::vector<std::uint16_t> ring_pos_;  // bundles: each id's ring position (while in the ring)
+    bool receives_bundled() const noexcept override { return bundles_; }
+    bool receive_buffers_shared() const noexcept override { return incremental_; }
     std::vector<std::unique_ptr<receiver>> receivers_;  // by fd
     std::vector<std::unique_ptr<receiver>> retired_receivers_;
     op_queue chunk_starved_;           // plain path: waiting for a buffer

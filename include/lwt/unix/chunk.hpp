@@ -19,7 +19,9 @@
 // The pool is bounded (LWT_RECV_BUFFERS buffers of LWT_RECV_BUFFER_SIZE bytes per loop,
 // default 4096 of 16 KiB, made as needed); when all are lent, a recv_chunk waits for one to
 // come back -- so a program that keeps every chunk it gets stops receiving, it does not grow.
-// Release chunks you are done with; keep one only as long as you need its bytes.
+// Release chunks you are done with; keep one only as long as you need its bytes. Where the
+// kernel fills buffers a receive at a time (engine::receive_buffers_shared), chunks of many
+// sockets share a buffer, which comes back once all of them are released.
 //
 // A chunk belongs to the loop that received it (rule 13): release it on that loop's thread.
 // It may outlive the loop's engine (the pool then lives until its last chunk is released).
@@ -74,9 +76,9 @@ public:
         size_ = 0;
     }
 
-    // (The library's: a buffer the pool lent, holding `size` bytes.)
-    chunk(detail::buffer_pool* pool, std::uint16_t id, std::size_t size) noexcept
-        : pool_(pool), data_(pool->data(id)), size_(size), id_(id) {}
+    // (The library's: `size` bytes at `offset` in a buffer the pool lent.)
+    chunk(detail::buffer_pool* pool, std::uint16_t id, std::size_t offset, std::size_t size) noexcept
+        : pool_(pool), data_(pool->data(id) + offset), size_(size), id_(id) {}
 
 private:
     detail::buffer_pool* pool_ = nullptr;

@@ -2,10 +2,11 @@
 // and reads its whole answer, then keeps them all open and idle until its standard input
 // closes (bench/idle_memory.sh measures the server's memory meanwhile).
 //
-//   idle_clients PORT N echo|http
+//   idle_clients PORT N echo|http|http_partial
 //
 // echo: sends "hello\n" and reads the 6 bytes back. http: sends a keep-alive GET / and reads
-// the head and the Content-Length bytes of the body. Prints "ready N" once every connection
+// the head and the Content-Length bytes of the body. http_partial: as http, then sends the
+// first half of a next request and stops there (a slow client: the server holds its bytes). Prints "ready N" once every connection
 // has had its answer. Plain blocking sockets, one connection after the other: the server sees
 // one request at a time, as from many slow clients.
 #define _GNU_SOURCE
@@ -58,13 +59,14 @@ static void read_answer(int fd, int http) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4 || (strcmp(argv[3], "echo") != 0 && strcmp(argv[3], "http") != 0)) {
-        fprintf(stderr, "usage: idle_clients PORT N echo|http\n");
+    const int partial = argc == 4 && strcmp(argv[3], "http_partial") == 0;
+    if (argc != 4 || (strcmp(argv[3], "echo") != 0 && strcmp(argv[3], "http") != 0 && !partial)) {
+        fprintf(stderr, "usage: idle_clients PORT N echo|http|http_partial\n");
         return 2;
     }
     const int port = atoi(argv[1]);
     const long n = atol(argv[2]);
-    const int http = strcmp(argv[3], "http") == 0;
+    const int http = strcmp(argv[3], "http") == 0 || partial;
     struct rlimit r;
     getrlimit(RLIMIT_NOFILE, &r);
     if (r.rlim_cur < (rlim_t)n + 64) {
@@ -87,6 +89,7 @@ int main(int argc, char **argv) {
         else
             send_all(fd, echo_req, sizeof echo_req - 1);
         read_answer(fd, http);
+        if (partial) send_all(fd, http_req, (sizeof http_req - 1) / 2);
     }
     printf("ready %ld\n", n);
     fflush(stdout);

@@ -3,7 +3,9 @@
 # each sends one request, reads the whole answer, then stays open and idle. The figure is the
 # growth of the server's resident memory (VmRSS) from before the connections to when all are
 # idle, divided by N. Kernel memory (socket buffers) is not in it, for any server alike.
-#   bench/idle_memory.sh [-n N] [NAME ...] [NAME=COMMAND ...]
+#   bench/idle_memory.sh [-n N] [-p] [NAME ...] [NAME=COMMAND ...]
+# -p: each HTTP client then sends the first half of a next request and stops there (slow
+#     clients mid-request: the server holds their unread bytes).
 # Built-in NAMEs (default: all that are built or installed):
 #   echo_uring, echo_epoll            build/samples/echo_server (borrowed receive buffers)
 #   echo_uring_plain, echo_epoll_plain   ... --plain (a buffer of each connection's own)
@@ -45,8 +47,9 @@ ORDER=(echo_uring echo_epoll echo_uring_plain echo_epoll_plain uring_echo epoll_
 names=()
 while [ $# -gt 0 ]; do
     case $1 in
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -n) N=$2; shift ;;
+    -p) PARTIAL=_partial ;;
     *=*) CMD[${1%%=*}]=${1#*=}; names+=("${1%%=*}") ;;
     *) names+=("$1") ;;
     esac
@@ -72,14 +75,14 @@ for name in "${names[@]}"; do
     available "$name" || { echo "idle_memory: $name is not built or installed" >&2; status=1; continue; }
     port=$((port + 1))
     mode=echo
-    case $name in http*|node_http) mode=http ;; esac
+    case $name in http*|node_http) mode=http${PARTIAL:-} ;; esac
     # shellcheck disable=SC2086  # (the command is words)
     ${CMD[$name]} "$port" 2>"$log" &
     spid=$!  # (the server itself: env execs it)
     wait_listening "$port"
     # One connection first, so that what every server makes once (its engine, its pools,
     # a first slab) is in the baseline, not in the figure.
-    "$CLIENTS" "$port" 1 "$mode" < /dev/null > /dev/null || { echo "idle_memory: $name does not answer: $(tail -1 "$log")" >&2; kill "$spid"; wait "$spid" 2>/dev/null; status=1; continue; }
+    "$CLIENTS" "$port" 1 "${mode%_partial}" < /dev/null > /dev/null || { echo "idle_memory: $name does not answer: $(tail -1 "$log")" >&2; kill "$spid"; wait "$spid" 2>/dev/null; status=1; continue; }
     sleep 0.3
     before=$(rss_kb "$spid")
     coproc CL { "$CLIENTS" "$port" "$N" "$mode"; }

@@ -16,7 +16,9 @@
 #include <lwt/process.hpp>
 #include <lwt/promise.hpp>
 #include <lwt/result.hpp>
+#include <lwt/semaphore.hpp>
 #include <lwt/seq.hpp>
 #include <lwt/stream.hpp>
 #include <lwt/switch.hpp>
+#include <lwt/timeout.hpp>
 #include <lwt/unix.hpp>

@@ -960,7 +960,7 @@ void uring_engine::stop(receiver& r) noexcept {
 }
 
 // Out of memory for one more queued chunk: its buffer goes back, and the stream reports
-// ENOMEM from then on (never a silent gap: later pieces go back too, see take_pieces).
+// ENOMEM from then on (never a silent gap: later pieces go back too, see on_receiver_cqe).
 void uring_engine::push_ready(receiver& r, piece p) noexcept {
     try {
         r.ready.push(p);

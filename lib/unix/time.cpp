@@ -35,18 +35,20 @@ void timer_cancel_fn(cancelable* self, cancel_walk& w, cell_base*) {
 
 }  // namespace
 
-promise<void> sleep_ns(std::int64_t ns) {
+promise<void> sleep_until_ns(std::int64_t deadline_ns) {
     io_engine& e = io_engine::current();
     auto* t = new timer_node();
     t->destroy_fn = [](cell_base* s) noexcept { delete static_cast<timer_node*>(s); };
     t->cancel_fn = &timer_cancel_fn;
     t->engine = &e;
-    // Measured from the call, not from the loop's last wake-up (docs/semantics.md rule 15).
-    t->deadline = monotonic_ns() + ns;
+    t->deadline = deadline_ns;
     t->refs = 2;  // the promise and the heap
     e.add_timer(t);
     return adopt<void>(t);
 }
+
+// Measured from the call, not from the loop's last wake-up (docs/semantics.md rule 15).
+promise<void> sleep_ns(std::int64_t ns) { return sleep_until_ns(monotonic_ns() + ns); }
 
 namespace {
 promise<void> timeout_impl(promise<void> s) {

@@ -1,5 +1,6 @@
-// Lwt_unix's time: sleep, timeout, with_timeout. A duration is seconds as a double (Lwt
-// style) or any std::chrono::duration; timers run on this thread's engine (CLOCK_MONOTONIC).
+// Lwt_unix's time: sleep, timeout, with_timeout; and beyond Lwt, sleep_until and every. A
+// duration is seconds as a double (Lwt style) or any std::chrono::duration; timers run on
+// this thread's engine, on CLOCK_MONOTONIC (std::chrono::steady_clock).
 #pragma once
 
 #include <lwt/promise.hpp>
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -24,7 +26,24 @@ std::int64_t to_ns(D d, const char* who) {
     }
 }
 LWT_EXPORT promise<void> sleep_ns(std::int64_t ns);
+LWT_EXPORT promise<void> sleep_until_ns(std::int64_t deadline_ns);  // on monotonic_ns()'s clock
+LWT_EXPORT std::int64_t monotonic_ns() noexcept;
 LWT_EXPORT promise<void> timeout_ns(std::int64_t ns);
+// every(): ticks at start + k * period; one that comes too late for some deadlines skips them.
+template <class F>
+promise<void> every_ns(std::int64_t period, F f) {
+    std::int64_t next = monotonic_ns() + period;
+    for (;;) {
+        co_await sleep_until_ns(next);
+        if constexpr (is_promise_v<std::invoke_result_t<F&>>) {
+            co_await f();
+        } else {
+            f();
+        }
+        next += period;
+        if (const std::int64_t now = monotonic_ns(); next <= now) next += ((now - next) / period + 1) * period;
+    }
+}
 template <class T>
 promise<T> timeout_as(promise<void> p) {
     co_await std::move(p);  // always rejected with timeout_error (or cancelled)
@@ -42,6 +61,26 @@ concept duration_like = std::is_arithmetic_v<D> || requires(D d) { std::chrono::
 template <duration_like D>
 promise<void> sleep(D d) {
     return detail::sleep_ns(detail::to_ns(d, "sleep"));
+}
+
+// Resolves no earlier than t (CLOCK_MONOTONIC: what steady_clock::now() says); a time already
+// past resolves at the loop's next iteration. Cancelable. Beyond Lwt (tokio's sleep_until).
+inline promise<void> sleep_until(std::chrono::steady_clock::time_point t) {
+    return detail::sleep_until_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+// Calls f every `period`, the first time one period after the call: the k-th call is due at
+// the call's time + k * period, however long f and the loop took, so the ticks do not drift.
+// f may return a promise, which is awaited before the next tick. A tick that cannot be on time
+// (f or the loop busy past a deadline) comes as soon as it can, and the deadlines it missed
+// are skipped, not made up in a burst. The promise never fulfils: cancel it to stop (f is
+// not called again), or f's failure rejects it. f is kept until then. A period that is not
+// positive throws std::invalid_argument. Beyond Lwt (tokio's interval, Seastar's timer).
+template <duration_like D, class F>
+promise<void> every(D period, F f) {
+    const std::int64_t ns = detail::to_ns(period, "every");
+    if (ns <= 0) throw std::invalid_argument("lwt::unix_::every: the period must be positive");
+    return detail::every_ns(ns, std::move(f));
 }
 
 // Lwt_unix.timeout: rejected with timeout_error after d.

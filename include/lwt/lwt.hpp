@@ -20,5 +20,6 @@
 #include <lwt/seq.hpp>
 #include <lwt/stream.hpp>
 #include <lwt/switch.hpp>
+#include <lwt/throttle.hpp>
 #include <lwt/timeout.hpp>
 #include <lwt/unix.hpp>

@@ -45,7 +45,7 @@ public:
     auto with_lock(F f) {
         using R = lwt::detail::as_promise_t<std::invoke_result_t<F&>>;
         static_assert(detail::is_promise_v<R>, "lwt::mutex::with_lock: f must return an lwt::promise");
-        return with_lock_impl<detail::promise_value_t<R>>(*this, std::move(f));
+        return detail::while_held<detail::promise_value_t<R>>(lock(), [m = *this]() mutable { m.unlock(); }, std::move(f));
     }
 
 private:
@@ -53,16 +53,6 @@ private:
         bool locked = false;
         detail::waitq<void> waiters;
     };
-
-    template <class T, class F>
-    static promise<T> with_lock_impl(mutex m, F f) {
-        co_await m.lock();
-        struct unlocker {
-            mutex& m;
-            ~unlocker() { m.unlock(); }
-        } u{m};
-        co_return co_await f();
-    }
 
     std::shared_ptr<state> s_;
 };

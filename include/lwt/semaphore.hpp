@@ -62,7 +62,7 @@ public:
     auto with_permit(F f) {
         using R = lwt::detail::as_promise_t<std::invoke_result_t<F&>>;
         static_assert(detail::is_promise_v<R>, "lwt::semaphore::with_permit: f must return an lwt::promise");
-        return with_permit_impl<detail::promise_value_t<R>>(*this, std::move(f));
+        return detail::while_held<detail::promise_value_t<R>>(acquire(), [s = *this]() mutable { s.release(); }, std::move(f));
     }
 
 private:
@@ -70,16 +70,6 @@ private:
         std::size_t available = 0;
         detail::waitq<void> waiters;
     };
-
-    template <class T, class F>
-    static promise<T> with_permit_impl(semaphore s, F f) {
-        co_await s.acquire();
-        struct releaser {
-            semaphore& s;
-            ~releaser() { s.release(); }
-        } r{s};
-        co_return co_await f();
-    }
 
     std::shared_ptr<state> s_;
 };

@@ -111,4 +111,17 @@ private:
     std::size_t size_ = 0;
 };
 
+// f() once `acquired` is fulfilled, then release() -- also when f fails or is cancelled
+// (mutex::with_lock, semaphore::with_permit). Cancelled while `acquired` is pending, f never
+// runs and nothing is released. By value: the coroutine keeps them.
+template <class T, class Release, class F>
+promise<T> while_held(promise<void> acquired, Release release, F f) {
+    co_await std::move(acquired);
+    struct releaser {
+        Release& r;
+        ~releaser() { r(); }
+    } guard{release};
+    co_return co_await f();
+}
+
 }  // namespace lwt::detail

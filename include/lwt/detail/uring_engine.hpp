@@ -170,6 +170,9 @@ private:
     // Either way a CQE becomes `piece`s, one per buffer it touched, in order: a lone piece
     // goes to the oldest waiter, or to `ready`; several go to `ready` (past max_ready_chunks
     // if need be), then to the waiters.
+    // Without a buffer ring or multishot recv (older kernels, LWT_URING_NO_BUF_RING, fault
+    // injection): a poll for readiness, then the plain recv into a pool buffer (as epoll);
+    // one that finds the pool empty waits in `chunk_starved_` until a buffer comes back.
     struct piece {
         std::int32_t res;     // bytes, or -errno
         std::uint32_t flags;  // cqe_f_buffer | id << cqe_buffer_shift, if it holds bytes

@@ -28,7 +28,8 @@ LWT_EXPORT std::size_t bundled_receives() noexcept;
 // socket it is for, so small messages do not take a buffer each (io_uring's incremental
 // consumption: kernel 6.12 or later, buffers under 64 KiB; LWT_URING_NO_INC=1 turns it off).
 // A chunk then keeps its whole buffer lent until every chunk of that buffer is released.
-// Both create this thread's engine and its pool if they do not exist yet.
+// receives_bundled and receive_buffers_shared create this thread's engine and its pool if
+// they do not exist yet.
 LWT_EXPORT bool receive_buffers_shared();
 
 }  // namespace lwt::engine

@@ -198,9 +198,9 @@ public:
     // Receives into the pool that take several buffers per completion (io_uring bundles), and
     // how many completions did.
     virtual bool receives_bundled() const noexcept { return false; }
+    std::size_t bundled_receives() const noexcept { return bundled_receives_; }
     // Whether several receives fill one buffer (io_uring's incremental consumption).
     virtual bool receive_buffers_shared() const noexcept { return false; }
-    std::size_t bundled_receives() const noexcept { return bundled_receives_; }
     // This engine's fault injector (faults.hpp), created on first use for a test's
     // fail_next; LWT_FAULTS creates it with the engine.
     fault_injector& faults();

@@ -114,7 +114,7 @@ std::int32_t do_recv_chunk(io_op& op) noexcept {
     const std::uint32_t len = std::min(op.len, pool.buffer_size());
     std::int32_t r = result(::syscall(SYS_recvfrom, op.fd, pool.data(bid), len, op.flags | MSG_DONTWAIT, nullptr, nullptr));
     if (r > 0) {
-        op.cqe_flags = cqe_f_buffer | (static_cast<std::uint32_t>(bid) << cqe_buffer_shift);
+        op.cqe_flags = buffer_flags(bid);
     } else {
         pool.give_back(bid);
         if (r == -EWOULDBLOCK) r = -EAGAIN;
@@ -147,7 +147,7 @@ using R = io_readiness;
 //   symlinkat        fd = new dirfd, addr = target, addr2 = link path
 //   linkat           fd = old dirfd, addr = old path, len = new dirfd, addr2 = new path, flags
 //   recv_chunk       fd, len = at most this many bytes, flags; the buffer is the pool's: the
-//                    result names it in cqe_flags (cqe_f_buffer | id << cqe_buffer_shift)
+//                    result names it in cqe_flags (buffer_flags(id))
 // (io_uring copies connect's and sendmsg's addresses and every path when it takes the SQE.)
 constexpr io_kind_traits io_kinds[static_cast<std::size_t>(io_kind::count_)] = {
     {.kind = io_kind::read, .name = "read", .uring_opcode = LWT_URING_OP(READ), .readiness = R::input,

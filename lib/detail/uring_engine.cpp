@@ -965,7 +965,7 @@ void uring_engine::push_ready(receiver& r, piece p) noexcept {
     try {
         r.ready.push(p);
     } catch (...) {
-        if (p.flags & cqe_f_buffer) pool_->give_back(static_cast<std::uint16_t>(p.flags >> cqe_buffer_shift));
+        pool_->give_back_named(p.flags);
         r.failed = -ENOMEM;
         stop(r);
     }
@@ -992,7 +992,7 @@ inline void uring_engine::kernel_filled(std::uint16_t id, std::uint32_t off, std
 // them, oldest first (each may close the socket: the rest then went back with `ready`).
 LWT_COLD void uring_engine::take_bundle(receiver& r, const cqe_copy& c) noexcept {
     const std::uint32_t size = pool_->buffer_size();
-    auto id = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+    auto id = buffer_id(c.flags);
     std::uint32_t pos = ring_pos_[id];
     ++bundled_receives_;
     for (auto left = static_cast<std::uint32_t>(c.res);;) {
@@ -1004,7 +1004,7 @@ LWT_COLD void uring_engine::take_bundle(receiver& r, const cqe_copy& c) noexcept
         if (r.closed || r.failed != 0)  // (after a lost chunk, no later byte may be given)
             pool_->give_back(id);
         else
-            push_ready(r, {static_cast<std::int32_t>(n), cqe_f_buffer | (static_cast<std::uint32_t>(id) << cqe_buffer_shift), off});
+            push_ready(r, {static_cast<std::int32_t>(n), buffer_flags(id), off});
         if (left == 0) break;
         pos = (pos + 1) & buf_ring_mask_;
         id = ring_ids_[pos];
@@ -1022,13 +1022,13 @@ void uring_engine::on_receiver_cqe(receiver& r, const cqe_copy& c) noexcept {
     const bool last = !(c.flags & IORING_CQE_F_MORE);
     if (last) r.receiving = receiver::multishot::off;
     if ((c.flags & IORING_CQE_F_BUFFER) && c.res > 0) {
-        const auto id = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+        const std::uint16_t id = buffer_id(c.flags);
         const std::uint32_t off = incremental_ ? filled_[id] : 0;
         const auto n = static_cast<std::uint32_t>(c.res);
         if (LWT_LIKELY(n <= pool_->buffer_size() - off)) {  // one buffer (else a bundle)
             pool_->lend(id);
             kernel_filled(id, off, n, (c.flags & cqe_f_buf_more) != 0);
-            const std::uint32_t flags = cqe_f_buffer | (static_cast<std::uint32_t>(id) << cqe_buffer_shift);
+            const std::uint32_t flags = buffer_flags(id);
             if (LWT_UNLIKELY(r.closed || r.failed != 0)) {  // (after a lost chunk, no later byte may be given)
                 pool_->give_back(id);
             } else if (io_op* op = r.waiters.pop()) {
@@ -1046,7 +1046,7 @@ void uring_engine::on_receiver_cqe(receiver& r, const cqe_copy& c) noexcept {
         // No bytes. A buffer it names was consumed (it goes back to the ring) -- unless the
         // ring is consumed incrementally: then the kernel has not moved past it.
         if ((c.flags & IORING_CQE_F_BUFFER) && !incremental_) {
-            const auto id = static_cast<std::uint16_t>(c.flags >> IORING_CQE_BUFFER_SHIFT);
+            const std::uint16_t id = buffer_id(c.flags);
             --in_ring_;
             pool_->lend(id);
             pool_->give_back(id);
@@ -1080,8 +1080,7 @@ void uring_engine::retire_receiver(int fd) noexcept {
     std::unique_ptr<receiver> r = std::move(receivers_[static_cast<std::size_t>(fd)]);
     r->closed = true;
     while (!r->ready.empty()) {
-        const std::uint32_t flags = r->ready.pop().flags;
-        if (flags & cqe_f_buffer) pool_->give_back(static_cast<std::uint16_t>(flags >> cqe_buffer_shift));
+        pool_->give_back_named(r->ready.pop().flags);
     }
     receiver& kept = *retired_receivers_.emplace_back(std::move(r));
     if (kept.armed()) {

@@ -9,13 +9,12 @@ namespace lwt::detail {
 unix_::chunk chunk_kind::value(const io_op& op, const extra&) noexcept {
     if (!(op.cqe_flags & cqe_f_buffer)) return {};  // (0 bytes: the end of the stream)
     // (op.off: where the bytes start in a buffer the kernel fills a receive at a time)
-    return {&io_engine::current().buffers(), static_cast<std::uint16_t>(op.cqe_flags >> cqe_buffer_shift),
+    return {&io_engine::current().buffers(), buffer_id(op.cqe_flags),
             static_cast<std::size_t>(op.off), static_cast<std::size_t>(op.res)};
 }
 
 void chunk_kind::release(const io_op& op) noexcept {
-    if (op.cqe_flags & cqe_f_buffer)
-        io_engine::current().buffers().give_back(static_cast<std::uint16_t>(op.cqe_flags >> cqe_buffer_shift));
+    if (op.cqe_flags & cqe_f_buffer) io_engine::current().buffers().give_back(buffer_id(op.cqe_flags));
 }
 
 }  // namespace lwt::detail

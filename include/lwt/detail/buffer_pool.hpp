@@ -36,6 +36,17 @@
 
 namespace lwt::detail {
 
+// IORING_CQE_F_BUFFER and IORING_CQE_BUFFER_SHIFT: how a completion names the buffer it
+// filled. The epoll engine and the plain path fill an io_op's cqe_flags the same way.
+inline constexpr std::uint32_t cqe_f_buffer = 1u << 0;
+inline constexpr std::uint32_t cqe_buffer_shift = 16;
+// The cqe_flags that name buffer `id`, and the buffer that flags with cqe_f_buffer name
+// (a kernel CQE's flags too).
+constexpr std::uint32_t buffer_flags(std::uint16_t id) noexcept {
+    return cqe_f_buffer | (static_cast<std::uint32_t>(id) << cqe_buffer_shift);
+}
+constexpr std::uint16_t buffer_id(std::uint32_t flags) noexcept { return static_cast<std::uint16_t>(flags >> cqe_buffer_shift); }
+
 class LWT_EXPORT buffer_pool {
 public:
     // Buffer ids fit io_uring's 16-bit buffer id; a provided ring holds at most 32768.
@@ -96,6 +107,11 @@ public:
         make_free(id);
     }
 
+    // give_back of the buffer `cqe_flags` name, if they name one.
+    void give_back_named(std::uint32_t cqe_flags) noexcept {
+        if (cqe_flags & cqe_f_buffer) give_back(buffer_id(cqe_flags));
+    }
+
     // The engine is going away: deleted now if nothing is lent, else by the last give_back.
     // No ring, no callback is used after this.
     static void retire(buffer_pool* p) noexcept;
@@ -125,10 +141,5 @@ private:
     void* refill_ctx_ = nullptr;
     void (*refilled_)(void*) = nullptr;
 };
-
-// IORING_CQE_F_BUFFER and IORING_CQE_BUFFER_SHIFT: how a completion names the buffer it
-// filled. The epoll engine and the plain path fill an io_op's cqe_flags the same way.
-inline constexpr std::uint32_t cqe_f_buffer = 1u << 0;
-inline constexpr std::uint32_t cqe_buffer_shift = 16;
 
 }  // namespace lwt::detail

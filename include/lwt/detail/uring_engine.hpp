@@ -175,7 +175,7 @@ private:
     // one that finds the pool empty waits in `chunk_starved_` until a buffer comes back.
     struct piece {
         std::int32_t res;     // bytes, or -errno
-        std::uint32_t flags;  // cqe_f_buffer | id << cqe_buffer_shift, if it holds bytes
+        std::uint32_t flags;  // buffer_flags(id), if it holds bytes
         std::uint32_t off;    // where they start in the buffer
     };
     struct receiver {

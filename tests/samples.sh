@@ -185,6 +185,35 @@ PY
         stop
     fi
     ;;
+curl_fetch)
+    # Several downloads at once from the project's own http_server, through libcurl's
+    # multi-socket interface on the loop: bytes compared, statuses printed in order.
+    port=$(free_port)
+    root=$(mktemp -d)
+    out=$(mktemp -d)
+    head -c 3000000 /dev/urandom >"$root/big.bin"
+    printf 'static file\n' >"$root/small.txt"
+    start "$S/http_server" --root "$root" "$port"
+    wait_port "$port"
+    u=http://127.0.0.1:$port
+    got=$(T "$S/curl_fetch" -o "$out" "$u/big.bin" "$u/small.txt" "$u/" "$u/missing" "$u/big.bin" "$u/big.bin") ||
+        fail "curl_fetch failed: $got"
+    expect "the lines, in order" "$got" "$u/big.bin: 200, 3000000 bytes
+$u/small.txt: 200, 12 bytes
+$u/: 200, 17 bytes
+$u/missing: 404, $(T curl -s "$u/missing" | wc -c) bytes
+$u/big.bin: 200, 3000000 bytes
+$u/big.bin: 200, 3000000 bytes"
+    for i in 1 5 6; do cmp -s "$root/big.bin" "$out/$i" || fail "download $i differs from big.bin"; done
+    cmp -s "$root/small.txt" "$out/2" || fail "download 2 differs from small.txt"
+    stop
+    # Nothing listens: the download fails, the line says so, the status is 1.
+    got=$(T "$S/curl_fetch" "$u/small.txt")
+    rc=$?
+    expect "a refused connection's status" "$rc" "1"
+    case "$got" in "$u/small.txt: failed: "*) ;; *) fail "a refused connection: got [$got]" ;; esac
+    rm -rf "$root" "$out"
+    ;;
 http_server)
     need curl
     port=$(free_port)

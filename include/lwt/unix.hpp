@@ -11,6 +11,7 @@
 //   signal.hpp        on_signal
 //   notification.hpp  make_notification, send_notification
 //   waitpid.hpp       waitpid
+//   ready.hpp         wait_read, wait_write, readable, writable: readiness on any descriptor
 //
 // Every system call the engine runs gives an `operation`: started at once like a promise and
 // completed on the loop, awaited without any allocation, and converted to a promise wherever
@@ -32,6 +33,7 @@
 #include <lwt/unix/fs.hpp>
 #include <lwt/unix/notification.hpp>
 #include <lwt/unix/operation.hpp>
+#include <lwt/unix/ready.hpp>
 #include <lwt/unix/resolve.hpp>
 #include <lwt/unix/signal.hpp>
 #include <lwt/unix/sockaddr.hpp>

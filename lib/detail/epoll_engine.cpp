@@ -56,10 +56,14 @@ op_queue& epoll_engine::queue_of(fd_entry& e, const io_op& op) noexcept {
     return direction(op) == 1 ? e.writers : e.readers;
 }
 
-epoll_engine::fd_entry& epoll_engine::entry(int fd) {
+epoll_engine::fd_entry& epoll_engine::slot(int fd) {
     auto i = static_cast<std::size_t>(fd);
     if (i >= fds_.size()) fds_.resize(std::max(i + 1, fds_.size() * 2));
-    fd_entry& e = fds_[i];
+    return fds_[i];
+}
+
+epoll_engine::fd_entry& epoll_engine::entry(int fd) {
+    fd_entry& e = slot(fd);
     if (e.type == fd_type::unknown) {
         struct stat st;
         if (::fstat(fd, &st) != 0) return e;  // a bad fd: the call itself will say EBADF
@@ -75,6 +79,12 @@ epoll_engine::fd_entry& epoll_engine::entry(int fd) {
             e.nonblocking = true;  // sockets are ours to switch (Lwt does the same)
     }
     return e;
+}
+
+void epoll_engine::renew(fd_entry& e) noexcept {
+    e.type = fd_type::unknown;
+    e.nonblocking = false;
+    e.drained[0] = e.drained[1] = false;
 }
 
 // Performs op without blocking; -EAGAIN when it would block. `known_ready`: epoll just said
@@ -211,12 +221,19 @@ bool epoll_engine::try_now(io_op& op) noexcept {
     }
     std::int32_t r;
     try {
-        fd_entry& e = entry(op.fd);
-        const op_queue& l = dir == 1 ? e.writers : e.readers;
-        // Behind parked operations (FIFO), or drained since the last edge: park at once.
-        if (l.head != nullptr || (e.registered && e.drained[dir])) return false;
-        r = attempt(op, e, false);
-        note_result(e, op, dir, r);
+        if (op.kind == io_kind::poll) {
+            // A readiness wait consumes nothing and queues behind nobody: poll(2) says now.
+            // It leaves the descriptor's mode alone (it may not be ours: see unix/ready.hpp).
+            slot(op.fd);  // (submit's)
+            r = attempt(op, fds_[static_cast<std::size_t>(op.fd)], false);
+        } else {
+            fd_entry& e = entry(op.fd);
+            const op_queue& l = dir == 1 ? e.writers : e.readers;
+            // Behind parked operations (FIFO), or drained since the last edge: park at once.
+            if (l.head != nullptr || (e.registered && e.drained[dir])) return false;
+            r = attempt(op, e, false);
+            note_result(e, op, dir, r);
+        }
     } catch (...) {
         r = -ENOMEM;
     }
@@ -228,11 +245,20 @@ bool epoll_engine::try_now(io_op& op) noexcept {
 
 void epoll_engine::submit(io_op& op) noexcept {
     fd_entry& e = fds_[static_cast<std::size_t>(op.fd)];  // try_now created it
-    if (!e.registered) {
+    // A readiness wait registers again even where the entry says registered: the descriptor
+    // may not be ours, and its owner may have closed it (which drops its registration) and
+    // opened another file under its number. EEXIST: still the file registered; success
+    // there: a new file, whose entry starts afresh.
+    if (!e.registered || op.kind == io_kind::poll) {
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         ev.data.fd = op.fd;
-        if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, op.fd, &ev) == 0 || errno == EEXIST) e.registered = true;
+        if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, op.fd, &ev) == 0) {
+            if (e.registered) renew(e);
+            e.registered = true;
+        } else if (errno == EEXIST) {
+            e.registered = true;
+        }
     }
     op.phase = io_phase::pending;
     op.tag = serving_;

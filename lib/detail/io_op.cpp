@@ -83,6 +83,7 @@ std::int32_t do_poll(io_op& op) noexcept {
     pollfd p{op.fd, static_cast<short>(op.flags), 0};
     int r = ::poll(&p, 1, 0);
     if (r == 0) return -EAGAIN;
+    if (r > 0 && (p.revents & POLLNVAL)) return -EBADF;  // (as io_uring's poll says it)
     return r > 0 ? p.revents : -errno;
 }
 std::int32_t do_openat(io_op& op) noexcept {

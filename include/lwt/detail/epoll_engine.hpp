@@ -52,7 +52,9 @@ private:
     };
     void note_result(fd_entry& e, const io_op& op, int dir, std::int32_t r) noexcept;
 
-    fd_entry& entry(int fd);
+    fd_entry& slot(int fd);   // fds_[fd], grown to hold it
+    fd_entry& entry(int fd);  // slot(fd), its type found (and a socket made O_NONBLOCK) once
+    static void renew(fd_entry& e) noexcept;  // its number names another file now
     static op_queue& queue_of(fd_entry& e, const io_op& op) noexcept;  // where op parks
     std::int32_t attempt(io_op& op, const fd_entry& e, bool known_ready) noexcept;
     std::int32_t attempt_once(io_op& op, const fd_entry& e, bool known_ready) noexcept;

@@ -43,6 +43,12 @@ expect() {  # expect WHAT GOT WANT
     [ "$2" = "$3" ] || fail "$1: got [$2], expected [$3]"
 }
 T() { timeout 20 "$@"; }
+# make_cert DIR: a self-signed certificate for localhost and 127.0.0.1 (DIR/cert.pem, DIR/key.pem).
+make_cert() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+        -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$1/key.pem" -out "$1/cert.pem" >/dev/null 2>&1 ||
+        fail "openssl req could not make a certificate"
+}
 # A client: sends a line, ends its stream, prints what the server sent until it closed. (nc
 # -N -q S would wait its S seconds after each client.)
 one_client() {
@@ -112,6 +118,25 @@ s.bind(('127.0.0.1', $port)); s.listen(); time.sleep(30)"
 exit 1"
     expect "$name reports a refused connection" "$(T "$S/request_timeout" 127.0.0.1 1 2>&1 >/dev/null | cut -c1-15; echo "exit ${PIPESTATUS[0]}")" "Request failed:
 exit 2"
+    # --tls: HTTPS to openssl s_server -www, whose certificate (made here) is verified, then
+    # to one that the client does not trust.
+    if command -v openssl >/dev/null 2>&1 && "$S/request_timeout" --tls 2>&1 | grep -q usage; then
+        dir=$(mktemp -d)
+        make_cert "$dir"
+        port=$(free_port)
+        start openssl s_server -accept "$port" -cert "$dir/cert.pem" -key "$dir/key.pem" -www
+        wait_port "$port"
+        expect "$name --tls" "$(T "$S/request_timeout" --tls --cafile "$dir/cert.pem" localhost "$port" | head -n 1 | tr -d '\r')" \
+            "HTTP/1.0 200 ok"
+        expect "$name --tls, a certificate it does not trust" \
+            "$(T "$S/request_timeout" --tls localhost "$port" 2>&1 >/dev/null | cut -c1-52; echo "exit ${PIPESTATUS[0]}")" \
+            "Request failed: ssl_connect: certificate verify faile
+exit 2"
+        kill "$PID"
+        wait "$PID" 2>/dev/null
+        PID=
+        rm -rf "$dir"
+    fi
     ;;
 tcp_server | tcp_client | tcp_client_bind | tcp_connection | tcp_connection_bind | accept_loop)
     need nc
@@ -213,6 +238,30 @@ $u/big.bin: 200, 3000000 bytes"
     expect "a refused connection's status" "$rc" "1"
     case "$got" in "$u/small.txt: failed: "*) ;; *) fail "a refused connection: got [$got]" ;; esac
     rm -rf "$root" "$out"
+    ;;
+tls_echo_server)
+    # Lines echoed over TLS to openssl s_client, which verifies the server's certificate
+    # (made here) and its host name.
+    need openssl
+    dir=$(mktemp -d)
+    make_cert "$dir"
+    port=$(free_port)
+    start "$S/tls_echo_server" --cert "$dir/cert.pem" --key "$dir/key.pem" "$port"
+    wait_port "$port"
+    got=$( { printf 'hello\nover tls\n'; sleep 1; } | T openssl s_client -connect "127.0.0.1:$port" \
+        -CAfile "$dir/cert.pem" -verify_return_error -verify_hostname localhost -servername localhost -brief \
+        2>"$dir/client.err")
+    expect "the lines, echoed" "$got" "hello
+over tls"
+    grep -q "Verification: OK" "$dir/client.err" || fail "s_client did not verify the certificate: $(cat "$dir/client.err")"
+    # A client that does not trust the certificate: the handshake fails, the server goes on.
+    { sleep 1; } | T openssl s_client -connect "127.0.0.1:$port" -verify_return_error -brief >/dev/null 2>&1 &&
+        fail "a client without the CA connected"
+    got=$( { printf 'again\n'; sleep 1; } | T openssl s_client -connect "127.0.0.1:$port" -CAfile "$dir/cert.pem" \
+        -verify_return_error -brief 2>/dev/null)
+    expect "a line after a refused handshake" "$got" "again"
+    stop
+    rm -rf "$dir"
     ;;
 http_server)
     need curl

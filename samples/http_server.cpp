@@ -1,7 +1,7 @@
 // http_server: an HTTP/1.1 server with keep-alive. "/" answers a fixed response; other paths
 // are files served from a directory (GET and HEAD; no path may leave the directory).
 //
-//   http_server [--plain] [--per-connection] [--root DIR] [--loops N] PORT
+//   http_server [--plain] [--per-connection] [--root DIR] [--loops N] [--keep-alive SECONDS] PORT
 //
 // Requests are served by io::establish_request_server: handle_request is called when a
 // request arrives and says whether to keep the connection; between requests a connection
@@ -10,6 +10,10 @@
 // default), so an idle keep-alive connection holds no buffer either. To compare:
 // --per-connection serves each connection with a coroutine looping over its requests (Lwt's
 // establish_server_with_client_address); --plain gives each input channel a buffer of its own.
+//
+// A keep-alive connection that waits longer than --keep-alive seconds (default 30; 0: no
+// limit) for its next request is closed (io::server_options::idle_timeout: a Lwt_timeout,
+// lwt::timeout_timer, per connection, reset by each request; --per-connection has no limit).
 //
 // With --loops N (default 1): N loops, one per thread, each with its own server on the same
 // port (io::server_options::reuse_port); the kernel spreads the connections among them.
@@ -26,6 +30,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -160,6 +165,7 @@ int main(int argc, char** argv) {
     int port = -1;
     std::size_t n_loops = 1;
     bool plain = false, per_connection = false;
+    double keep_alive = 30;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--plain") == 0)
             plain = true;
@@ -169,17 +175,21 @@ int main(int argc, char** argv) {
             root = argv[++i];
         else if (std::strcmp(argv[i], "--loops") == 0 && i + 1 < argc)
             n_loops = std::strtoul(argv[++i], nullptr, 10);
+        else if (std::strcmp(argv[i], "--keep-alive") == 0 && i + 1 < argc)
+            keep_alive = std::strtod(argv[++i], nullptr);
         else
             port = std::atoi(argv[i]);
     }
-    if (port <= 0 || port > 65535 || n_loops == 0) {
-        fmt::print(stderr, "usage: http_server [--plain] [--per-connection] [--root DIR] [--loops N] PORT\n");
+    if (port <= 0 || port > 65535 || n_loops == 0 || !(keep_alive >= 0)) {
+        fmt::print(stderr, "usage: http_server [--plain] [--per-connection] [--root DIR] [--loops N] [--keep-alive SECONDS] PORT\n");
         return 2;
     }
     // A failure (the port is taken...) is one line on stderr and exit status 2.
-    return main::run_program([&] { loops::run(n_loops, [port, n_loops, plain, per_connection](std::size_t i) -> promise<void> {
+    return main::run_program([&] { loops::run(n_loops, [port, n_loops, plain, per_connection, keep_alive](std::size_t i) -> promise<void> {
         const auto addr = unix_::sockaddr::inet("127.0.0.1", static_cast<std::uint16_t>(port));
-        const io::server_options opts{.reuse_port = n_loops > 1, .borrow_buffers = !plain};
+        io::server_options opts{.reuse_port = n_loops > 1, .borrow_buffers = !plain};
+        if (keep_alive > 0)
+            opts.idle_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(keep_alive));
         // (Not `c ? co_await a : co_await b`, nor co_await of `c ? a : b`: g++ 12 evaluates both.)
         std::optional<io::server> server;
         if (per_connection)

@@ -283,6 +283,27 @@ http_server)
         T wrk -t1 -c16 -d1s "$u/" | grep -q "Requests/sec" || fail "wrk"
     fi
     stop
+    # --keep-alive: a connection idle past it is closed by the server; one that keeps asking
+    # is served throughout.
+    port=$(free_port)
+    start "$S/http_server" --root "$root" --keep-alive 0.4 "$port"
+    wait_port "$port"
+    expect "keep-alive timeout" "$(T python3 -c '
+import socket, sys, time
+def ask(s):
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = b""
+    while not got.endswith(b"Hello from lwt++\n"):
+        got += s.recv(4096)
+busy = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+idle = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+ask(idle)
+for _ in range(12):   # 1.2 s of requests 0.1 s apart
+    ask(busy)
+    time.sleep(0.1)
+print("idle closed" if idle.recv(1) == b"" else "idle open", "busy served")
+' "$port")" "idle closed busy served"
+    stop
     # Two loops on one port (reuse_port): every request answered.
     port=$(free_port)
     start "$S/http_server" --root "$root" --loops 2 "$port"

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -249,3 +250,39 @@ TEST_CASE("a request server without borrowed buffers serves the same") {
 TEST_CASE("establish_request_server without a handler is a misuse") {
     REQUIRE_THROWS_AS(io::establish_request_server(any_port, nullptr), std::invalid_argument);
 }
+
+TEST_CASE("a connection idle past idle_timeout is closed; one that keeps asking is not") {
+    using namespace std::chrono_literals;
+    const bool borrowed = GENERATE(true, false);
+    CAPTURE(borrowed);
+    record rec;
+    io::server_options o;
+    o.idle_timeout = 300ms;
+    o.borrow_buffers = borrowed;
+    auto srv = main::run(io::establish_request_server(any_port, line_handler(rec), o));
+    auto busy = connect_to(srv);
+    auto idle = connect_to(srv);
+    main::run(test::send_all(idle, "once\n"));
+    REQUIRE(main::run(recv_upto(idle, 9)) == "re: once\n");
+    const auto t0 = std::chrono::steady_clock::now();
+    // The busy client asks every 50 ms for 600 ms: each answer restarts its timeout.
+    for (int i = 0; i < 12; ++i) {
+        main::run(test::send_all(busy, "ping\n"));
+        REQUIRE(main::run(recv_upto(busy, 9)) == "re: ping\n");
+        main::run(unix_::sleep(0.05));
+    }
+    REQUIRE(std::chrono::steady_clock::now() - t0 >= 600ms);
+    // The idle one was closed after its 300 ms: its stream has ended (nothing more came).
+    REQUIRE(main::run(unix_::with_timeout(5.0, [&] { return recv_upto(idle, 100); })) == "");
+    test::settle([&] { return srv.connections() == 1; }, "the idle connection to end");
+    REQUIRE(rec.calls == 13);
+    main::run(io::shutdown_server(srv));
+}
+
+TEST_CASE("an idle_timeout that is not positive is a misuse") {
+    record rec;
+    io::server_options o;
+    o.idle_timeout = std::chrono::nanoseconds(0);
+    REQUIRE_THROWS_AS(io::establish_request_server(any_port, line_handler(rec), o), std::invalid_argument);
+}
+

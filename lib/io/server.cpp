@@ -8,6 +8,7 @@
 #include <lwt/io/read.hpp>
 #include <lwt/io/write.hpp>
 #include <lwt/io/server.hpp>
+#include <lwt/timeout.hpp>
 #include <lwt/unix/error.hpp>
 #include <lwt/unix/socket.hpp>
 #include <lwt/unix/chunk.hpp>
@@ -74,11 +75,19 @@ promise<void> serve_one(state_ptr st, unix_::file_descr fd, unix_::sockaddr peer
 // flushed) stay with the connection instead, and the next wait is the input channel's own
 // (detail::when_input). Without borrowed buffers a connection keeps its channels and waits
 // in them.
+//
+// With opts.idle_timeout, the wait for the next request is bounded: the connection's
+// timeout_timer (created at its first wait) is started by each wait and stopped by the
+// request's first bytes. Firing, it shuts the socket's reading side down: the wait sees an
+// end, as if the client had closed, and the connection ends the usual way (a request racing
+// the shutdown is still read: queued bytes stay readable).
 struct request_conn {
     state_ptr st;
     unix_::file_descr fd;
     unix_::sockaddr peer;
     std::optional<std::pair<input_channel, output_channel>> ch;
+    std::optional<timeout_timer> idle{};  // (its action holds this connection by address: it
+                                        // cannot outlive it)
 };
 using conn_ptr = std::shared_ptr<request_conn>;
 
@@ -114,7 +123,12 @@ promise<void> end_connection(conn_ptr k) {
 // The end of the stream, a reset or an abort between requests ends the connection quietly:
 // no request was under way.
 void await_request(conn_ptr k) {
+    if (const auto& limit = k->st->opts.idle_timeout) {
+        if (!k->idle) k->idle.emplace(*limit, [c = k.get()] { ::shutdown(c->fd.fd(), SHUT_RD); });
+        k->idle->start();
+    }
     auto next = [](conn_ptr k, std::size_t n, unix_::chunk first) {
+        if (k->idle) k->idle->stop();
         if (n > 0)
             lwt::async([k = std::move(k), c = std::move(first)]() mutable { return serve_requests(std::move(k), std::move(c)); });
         else
@@ -278,6 +292,8 @@ promise<server> establish_server_with_client_address(const unix_::sockaddr& addr
 
 promise<server> establish_request_server(const unix_::sockaddr& addr, request_handler handler, server_options options) {
     if (!handler) throw std::invalid_argument("lwt::io::establish_request_server: no handler");
+    if (options.idle_timeout && *options.idle_timeout <= std::chrono::nanoseconds::zero())
+        throw std::invalid_argument("lwt::io::establish_request_server: idle_timeout must be positive");
     return establish(addr, {}, options, std::move(handler));
 }
 

@@ -7,9 +7,11 @@
 #include <lwt/unix/fd.hpp>
 #include <lwt/unix/sockaddr.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 
 namespace lwt::detail {
@@ -36,6 +38,11 @@ struct server_options {
     // and holds no buffer while idle. false: a buffer of its own, as a channel over any other
     // descriptor (to compare).
     bool borrow_buffers = true;
+    // A request server's keep-alive timeout (establish_request_server): a connection that
+    // waits this long for its next request is closed (an lwt::timeout_timer per connection,
+    // started when a request has been answered, stopped when the next one's first bytes
+    // arrive). None: connections may stay idle for as long as their clients like.
+    std::optional<std::chrono::nanoseconds> idle_timeout{};
 };
 
 // Lwt_io.server.

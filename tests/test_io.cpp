@@ -636,6 +636,46 @@ TEST_CASE("shutdown_server stops accepting while accepted connections keep worki
     main::run(io::close(conn.first));
 }
 
+TEST_CASE("open_connection tries each address in turn until one connects") {
+    auto srv = main::run(io::establish_server_with_client_address(unix_::sockaddr::inet("127.0.0.1", 0), echo_handler()));
+    auto closed = main::run(io::establish_server_with_client_address(unix_::sockaddr::inet("127.0.0.1", 0), echo_handler()));
+    const auto refusing = closed.listening_address();
+    main::run(io::shutdown_server(closed));  // (nothing listens there now)
+    auto conn = main::run(io::open_connection({refusing, refusing, srv.listening_address()}));
+    main::run(io::write_line(conn.second, "third time"));
+    REQUIRE(main::run(io::read_line(conn.first)) == "echo: third time");
+    main::run(io::close(conn.second));
+    main::run(io::close(conn.first));
+    // None connects: the last one's failure.
+    auto p = io::open_connection(std::vector<unix_::sockaddr>{refusing, refusing});
+    main::run([p]() -> promise<void> {
+        try {
+            co_await p;
+        } catch (...) {
+        }
+    });
+    REQUIRE(test::rejected_with<unix_::unix_error>(p));
+    try {
+        std::rethrow_exception(p.exception());
+    } catch (const unix_::unix_error& e) {
+        REQUIRE(e.error() == ECONNREFUSED);
+        REQUIRE(e.call() == "connect");
+    }
+    REQUIRE_THROWS_AS(io::open_connection(std::vector<unix_::sockaddr>{}), std::invalid_argument);
+    main::run(io::shutdown_server(srv));
+}
+
+TEST_CASE("with_connection by host name resolves it and connects") {
+    auto srv = main::run(io::establish_server_with_client_address(unix_::sockaddr::inet("127.0.0.1", 0), echo_handler()));
+    const std::string port = std::to_string(srv.listening_address().port());
+    auto got = main::run(io::with_connection("localhost", port, [](io::input_channel& ic, io::output_channel& oc) -> promise<std::string> {
+        co_await io::write_line(oc, "by name");
+        co_return co_await io::read_line(ic);
+    }));
+    REQUIRE(got == "echo: by name");
+    main::run(io::shutdown_server(srv));
+}
+
 TEST_CASE("servers set TCP_NODELAY on the connections they accept") {
     std::vector<bool> nodelay;
     auto handler = [&](unix_::sockaddr, unix_::file_descr fd) -> promise<void> {

@@ -7,6 +7,7 @@
 #include <lwt/unix/fd.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -117,6 +118,73 @@ promise<void> ftruncate(const file_descr& fd, off_t length) {
     if (length < 0) throw std::invalid_argument("lwt::unix_::ftruncate: negative length");
     if (::ftruncate(fd.fd(), length) != 0) return lwt::fail(unix_error(errno, "ftruncate", fd_str(fd.fd())));
     return lwt::return_();
+}
+
+namespace {
+// A pipe whose end `ours` (0: read, 1: write) the loop keeps (non-blocking where the engine
+// wants it), the other a plain blocking descriptor.
+std::pair<file_descr, int> half_pipe(int ours, bool cloexec, const char* call) {
+    int fds[2];
+    if (::pipe2(fds, cloexec ? O_CLOEXEC : 0) != 0) throw_errno(call, "");
+    file_descr mine(fds[ours]);
+    if (!cloexec) ::fcntl(mine.fd(), F_SETFD, FD_CLOEXEC);  // (ours is always close-on-exec)
+    if (io_engine::current().wants_nonblocking()) ::fcntl(mine.fd(), F_SETFL, O_NONBLOCK);
+    return {std::move(mine), fds[1 - ours]};
+}
+}  // namespace
+
+std::pair<file_descr, int> pipe_in(bool cloexec) { return half_pipe(0, cloexec, "pipe_in"); }
+
+std::pair<int, file_descr> pipe_out(bool cloexec) {
+    auto [mine, other] = half_pipe(1, cloexec, "pipe_out");
+    return {other, std::move(mine)};
+}
+
+// fchmod and fchown at once, not on a worker: a worker would find the descriptor by its
+// number only when it runs, possibly after a close gave the number to another file (as
+// fstat, see docs/architecture.md); they update an inode already in memory.
+promise<void> fchmod(const file_descr& fd, mode_t perm) {
+    if (::fchmod(fd.fd(), perm) != 0) return lwt::fail(unix_error(errno, "fchmod", fd_str(fd.fd())));
+    return lwt::return_();
+}
+
+promise<void> fchown(const file_descr& fd, uid_t owner, gid_t group) {
+    if (::fchown(fd.fd(), owner, group) != 0) return lwt::fail(unix_error(errno, "fchown", fd_str(fd.fd())));
+    return lwt::return_();
+}
+
+promise<void> lockf(const file_descr& fd, lock_command cmd, off_t size) {
+    const int n = fd.fd();
+    // Waiting for a lock: on a worker (keep the descriptor open until it settles). A close of
+    // any descriptor of the file releases the process's locks on it (POSIX): the worker
+    // cannot lock through a copy of its own.
+    if (cmd == lock_command::lock)
+        return detail::on_worker("lockf", fd_str(n), [n, size] { return ::lockf(n, F_LOCK, size); });
+    if (::lockf(n, static_cast<int>(cmd), size) != 0) return lwt::fail(unix_error(errno, "lockf", fd_str(n)));
+    return lwt::return_();
+}
+
+promise<bool> isatty(const file_descr& fd) { return lwt::return_(::isatty(fd.fd()) == 1); }
+
+file_descr dup(const file_descr& fd, bool cloexec) {
+    int r = ::fcntl(fd.fd(), cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+    if (r < 0) throw_errno("dup", fd_str(fd.fd()));
+    return file_descr(r);
+}
+
+void dup2(const file_descr& from, file_descr& to, bool cloexec) {
+    if (!to) throw std::invalid_argument("lwt::unix_::dup2: the target descriptor is closed");
+    if (from.fd() == to.fd()) return;
+    if (io_engine* e = io_engine::current_if_any()) e->forget_fd(to.fd());  // (its old file's operations)
+    if (::dup3(from.fd(), to.fd(), cloexec ? O_CLOEXEC : 0) < 0) throw_errno("dup2", fd_str(from.fd()));
+}
+
+void set_close_on_exec(const file_descr& fd) {
+    if (::fcntl(fd.fd(), F_SETFD, FD_CLOEXEC) != 0) throw_errno("set_close_on_exec", fd_str(fd.fd()));
+}
+
+void clear_close_on_exec(const file_descr& fd) {
+    if (::fcntl(fd.fd(), F_SETFD, 0) != 0) throw_errno("clear_close_on_exec", fd_str(fd.fd()));
 }
 
 std::pair<file_descr, file_descr> pipe() {

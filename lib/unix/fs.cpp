@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <mutex>
 
@@ -160,7 +161,68 @@ promise<std::string> readlink(std::string path) {
 promise<void> truncate(std::string path, off_t length) {
     check_path(path, "truncate");
     if (length < 0) throw std::invalid_argument("lwt::unix_::truncate: negative length");
-    if (::truncate(path.c_str(), length) != 0) return lwt::fail(unix_error(errno, "truncate", quoted(path)));
+    // (On the worker pool: cutting a large file frees its blocks, which may take long.)
+    return detail::on_worker("truncate", quoted(path), [path, length] { return ::truncate(path.c_str(), length); });
+}
+
+promise<void> chmod(std::string path, mode_t perm) {
+    check_path(path, "chmod");
+    return detail::on_worker("chmod", quoted(path), [path, perm] { return ::chmod(path.c_str(), perm); });
+}
+
+promise<void> chown(std::string path, uid_t owner, gid_t group) {
+    check_path(path, "chown");
+    return detail::on_worker("chown", quoted(path), [path, owner, group] { return ::chown(path.c_str(), owner, group); });
+}
+
+namespace {
+timespec to_timespec(double t) {
+    double whole = 0;
+    double frac = std::modf(t, &whole);
+    if (frac < 0) {
+        frac += 1;
+        whole -= 1;
+    }
+    return {static_cast<time_t>(whole), static_cast<long>(frac * 1e9)};
+}
+}  // namespace
+
+promise<void> utimes(std::string path, double access_time, double modification_time) {
+    check_path(path, "utimes");
+    if (!std::isfinite(access_time) || !std::isfinite(modification_time))
+        throw std::invalid_argument("lwt::unix_::utimes: times must be finite");
+    const bool now = access_time == 0.0 && modification_time == 0.0;
+    return detail::on_worker("utimes", quoted(path), [path, now, access_time, modification_time] {
+        const timespec times[2] = {to_timespec(access_time), to_timespec(modification_time)};
+        return ::utimensat(AT_FDCWD, path.c_str(), now ? nullptr : times, 0);
+    });
+}
+
+promise<void> access(std::string path, int mode) {
+    check_path(path, "access");
+    if ((mode & ~(R_OK | W_OK | X_OK)) != 0)
+        throw std::invalid_argument(fmt::format("lwt::unix_::access: mode {} is not F_OK or R_OK | W_OK | X_OK", mode));
+    return detail::on_worker("access", quoted(path), [path, mode] { return ::access(path.c_str(), mode); });
+}
+
+promise<void> mkfifo(std::string path, mode_t perm) {
+    check_path(path, "mkfifo");
+    return detail::on_worker("mkfifo", quoted(path), [path, perm] { return ::mkfifo(path.c_str(), perm); });
+}
+
+promise<std::string> getcwd() {
+    std::string buf(256, '\0');
+    while (::getcwd(buf.data(), buf.size()) == nullptr) {
+        if (errno != ERANGE) return lwt::fail<std::string>(unix_error(errno, "getcwd", ""));
+        buf.resize(buf.size() * 2);
+    }
+    buf.resize(std::strlen(buf.c_str()));
+    return lwt::return_(std::move(buf));
+}
+
+promise<void> chdir(std::string path) {
+    check_path(path, "chdir");
+    if (::chdir(path.c_str()) != 0) return lwt::fail(unix_error(errno, "chdir", quoted(path)));
     return lwt::return_();
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <lwt/detail/engine.hpp>
+#include <lwt/preemptive.hpp>
 #include <lwt/unix/error.hpp>
 
 #include <fmt/core.h>
@@ -46,6 +47,19 @@ inline std::uint32_t clamp_len(std::size_t len) noexcept {
 // The flags of a new socket: close-on-exec, and non-blocking where the engine wants it.
 inline int cloexec_flags(int base) {
     return base | SOCK_CLOEXEC | (io_engine::current().wants_nonblocking() ? SOCK_NONBLOCK : 0);
+}
+
+// A call that may block on a slow disk, made on the worker pool: `call()` makes the system
+// call and gives its result (-1 with errno: unix_error naming `name` and `arg`; EINTR: made
+// again). Not cancelable, as any worker job.
+template <class F>
+promise<void> on_worker(const char* name, std::string arg, F call) {
+    return preemptive::detach([name, arg = std::move(arg), call]() {
+        int r;
+        do r = call();
+        while (r < 0 && errno == EINTR);
+        if (r < 0) throw unix_::unix_error(errno, name, arg);
+    });
 }
 
 // A process-wide table of entries that belong to loops (signal handlers, notifications):

@@ -5,6 +5,7 @@
 #include <lwt/unix/error.hpp>
 #include <lwt/unix/operation.hpp>
 
+#include <fcntl.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -117,5 +118,32 @@ LWT_EXPORT promise<void> ftruncate(const file_descr& fd, off_t length);
 // Lwt_unix.pipe: (read end, write end), both close-on-exec (and non-blocking where the
 // engine wants it).
 LWT_EXPORT std::pair<file_descr, file_descr> pipe();
+// Lwt_unix.pipe_in / pipe_out: a pipe whose other end is a plain blocking descriptor, for a
+// child process or a thread (close-on-exec unless `cloexec` is false; lwt++ keeps its end).
+// pipe_in: (the loop's read end, the other side's write end).
+LWT_EXPORT std::pair<file_descr, int> pipe_in(bool cloexec = true);
+// pipe_out: (the other side's read end, the loop's write end).
+LWT_EXPORT std::pair<int, file_descr> pipe_out(bool cloexec = true);
+
+// Permissions and owners through a descriptor: on the worker pool, as chmod and chown.
+LWT_EXPORT promise<void> fchmod(const file_descr& fd, mode_t perm);
+LWT_EXPORT promise<void> fchown(const file_descr& fd, uid_t owner, gid_t group);
+
+// Lwt_unix.lockf: a lock on `size` bytes from the current position (0: to the end, however
+// it grows). lock waits for it, on the worker pool; try_lock fails at once with unix_error
+// EACCES or EAGAIN when another process holds it; test fails the same way if one does;
+// unlock releases.
+enum class lock_command { unlock = F_ULOCK, lock = F_LOCK, try_lock = F_TLOCK, test = F_TEST };
+LWT_EXPORT promise<void> lockf(const file_descr& fd, lock_command cmd, off_t size);
+
+// At once (no disk): Lwt_unix.isatty, dup, dup2, set_close_on_exec, clear_close_on_exec.
+LWT_EXPORT promise<bool> isatty(const file_descr& fd);
+// A new descriptor for the same file (close-on-exec unless `cloexec` is false).
+LWT_EXPORT file_descr dup(const file_descr& fd, bool cloexec = true);
+// `to` now names the file of `from` (operations pending on `to`'s old file end with EBADF
+// first, as at a close).
+LWT_EXPORT void dup2(const file_descr& from, file_descr& to, bool cloexec = true);
+LWT_EXPORT void set_close_on_exec(const file_descr& fd);
+LWT_EXPORT void clear_close_on_exec(const file_descr& fd);
 
 }  // namespace lwt::unix_

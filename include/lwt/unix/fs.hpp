@@ -122,6 +122,24 @@ LWT_EXPORT path_op mkdir(std::string path, mode_t perm = 0755);
 LWT_EXPORT path_op rmdir(std::string path);
 LWT_EXPORT promise<void> truncate(std::string path, off_t length);
 
+// Permissions, owners, times, access, FIFOs (Lwt_unix's): each on the worker pool, on both
+// engines -- a path is looked up on disk, which may be slow (a network file system, a disk
+// under load), and io_uring has no operation for these. A failure is unix_error naming the
+// call and the path.
+LWT_EXPORT promise<void> chmod(std::string path, mode_t perm);
+LWT_EXPORT promise<void> chown(std::string path, uid_t owner, gid_t group);  // -1: unchanged
+// Lwt_unix.utimes: access and modification times in seconds since the epoch (fractions
+// kept); both 0.0: now.
+LWT_EXPORT promise<void> utimes(std::string path, double access_time, double modification_time);
+// Lwt_unix.access: `mode` is F_OK, or R_OK | W_OK | X_OK; a refusal is unix_error EACCES
+// (ENOENT for a missing file).
+LWT_EXPORT promise<void> access(std::string path, int mode);
+LWT_EXPORT promise<void> mkfifo(std::string path, mode_t perm = 0644);
+
+// The process's working directory (process-wide: every loop sees the change). At once.
+LWT_EXPORT promise<std::string> getcwd();
+LWT_EXPORT promise<void> chdir(std::string path);
+
 // Directories: opendir/readdir/closedir (each on the worker pool) and the whole listing.
 // The directory stream is shared by the handle and the readdirs in flight on it, and closed
 // when the last of them lets go: closing the handle (or destroying it) while a readdir that

@@ -1,0 +1,233 @@
+// Lwt_unix's calls on files and descriptors beyond reading and writing (<lwt/unix/fs.hpp>,
+// <lwt/unix/fd.hpp>): permissions, owners, times, access, FIFOs, the working directory,
+// locks, isatty, dup, dup2, close-on-exec, pipe_in / pipe_out. On both engines
+// (tests/meson.build).
+#include <lwt/main.hpp>
+#include <lwt/io.hpp>
+#include <lwt/process.hpp>
+#include <lwt/unix.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "support.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+#include <string>
+
+using namespace lwt;
+using unix_::file_descr;
+
+namespace {
+
+// A file of a few bytes at `path`.
+void make_file(const std::string& path, mode_t mode = 0644) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    REQUIRE(fd >= 0);
+    REQUIRE(::write(fd, "abc", 3) == 3);
+    ::close(fd);
+    REQUIRE(::chmod(path.c_str(), mode) == 0);  // (whatever the umask took)
+}
+
+// The unix_error p was rejected with (fails the test otherwise).
+template <class T>
+unix_::unix_error failure(promise<T> p) {
+    main::run([p]() -> promise<void> {
+        try {
+            co_await p;
+        } catch (...) {
+        }
+    });
+    REQUIRE(p.state() == lwt::state::rejected);
+    try {
+        std::rethrow_exception(p.exception());
+    } catch (const unix_::unix_error& e) {
+        return e;
+    }
+    FAIL("not a unix_error");
+    return unix_::unix_error(0, "", "");
+}
+
+mode_t perm_of(const std::string& path) {
+    struct stat st;
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+}
+
+}  // namespace
+
+TEST_CASE("chmod and fchmod set a file's permissions") {
+    test::temp_dir dir;
+    const auto f = dir / "f";
+    make_file(f);
+    main::run(unix_::chmod(f, 0600));
+    REQUIRE(perm_of(f) == 0600);
+    auto fd = main::run(unix_::openfile(f, O_RDONLY));
+    main::run(unix_::fchmod(fd, 0640));
+    REQUIRE(perm_of(f) == 0640);
+}
+
+TEST_CASE("chmod of a missing path is unix_error ENOENT naming the call and the path") {
+    test::temp_dir dir;
+    auto e = failure(unix_::chmod(dir / "missing", 0600));
+    REQUIRE(e.error() == ENOENT);
+    REQUIRE(e.call() == "chmod");
+    REQUIRE(e.argument() == "\"" + dir / "missing" + "\"");
+}
+
+TEST_CASE("chown and fchown to the owner it has succeed; -1 leaves a part unchanged") {
+    test::temp_dir dir;
+    const auto f = dir / "f";
+    make_file(f);
+    main::run(unix_::chown(f, ::getuid(), static_cast<gid_t>(-1)));
+    auto fd = main::run(unix_::openfile(f, O_RDONLY));
+    main::run(unix_::fchown(fd, static_cast<uid_t>(-1), ::getgid()));
+    struct stat st;
+    REQUIRE(::stat(f.c_str(), &st) == 0);
+    REQUIRE(st.st_uid == ::getuid());
+    REQUIRE(st.st_gid == ::getgid());
+    REQUIRE(failure(unix_::chown(dir / "missing", ::getuid(), ::getgid())).error() == ENOENT);
+}
+
+TEST_CASE("utimes sets the access and modification times, fractions kept; 0.0 and 0.0 is now") {
+    test::temp_dir dir;
+    const auto f = dir / "f";
+    make_file(f);
+    main::run(unix_::utimes(f, 1000000000.25, 1200000000.5));
+    auto s = main::run(unix_::stat(f));
+    REQUIRE(s.atime == Approx(1000000000.25).margin(1e-6));
+    REQUIRE(s.mtime == Approx(1200000000.5).margin(1e-6));
+    const double before = static_cast<double>(::time(nullptr)) - 1;
+    main::run(unix_::utimes(f, 0.0, 0.0));
+    REQUIRE(main::run(unix_::stat(f)).mtime >= before);
+}
+
+TEST_CASE("access says whether a file exists and may be used so") {
+    test::temp_dir dir;
+    const auto f = dir / "f";
+    make_file(f, 0644);
+    main::run(unix_::access(f, F_OK));
+    main::run(unix_::access(f, R_OK | W_OK));
+    // No execute bit at all: refused even to root.
+    REQUIRE(failure(unix_::access(f, X_OK)).error() == EACCES);
+    REQUIRE(failure(unix_::access(dir / "missing", F_OK)).error() == ENOENT);
+    REQUIRE_THROWS_AS(unix_::access(f, 0100), std::invalid_argument);
+}
+
+TEST_CASE("mkfifo makes a FIFO, and not twice") {
+    test::temp_dir dir;
+    const auto p = dir / "fifo";
+    main::run(unix_::mkfifo(p, 0600));
+    REQUIRE(main::run(unix_::stat(p)).kind == unix_::file_kind::fifo);
+    REQUIRE(failure(unix_::mkfifo(p)).error() == EEXIST);
+}
+
+TEST_CASE("chdir changes the working directory that getcwd gives") {
+    test::temp_dir dir;
+    const std::string before = main::run(unix_::getcwd());
+    char real[PATH_MAX];
+    REQUIRE(::realpath(dir.path.c_str(), real) != nullptr);
+    main::run(unix_::chdir(dir.path));
+    const std::string now = main::run(unix_::getcwd());
+    main::run(unix_::chdir(before));
+    REQUIRE(now == real);
+    REQUIRE(main::run(unix_::getcwd()) == before);
+    REQUIRE(failure(unix_::chdir(dir / "missing")).error() == ENOENT);
+}
+
+TEST_CASE("isatty is true for a terminal and false for a pipe") {
+    auto ends = unix_::pipe();
+    REQUIRE_FALSE(main::run(unix_::isatty(ends.first)));
+    file_descr pty(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!pty) return test::skip("no pseudo-terminal can be opened here");
+    REQUIRE(::grantpt(pty.fd()) == 0);
+    REQUIRE(::unlockpt(pty.fd()) == 0);
+    file_descr tty(::open(::ptsname(pty.fd()), O_RDWR | O_NOCTTY | O_CLOEXEC));
+    REQUIRE(tty);
+    REQUIRE(main::run(unix_::isatty(tty)));
+}
+
+TEST_CASE("dup gives another descriptor of the same file, close-on-exec unless asked") {
+    auto ends = unix_::pipe();
+    file_descr w2 = unix_::dup(ends.second);
+    REQUIRE(w2.fd() != ends.second.fd());
+    REQUIRE((::fcntl(w2.fd(), F_GETFD) & FD_CLOEXEC) != 0);
+    REQUIRE(::fcntl(unix_::dup(ends.second, false).fd(), F_GETFD) == 0);
+    main::run(unix_::write(w2, std::string_view("via the copy")));
+    char buf[32];
+    REQUIRE(main::run(unix_::read(ends.first, buf, sizeof buf)) == 12);
+    REQUIRE(std::string(buf, 12) == "via the copy");
+}
+
+TEST_CASE("dup2 makes a descriptor name another file; what waited on its old file ends with EBADF") {
+    auto a = unix_::pipe();
+    auto b = unix_::pipe();
+    char buf[16];
+    promise<std::size_t> waiting = unix_::read(a.first, buf, sizeof buf);  // (nothing will come)
+    main::run(unix_::sleep(0.01));
+    REQUIRE(waiting.is_pending());
+    unix_::dup2(b.first, a.first);
+    REQUIRE(failure(waiting).error() == EBADF);
+    main::run(unix_::write(b.second, std::string_view("to b")));
+    REQUIRE(main::run(unix_::read(a.first, buf, sizeof buf)) == 4);  // a.first reads b now
+    REQUIRE(std::string(buf, 4) == "to b");
+}
+
+TEST_CASE("set_close_on_exec and clear_close_on_exec set and clear FD_CLOEXEC") {
+    auto ends = unix_::pipe();
+    unix_::clear_close_on_exec(ends.first);
+    REQUIRE((::fcntl(ends.first.fd(), F_GETFD) & FD_CLOEXEC) == 0);
+    unix_::set_close_on_exec(ends.first);
+    REQUIRE((::fcntl(ends.first.fd(), F_GETFD) & FD_CLOEXEC) != 0);
+}
+
+TEST_CASE("lockf: try_lock and test fail while another process holds the lock; lock waits for it") {
+    test::temp_dir dir;
+    const auto f = dir / "locked";
+    make_file(f);
+    // Another process takes the lock (lockf and Python's fcntl.lockf are the same fcntl
+    // record locks), says so, and keeps it for half a second.
+    process::options o;
+    o.timeout = std::chrono::seconds(30);
+    auto holder = process::open_process_in(
+        {"python3", "-c",
+         "import fcntl, sys, time\n"
+         "f = open(sys.argv[1], 'r+')\n"
+         "fcntl.lockf(f, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(0.5)\n",
+         f},
+        o);
+    REQUIRE(main::run(io::read_line(holder.stdout_())) == "locked");
+    auto fd = main::run(unix_::openfile(f, O_RDWR));
+    const int busy = failure(unix_::lockf(fd, unix_::lock_command::try_lock, 0)).error();
+    REQUIRE((busy == EAGAIN || busy == EACCES));
+    const int tested = failure(unix_::lockf(fd, unix_::lock_command::test, 0)).error();
+    REQUIRE((tested == EAGAIN || tested == EACCES));  // (Linux: EACCES here, EAGAIN above)
+    const auto t0 = std::chrono::steady_clock::now();
+    main::run(unix_::lockf(fd, unix_::lock_command::lock, 0));  // (once the holder has gone)
+    REQUIRE(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(100));
+    main::run(unix_::lockf(fd, unix_::lock_command::test, 0));  // (ours: no other holds it)
+    main::run(unix_::lockf(fd, unix_::lock_command::unlock, 0));
+    main::run(holder.status());
+}
+
+TEST_CASE("pipe_in and pipe_out give the other side a plain blocking descriptor") {
+    auto [ours, theirs] = unix_::pipe_in();
+    REQUIRE((::fcntl(theirs, F_GETFL) & O_NONBLOCK) == 0);
+    REQUIRE((::fcntl(theirs, F_GETFD) & FD_CLOEXEC) != 0);
+    REQUIRE(::write(theirs, "in", 2) == 2);
+    ::close(theirs);
+    char buf[8];
+    REQUIRE(main::run(unix_::read(ours, buf, sizeof buf)) == 2);
+    auto [their_read, our_write] = unix_::pipe_out(false);
+    REQUIRE((::fcntl(their_read, F_GETFD) & FD_CLOEXEC) == 0);  // (for a child to inherit)
+    main::run(unix_::write(our_write, std::string_view("out")));
+    REQUIRE(::read(their_read, buf, sizeof buf) == 3);
+    ::close(their_read);
+}

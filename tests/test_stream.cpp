@@ -6,7 +6,9 @@
 
 #include "support.hpp"
 
+#include <cctype>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -332,6 +334,66 @@ TEST_CASE("concat gives the elements of a stream of streams in order") {
     auto ss = stream<stream<int>>::of_vector({stream<int>::of_vector({1}), stream<int>::of_vector({}),
                                               stream<int>::of_vector({2, 3})});
     REQUIRE(main::run(stream<int>::concat(ss).to_list()) == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("nget takes up to n elements, fewer only at the end") {
+    auto s = stream<int>::of_vector({1, 2, 3, 4, 5});
+    REQUIRE(main::run(s.nget(2)) == std::vector<int>{1, 2});
+    REQUIRE(main::run(s.nget(10)) == std::vector<int>{3, 4, 5});
+    REQUIRE(main::run(s.nget(1)).empty());
+}
+
+TEST_CASE("nget waits for elements pushed later") {
+    auto [s, push] = stream<int>::create();
+    auto p = s.nget(3);
+    push(1);
+    REQUIRE(p.is_pending());
+    push(2);
+    push(3);
+    REQUIRE(main::run(p) == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("get_while takes elements while they hold; the first that does not stays") {
+    auto s = stream<int>::of_vector({1, 2, 7, 3});
+    REQUIRE(main::run(s.get_while([](int x) { return x < 5; })) == std::vector<int>{1, 2});
+    REQUIRE(main::run(s.get()) == std::optional<int>(7));
+    REQUIRE(main::run(s.get_while([](int) { return true; })) == std::vector<int>{3});
+}
+
+TEST_CASE("junk_while drops elements while they hold") {
+    auto s = stream<std::string>::of_vector({"", "", "x", ""});
+    main::run(s.junk_while([](const std::string& l) { return l.empty(); }));
+    REQUIRE(main::run(s.to_list()) == std::vector<std::string>{"x", ""});
+}
+
+TEST_CASE("find_map gives the first element f maps to a value, consuming up to it") {
+    auto s = stream<std::string>::of_vector({"a", "12", "b", "34"});
+    auto as_number = [](const std::string& x) -> std::optional<int> {
+        if (x.empty() || !std::isdigit(static_cast<unsigned char>(x[0]))) return std::nullopt;
+        return std::stoi(x);
+    };
+    REQUIRE(main::run(s.find_map(as_number)) == std::optional<int>(12));
+    REQUIRE(main::run(s.get()) == std::optional<std::string>("b"));
+    REQUIRE(main::run(s.find_map(as_number)) == std::optional<int>(34));
+    REQUIRE(main::run(s.find_map(as_number)) == std::nullopt);
+}
+
+TEST_CASE("filter_map_s keeps what f's promise maps to a value, in order") {
+    auto s = stream<int>::of_vector({1, 2, 3, 4});
+    auto halves = s.filter_map_s([](int x) -> promise<std::optional<int>> {
+        co_await lwt::pause();
+        if (x % 2 != 0) co_return std::nullopt;
+        co_return x / 2;
+    });
+    REQUIRE(main::run(halves.to_list()) == std::vector<int>{1, 2});
+}
+
+TEST_CASE("map_list gives every element of every list f returns, in order; flatten of lists") {
+    auto s = stream<int>::of_vector({1, 0, 3});
+    auto repeated = s.map_list([](int x) { return std::vector<int>(static_cast<std::size_t>(x), x); });
+    REQUIRE(main::run(repeated.to_list()) == std::vector<int>{1, 3, 3, 3});
+    auto lists = stream<std::vector<std::string>>::of_vector({{"a", "b"}, {}, {"c"}});
+    REQUIRE(main::run(lists.flatten().to_list()) == std::vector<std::string>{"a", "b", "c"});
 }
 
 TEST_CASE("move-only elements pass through a stream") {

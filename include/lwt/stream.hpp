@@ -182,6 +182,19 @@ public:
     promise<void> junk() const { return junk_impl(*this, 1); }
     promise<void> njunk(std::size_t n) const { return junk_impl(*this, n); }
 
+    // Lwt_stream.nget: up to n next elements (fewer only at the end).
+    promise<std::vector<T>> nget(std::size_t n) const { return nget_impl(*this, n); }
+    // Lwt_stream.get_while: the next elements while p(element) holds; the first for which it
+    // does not stays in the stream. junk_while: the same, dropping them.
+    template <class F>
+    promise<std::vector<T>> get_while(F p) const {
+        return get_while_impl(*this, std::move(p), true);
+    }
+    template <class F>
+    promise<void> junk_while(F p) const {
+        return junk_while_impl(*this, std::move(p));
+    }
+
     // What is buffered now, without waiting.
     std::vector<T> get_available() const { return get_available_up_to(static_cast<std::size_t>(-1)); }
     std::vector<T> get_available_up_to(std::size_t n) const {
@@ -281,6 +294,31 @@ public:
     promise<std::optional<T>> find(F p) const {
         return find_impl(*this, std::move(p));
     }
+    // Lwt_stream.find_map: the first f(element) that is not std::nullopt (f gives
+    // std::optional<U>); the elements before it, and it, are consumed.
+    template <class F>
+    auto find_map(F f) const -> promise<std::optional<typename std::invoke_result_t<F&, T>::value_type>> {
+        using U = typename std::invoke_result_t<F&, T>::value_type;
+        return stream<U>::template first_mapped<T>(*this, std::move(f));
+    }
+    // Lwt_stream.filter_map_s: as filter_map, with f giving a promise of std::optional<U>.
+    template <class F>
+    auto filter_map_s(F f) const -> stream<typename detail::promise_value_t<std::invoke_result_t<F&, T>>::value_type> {
+        using U = typename detail::promise_value_t<std::invoke_result_t<F&, T>>::value_type;
+        return stream<U>::from([s = *this, f = std::move(f)]() mutable { return filter_map_s_step<U>(s, f); });
+    }
+    // Lwt_stream.map_list: f gives a std::vector<U> for each element; the stream of all their
+    // elements, in order. flatten: the same for a stream of vectors.
+    template <class F>
+    auto map_list(F f) const -> stream<typename std::invoke_result_t<F&, T>::value_type> {
+        using U = typename std::invoke_result_t<F&, T>::value_type;
+        return stream<U>::from([s = *this, f = std::move(f), pending = std::deque<U>()]() mutable {
+            return map_list_step<U>(s, f, pending);
+        });
+    }
+    auto flatten() const {
+        return map_list([](T v) { return v; });
+    }
 
     // The elements of this stream, then those of `other`.
     stream append(stream other) const {
@@ -332,6 +370,59 @@ private:
     static promise<void> junk_impl(stream s, std::size_t n) {
         for (std::size_t i = 0; i < n; ++i)
             if (!co_await s.get()) break;
+    }
+    static promise<std::vector<T>> nget_impl(stream s, std::size_t n) {
+        std::vector<T> out;
+        while (out.size() < n) {
+            std::optional<T> v = co_await s.get();
+            if (!v) break;
+            out.push_back(std::move(*v));
+        }
+        co_return out;
+    }
+    template <class F>
+    static promise<std::vector<T>> get_while_impl(stream s, F p, bool keep) {
+        static_assert(std::is_copy_constructible_v<T>, "lwt::stream::get_while peeks");
+        std::vector<T> out;
+        for (;;) {
+            std::optional<T> v = co_await s.peek();
+            if (!v || !p(static_cast<const T&>(*v))) break;
+            co_await s.junk();  // (the element peeked: buffered, taken at once)
+            if (keep) out.push_back(std::move(*v));
+        }
+        co_return out;
+    }
+    template <class F>
+    static promise<void> junk_while_impl(stream s, F p) {
+        co_await get_while_impl(s, std::move(p), false);
+    }
+    template <class From, class F>
+    static promise<std::optional<T>> first_mapped(stream<From> s, F f) {
+        for (;;) {
+            std::optional<From> v = co_await s.get();
+            if (!v) co_return std::nullopt;
+            if (std::optional<T> u = f(std::move(*v))) co_return u;
+        }
+    }
+    template <class U, class F>
+    static promise<std::optional<U>> filter_map_s_step(stream s, F& f) {
+        for (;;) {
+            std::optional<T> v = co_await s.get();
+            if (!v) co_return std::nullopt;
+            std::optional<U> u = co_await f(std::move(*v));
+            if (u) co_return u;
+        }
+    }
+    template <class U, class F>
+    static promise<std::optional<U>> map_list_step(stream s, F& f, std::deque<U>& pending) {
+        while (pending.empty()) {
+            std::optional<T> v = co_await s.get();
+            if (!v) co_return std::nullopt;
+            for (auto& u : f(std::move(*v))) pending.push_back(std::move(u));
+        }
+        std::optional<U> u(std::move(pending.front()));
+        pending.pop_front();
+        co_return u;
     }
     static promise<bool> is_empty_impl(stream s) {
         static_assert(std::is_copy_constructible_v<T>, "lwt::stream::is_empty peeks");

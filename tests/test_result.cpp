@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 using namespace lwt;
 
@@ -44,4 +45,45 @@ TEST_CASE("result_::catch_ turns a rejection into an error, and get_exn back int
 TEST_CASE("result_::both pairs the values of two promised results") {
     auto both = result_::both(result_::return_<std::string>(1), result_::return_<std::string>(std::string("b")));
     REQUIRE(main::run(both).value() == std::pair<int, std::string>(1, "b"));
+}
+
+TEST_CASE("result_::bind_error recovers from an error with another promised result; a value passes") {
+    auto recover = [](std::string e) { return result_::return_<int>(static_cast<int>(e.size())); };
+    auto fixed = main::run(result_::bind_error(result_::fail<int>(std::string("four")), recover));
+    REQUIRE(fixed.value() == 4);
+    auto kept = main::run(result_::bind_error(result_::return_<std::string>(7), recover));
+    REQUIRE(kept.value() == 7);
+}
+
+TEST_CASE("result_::bind_lwt maps the value through a plain promise; an error passes") {
+    auto twice = [](int x) { return lwt::return_(2 * x); };
+    REQUIRE(main::run(result_::bind_lwt(result_::return_<std::string>(21), twice)).value() == 42);
+    REQUIRE(main::run(result_::bind_lwt(result_::fail<int>(std::string("no")), twice)).error() == "no");
+    auto done = main::run(result_::bind_lwt(result_::return_<std::string>(1), [](int) { return lwt::return_(); }));
+    REQUIRE(done.ok());  // (result<std::monostate, E>)
+}
+
+TEST_CASE("result_::bind_lwt_error maps the error through a plain promise") {
+    auto code = [](std::string e) { return lwt::return_(static_cast<int>(e.size())); };
+    REQUIRE(main::run(result_::bind_lwt_error(result_::fail<int>(std::string("abc")), code)).error() == 3);
+    REQUIRE(main::run(result_::bind_lwt_error(result_::return_<std::string>(5), code)).value() == 5);
+}
+
+TEST_CASE("result_::iter and iter_error run f on the value or on the error only") {
+    std::vector<std::string> seen;
+    auto note = [&seen](auto x) {
+        seen.push_back(std::string("saw ") + x);
+        return lwt::return_();
+    };
+    main::run(result_::iter(note, result_::return_<std::string>(std::string("v"))));
+    main::run(result_::iter(note, result_::fail<std::string>(std::string("e"))));
+    main::run(result_::iter_error(note, result_::fail<std::string>(std::string("e"))));
+    main::run(result_::iter_error(note, result_::return_<std::string>(std::string("v"))));
+    REQUIRE(seen == std::vector<std::string>{"saw v", "saw e"});
+}
+
+TEST_CASE("result_::lift and ok make promised results of a result and of a promise") {
+    result<int, std::string> r = lwt::error(std::string("x"));
+    REQUIRE(main::run(result_::lift(r)).error() == "x");
+    REQUIRE(main::run(result_::ok<std::string>(lwt::return_(3))).value() == 3);
 }

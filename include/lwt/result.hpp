@@ -114,6 +114,42 @@ promise<result<T, std::exception_ptr>> result_catch_(promise<T> p) {
         co_return lwt::error(std::current_exception());
     }
 }
+template <class T, class E, class G, class F>
+promise<result<T, G>> result_bind_error(promise<result<T, E>> p, F f) {
+    result<T, E> r = co_await std::move(p);
+    if (r) co_return std::move(r).value();
+    co_return co_await f(std::move(r).error());
+}
+template <class V, class U, class T, class E, class F>
+promise<result<V, E>> result_bind_lwt(promise<result<T, E>> p, F f) {
+    result<T, E> r = co_await std::move(p);
+    if (!r) co_return lwt::error(std::move(r).error());
+    if constexpr (std::is_void_v<U>) {
+        co_await f(std::move(r).value());
+        co_return std::monostate{};
+    } else {
+        co_return co_await f(std::move(r).value());
+    }
+}
+template <class T, class E, class G, class F>
+promise<result<T, G>> result_bind_lwt_error(promise<result<T, E>> p, F f) {
+    result<T, E> r = co_await std::move(p);
+    if (r) co_return std::move(r).value();
+    co_return lwt::error(co_await f(std::move(r).error()));
+}
+template <bool on_value, class T, class E, class F>
+promise<void> result_iter(promise<result<T, E>> p, F f) {
+    result<T, E> r = co_await std::move(p);
+    if constexpr (on_value) {
+        if (r) co_await f(std::move(r).value());
+    } else {
+        if (!r) co_await f(std::move(r).error());
+    }
+}
+template <class T, class E>
+promise<result<T, E>> result_ok(promise<T> p) {
+    co_return co_await std::move(p);
+}
 template <class A, class B, class E>
 promise<result<std::pair<A, B>, E>> result_both(promise<result<A, E>> a, promise<result<B, E>> b) {
     auto pair = co_await lwt::both(a, b);
@@ -150,6 +186,45 @@ promise<T> get_exn(promise<result<T, E>> p) {
 template <class T>
 promise<result<T, std::exception_ptr>> catch_(promise<T> p) {
     return detail::result_catch_(std::move(p));
+}
+// Lwt_result.bind_error p f: f (giving a promise of a result) on the error; a value passes.
+template <class T, class E, class F>
+auto bind_error(promise<result<T, E>> p, F f) {
+    using G = typename lwt::detail::promise_value_t<std::invoke_result_t<F&, E>>::error_type;
+    return detail::result_bind_error<T, E, G>(std::move(p), std::move(f));
+}
+// Lwt_result.bind_lwt p f: f (giving a plain promise) on the value; its value is the result's
+// (a promise<void> gives result<std::monostate, E>). A rejection of f's promise stays one.
+template <class T, class E, class F>
+auto bind_lwt(promise<result<T, E>> p, F f) {
+    using U = lwt::detail::promise_value_t<std::invoke_result_t<F&, T>>;
+    using V = std::conditional_t<std::is_void_v<U>, std::monostate, U>;
+    return detail::result_bind_lwt<V, U>(std::move(p), std::move(f));
+}
+// Lwt_result.bind_lwt_error p f: f (giving a plain promise) on the error: the new error.
+template <class T, class E, class F>
+auto bind_lwt_error(promise<result<T, E>> p, F f) {
+    using G = lwt::detail::promise_value_t<std::invoke_result_t<F&, E>>;
+    return detail::result_bind_lwt_error<T, E, G>(std::move(p), std::move(f));
+}
+// Lwt_result.iter f p / iter_error f p: f (giving a promise<void>) on the value / the error.
+template <class F, class T, class E>
+promise<void> iter(F f, promise<result<T, E>> p) {
+    return detail::result_iter<true>(std::move(p), std::move(f));
+}
+template <class F, class T, class E>
+promise<void> iter_error(F f, promise<result<T, E>> p) {
+    return detail::result_iter<false>(std::move(p), std::move(f));
+}
+// Lwt_result.lift: a result as a resolved promise of it. ok: a promise's value as a result
+// (a rejection stays one: see catch_ for turning it into an error).
+template <class T, class E>
+promise<result<T, E>> lift(result<T, E> r) {
+    return lwt::return_(std::move(r));
+}
+template <class E, class T>
+promise<result<T, E>> ok(promise<T> p) {
+    return detail::result_ok<T, E>(std::move(p));
 }
 // Lwt_result.both: both values, or the first error in argument order (waits for both).
 template <class A, class B, class E>

@@ -1,4 +1,5 @@
 // Lwt_process: spawning with posix_spawn, reaping through the engine.
+#include <lwt/bind.hpp>
 #include <lwt/detail/engine.hpp>
 #include <lwt/process.hpp>
 
@@ -325,6 +326,48 @@ promise<std::optional<std::string>> next_line(child_ptr c, options o) {
     co_return line;
 }
 
+promise<std::string> pread_line_impl(command cmd, options o) {
+    std::string out = co_await pread(std::move(cmd), std::move(o));
+    const auto nl = out.find('\n');
+    if (out.empty()) throw end_of_file();
+    co_return out.substr(0, nl);  // (npos: a last line without its newline)
+}
+
+promise<void> pwrite_lines_impl(command cmd, stream<std::string> lines, options o) {
+    auto c = spawn(cmd, o, true, false, false);
+    std::exception_ptr write_failed;
+    try {
+        for (;;) {
+            std::optional<std::string> l = co_await lines.get();
+            if (!l) break;
+            co_await io::write_line(*c->in, *l);
+        }
+        co_await io::close(*c->in);
+    } catch (const unix_::unix_error&) {
+        write_failed = std::current_exception();  // e.g. EPIPE: the child stopped reading
+    } catch (const io::channel_closed&) {
+        if (!c->timed_out) throw;
+    }
+    process::status st = co_await close_child(c);
+    check(o, c->text, st, "");
+    if (write_failed && st.success()) std::rethrow_exception(write_failed);
+}
+
+// pmap_lines' feeder: the input's lines, then the end of the child's input. A child that
+// stops reading ends it (its output's stream says how the child ended).
+promise<void> feed_lines(child_ptr c, stream<std::string> lines) {
+    try {
+        for (;;) {
+            std::optional<std::string> l = co_await lines.get();
+            if (!l) break;
+            co_await io::write_line(*c->in, *l);
+        }
+        co_await io::close(*c->in);
+    } catch (const std::exception&) {
+        // (EPIPE, a closed channel after a timeout: what the child printed is still read)
+    }
+}
+
 }  // namespace
 
 promise<status> exec(command cmd, options opts) { return exec_impl(std::move(cmd), std::move(opts)); }
@@ -338,6 +381,27 @@ promise<std::string> pmap(command cmd, std::string input, options opts) {
 
 stream<std::string> pread_lines(command cmd, options opts) {
     auto c = spawn(cmd, opts, false, true, false);
+    return stream<std::string>::from([c, opts] { return next_line(c, opts); });
+}
+
+promise<std::string> pread_line(command cmd, options opts) {
+    return pread_line_impl(std::move(cmd), std::move(opts));
+}
+promise<void> pwrite_line(command cmd, std::string line, options opts) {
+    return pwrite(std::move(cmd), std::move(line) + "\n", std::move(opts));
+}
+promise<void> pwrite_lines(command cmd, stream<std::string> lines, options opts) {
+    return pwrite_lines_impl(std::move(cmd), std::move(lines), std::move(opts));
+}
+promise<std::string> pmap_line(command cmd, std::string line, options opts) {
+    return lwt::bind(pmap(std::move(cmd), std::move(line) + "\n", std::move(opts)), [](std::string out) {
+        if (out.empty()) return lwt::fail<std::string>(end_of_file());
+        return lwt::return_(out.substr(0, out.find('\n')));
+    });
+}
+stream<std::string> pmap_lines(command cmd, stream<std::string> input, options opts) {
+    auto c = spawn(cmd, opts, true, true, false);
+    lwt::async([c, input] { return feed_lines(c, input); });
     return stream<std::string>::from([c, opts] { return next_line(c, opts); });
 }
 

@@ -205,3 +205,62 @@ TEST_CASE("children do not inherit the runtime's ignored SIGPIPE") {
     unsigned long long ignored = std::stoull(status_text.substr(at + 7), nullptr, 16);
     REQUIRE((ignored & (1ULL << (SIGPIPE - 1))) == 0);
 }
+
+TEST_CASE("pread_line gives the first line of the output; no output at all is end_of_file") {
+    REQUIRE(main::run(process::pread_line(process::shell("printf 'first\\nsecond\\n'"))) == "first");
+    REQUIRE(main::run(process::pread_line(process::shell("printf 'no newline'"))) == "no newline");
+    REQUIRE_THROWS_AS(main::run(process::pread_line({"true"})), end_of_file);
+}
+
+TEST_CASE("pwrite_line and pwrite_lines feed lines, each with its newline") {
+    test::temp_dir dir;
+    auto path = dir / "out";
+    main::run(process::pwrite_line(process::shell("cat > " + path), "one"));
+    REQUIRE(main::run(process::pread({"cat", path})) == "one\n");
+    main::run(process::pwrite_lines(process::shell("cat > " + path), stream<std::string>::of_vector({"a", "b", "c"})));
+    REQUIRE(main::run(process::pread({"cat", path})) == "a\nb\nc\n");
+}
+
+TEST_CASE("pmap_line maps one line; pmap_lines streams lines through the child as they come") {
+    REQUIRE(main::run(process::pmap_line({"tr", "a-z", "A-Z"}, "shout")) == "SHOUT");
+    // The output's lines are read while later input lines are still to be pushed: the child
+    // (a line-buffered sed) answers each one before the next is given.
+    auto [in, push] = stream<std::string>::create();
+    auto out = process::pmap_lines({"sed", "-u", "s/^/> /"}, in);
+    push(std::string("one"));
+    REQUIRE(main::run(out.get()) == std::optional<std::string>("> one"));
+    push(std::string("two"));
+    REQUIRE(main::run(out.get()) == std::optional<std::string>("> two"));
+    push(std::nullopt);
+    REQUIRE(main::run(out.get()) == std::nullopt);
+}
+
+TEST_CASE("with_process_in gives f's value once the process is closed, and closes it on a failure too") {
+    auto first = main::run(process::with_process_in(process::shell("printf 'x\\ny\\n'"), [](process::process_in& p) {
+        return io::read_line(p.stdout_());
+    }));
+    REQUIRE(first == "x");
+    pid_t pid = 0;
+    auto failing = process::with_process_none({"sleep", "0.05"}, [&pid](process::process_none& p) -> promise<int> {
+        pid = p.pid();
+        throw std::runtime_error("f failed");
+    });
+    REQUIRE_THROWS_WITH(main::run(failing), "f failed");
+    REQUIRE(pid > 0);
+    REQUIRE(::kill(pid, 0) != 0);  // (reaped: closed before the failure came out)
+}
+
+TEST_CASE("with_process_full and with_process_out hand f the child's channels") {
+    auto got = main::run(process::with_process_full({"tr", "a-z", "A-Z"}, [](process::process_full& p) -> promise<std::string> {
+        co_await io::write(p.stdin_(), "loud");
+        co_await io::close(p.stdin_());
+        co_return co_await io::read(p.stdout_());
+    }));
+    REQUIRE(got == "LOUD");
+    test::temp_dir dir;
+    auto path = dir / "out";
+    main::run(process::with_process_out(process::shell("cat > " + path), [](process::process_out& p) {
+        return io::write(p.stdin_(), "written\n");
+    }));
+    REQUIRE(main::run(process::pread({"cat", path})) == "written\n");
+}

@@ -153,4 +153,64 @@ LWT_EXPORT promise<void> pwrite(command cmd, std::string input, options opts = {
 // Lwt_process.pmap: feeds input, gives its standard output (both at once: no deadlock).
 LWT_EXPORT promise<std::string> pmap(command cmd, std::string input, options opts = {});
 
+// The line variants. pread_line: the first line of its output (without its newline; the rest
+// is read and dropped, so the child never meets a closed pipe); no line at all:
+// lwt::end_of_file. pwrite_line / pwrite_lines: each line and a newline to its standard
+// input. pmap_line: one line in, the first line out. pmap_lines: the lines of `input` fed
+// while its output's lines are read, as a stream.
+LWT_EXPORT promise<std::string> pread_line(command cmd, options opts = {});
+LWT_EXPORT promise<void> pwrite_line(command cmd, std::string line, options opts = {});
+LWT_EXPORT promise<void> pwrite_lines(command cmd, stream<std::string> lines, options opts = {});
+LWT_EXPORT promise<std::string> pmap_line(command cmd, std::string line, options opts = {});
+LWT_EXPORT stream<std::string> pmap_lines(command cmd, stream<std::string> input, options opts = {});
+
+}  // namespace lwt::process
+
+namespace lwt::detail {
+// with_process_*: f's outcome once the process is closed (its status awaited) -- whether f
+// succeeded or failed.
+template <class T, class P, class F>
+promise<T> with_process_impl(P proc, F f) {
+    std::optional<promise<T>> r;
+    try {
+        r.emplace(f(proc));
+        co_await settled(*r);
+    } catch (...) {
+        r.emplace(lwt::fail<T>(std::current_exception()));
+    }
+    co_await proc.close();
+    co_return co_await std::move(*r);
+}
+}  // namespace lwt::detail
+
+namespace lwt::process {
+
+// Lwt_process.with_process_none / _in / _out / _full: opens the process, calls f with it,
+// and closes it (channels closed, the child's end awaited) once f's promise settles; gives
+// f's value, or its failure.
+template <class F>
+auto with_process_none(command cmd, F f, options opts = {}) {
+    using R = detail::as_promise_t<std::invoke_result_t<F&, process_none&>>;
+    return detail::with_process_impl<detail::promise_value_t<R>>(open_process_none(std::move(cmd), std::move(opts)),
+                                                                 std::move(f));
+}
+template <class F>
+auto with_process_in(command cmd, F f, options opts = {}) {
+    using R = detail::as_promise_t<std::invoke_result_t<F&, process_in&>>;
+    return detail::with_process_impl<detail::promise_value_t<R>>(open_process_in(std::move(cmd), std::move(opts)),
+                                                                 std::move(f));
+}
+template <class F>
+auto with_process_out(command cmd, F f, options opts = {}) {
+    using R = detail::as_promise_t<std::invoke_result_t<F&, process_out&>>;
+    return detail::with_process_impl<detail::promise_value_t<R>>(open_process_out(std::move(cmd), std::move(opts)),
+                                                                 std::move(f));
+}
+template <class F>
+auto with_process_full(command cmd, F f, options opts = {}) {
+    using R = detail::as_promise_t<std::invoke_result_t<F&, process_full&>>;
+    return detail::with_process_impl<detail::promise_value_t<R>>(open_process_full(std::move(cmd), std::move(opts)),
+                                                                 std::move(f));
+}
+
 }  // namespace lwt::process

@@ -279,11 +279,14 @@ promise<void> feed(child_ptr c, std::string input) {
     co_await io::close(*c->in);
 }
 
-promise<void> pwrite_impl(command cmd, std::string input, options o) {
+// pwrite and pwrite_lines: `fill(c)` feeds the child's input and closes it; a child that
+// stopped reading (EPIPE) is an error only if it then exited successfully.
+template <class Fill>
+promise<void> pwrite_with(command cmd, options o, Fill fill) {
     auto c = spawn(cmd, o, true, false, false);
     std::exception_ptr write_failed;
     try {
-        co_await feed(c, std::move(input));
+        co_await fill(c);
     } catch (const unix_::unix_error&) {
         write_failed = std::current_exception();  // e.g. EPIPE: the child did not read it all
     } catch (const io::channel_closed&) {
@@ -292,6 +295,10 @@ promise<void> pwrite_impl(command cmd, std::string input, options o) {
     process::status st = co_await close_child(c);
     check(o, c->text, st, "");
     if (write_failed && st.success()) std::rethrow_exception(write_failed);
+}
+
+promise<void> pwrite_impl(command cmd, std::string input, options o) {
+    return pwrite_with(std::move(cmd), std::move(o), [input = std::move(input)](child_ptr c) { return feed(c, input); });
 }
 
 promise<std::string> pmap_impl(command cmd, std::string input, options o) {
@@ -333,38 +340,22 @@ promise<std::string> pread_line_impl(command cmd, options o) {
     co_return out.substr(0, nl);  // (npos: a last line without its newline)
 }
 
-promise<void> pwrite_lines_impl(command cmd, stream<std::string> lines, options o) {
-    auto c = spawn(cmd, o, true, false, false);
-    std::exception_ptr write_failed;
-    try {
-        for (;;) {
-            std::optional<std::string> l = co_await lines.get();
-            if (!l) break;
-            co_await io::write_line(*c->in, *l);
-        }
-        co_await io::close(*c->in);
-    } catch (const unix_::unix_error&) {
-        write_failed = std::current_exception();  // e.g. EPIPE: the child stopped reading
-    } catch (const io::channel_closed&) {
-        if (!c->timed_out) throw;
+// Each line of `lines` and a newline, then the end of the child's input.
+promise<void> feed_lines(child_ptr c, stream<std::string> lines) {
+    for (;;) {
+        std::optional<std::string> l = co_await lines.get();
+        if (!l) break;
+        co_await io::write_line(*c->in, *l);
     }
-    process::status st = co_await close_child(c);
-    check(o, c->text, st, "");
-    if (write_failed && st.success()) std::rethrow_exception(write_failed);
+    co_await io::close(*c->in);
 }
 
-// pmap_lines' feeder: the input's lines, then the end of the child's input. A child that
-// stops reading ends it (its output's stream says how the child ended).
-promise<void> feed_lines(child_ptr c, stream<std::string> lines) {
+// pmap_lines' feeder: a child that stops reading ends it (EPIPE; or a closed channel after a
+// timeout): what the child printed is still read, and its output's stream says how it ended.
+promise<void> feed_lines_quietly(child_ptr c, stream<std::string> lines) {
     try {
-        for (;;) {
-            std::optional<std::string> l = co_await lines.get();
-            if (!l) break;
-            co_await io::write_line(*c->in, *l);
-        }
-        co_await io::close(*c->in);
+        co_await feed_lines(std::move(c), std::move(lines));
     } catch (const std::exception&) {
-        // (EPIPE, a closed channel after a timeout: what the child printed is still read)
     }
 }
 
@@ -391,7 +382,7 @@ promise<void> pwrite_line(command cmd, std::string line, options opts) {
     return pwrite(std::move(cmd), std::move(line) + "\n", std::move(opts));
 }
 promise<void> pwrite_lines(command cmd, stream<std::string> lines, options opts) {
-    return pwrite_lines_impl(std::move(cmd), std::move(lines), std::move(opts));
+    return pwrite_with(std::move(cmd), std::move(opts), [lines = std::move(lines)](child_ptr c) { return feed_lines(c, lines); });
 }
 promise<std::string> pmap_line(command cmd, std::string line, options opts) {
     return lwt::bind(pmap(std::move(cmd), std::move(line) + "\n", std::move(opts)), [](std::string out) {
@@ -401,7 +392,7 @@ promise<std::string> pmap_line(command cmd, std::string line, options opts) {
 }
 stream<std::string> pmap_lines(command cmd, stream<std::string> input, options opts) {
     auto c = spawn(cmd, opts, true, true, false);
-    lwt::async([c, input] { return feed_lines(c, input); });
+    lwt::async([c, input] { return feed_lines_quietly(c, input); });
     return stream<std::string>::from([c, opts] { return next_line(c, opts); });
 }
 

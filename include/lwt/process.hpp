@@ -181,6 +181,12 @@ promise<T> with_process_impl(P proc, F f) {
     co_await proc.close();
     co_return co_await std::move(*r);
 }
+template <class P, class F>
+auto with_opened(P proc, F f) {
+    using R = as_promise_t<std::invoke_result_t<F&, P&>>;
+    static_assert(is_promise_v<R>, "lwt::process::with_process_*: f must return an lwt::promise");
+    return with_process_impl<promise_value_t<R>>(std::move(proc), std::move(f));
+}
 }  // namespace lwt::detail
 
 namespace lwt::process {
@@ -190,27 +196,19 @@ namespace lwt::process {
 // f's value, or its failure.
 template <class F>
 auto with_process_none(command cmd, F f, options opts = {}) {
-    using R = detail::as_promise_t<std::invoke_result_t<F&, process_none&>>;
-    return detail::with_process_impl<detail::promise_value_t<R>>(open_process_none(std::move(cmd), std::move(opts)),
-                                                                 std::move(f));
+    return detail::with_opened(open_process_none(std::move(cmd), std::move(opts)), std::move(f));
 }
 template <class F>
 auto with_process_in(command cmd, F f, options opts = {}) {
-    using R = detail::as_promise_t<std::invoke_result_t<F&, process_in&>>;
-    return detail::with_process_impl<detail::promise_value_t<R>>(open_process_in(std::move(cmd), std::move(opts)),
-                                                                 std::move(f));
+    return detail::with_opened(open_process_in(std::move(cmd), std::move(opts)), std::move(f));
 }
 template <class F>
 auto with_process_out(command cmd, F f, options opts = {}) {
-    using R = detail::as_promise_t<std::invoke_result_t<F&, process_out&>>;
-    return detail::with_process_impl<detail::promise_value_t<R>>(open_process_out(std::move(cmd), std::move(opts)),
-                                                                 std::move(f));
+    return detail::with_opened(open_process_out(std::move(cmd), std::move(opts)), std::move(f));
 }
 template <class F>
 auto with_process_full(command cmd, F f, options opts = {}) {
-    using R = detail::as_promise_t<std::invoke_result_t<F&, process_full&>>;
-    return detail::with_process_impl<detail::promise_value_t<R>>(open_process_full(std::move(cmd), std::move(opts)),
-                                                                 std::move(f));
+    return detail::with_opened(open_process_full(std::move(cmd), std::move(opts)), std::move(f));
 }
 
 }  // namespace lwt::process

@@ -127,8 +127,8 @@ LWT_EXPORT promise<void> ssl_shutdown(socket s);
 LWT_EXPORT promise<void> close(socket s);
 
 // Lwt_ssl.in_channel_of_descr / out_channel_of_descr: Lwt_io channels over the connection.
-// Closing the output channel sends close_notify; the socket is closed once both channels
-// (and every other handle) are gone or closed.
+// Closing the output channel sends close_notify; closing both channels closes the socket
+// (as close() does); channels dropped unclosed leave it to the last handle.
 LWT_EXPORT io::input_channel in_channel_of_descr(socket s, std::size_t buffer_size = 0);
 LWT_EXPORT io::output_channel out_channel_of_descr(socket s, std::size_t buffer_size = 0);
 

@@ -12,6 +12,7 @@
 //   notification.hpp  make_notification, send_notification
 //   waitpid.hpp       waitpid
 //   ready.hpp         wait_read, wait_write, readable, writable: readiness on any descriptor
+//   fd_passing.hpp    send_msg, recv_msg (descriptors over Unix-domain sockets), get_credentials
 //
 // Every system call the engine runs gives an `operation`: started at once like a promise and
 // completed on the loop, awaited without any allocation, and converted to a promise wherever
@@ -30,6 +31,7 @@
 #include <lwt/unix/chunk.hpp>
 #include <lwt/unix/error.hpp>
 #include <lwt/unix/fd.hpp>
+#include <lwt/unix/fd_passing.hpp>
 #include <lwt/unix/fs.hpp>
 #include <lwt/unix/notification.hpp>
 #include <lwt/unix/operation.hpp>

@@ -105,13 +105,13 @@ TEST_CASE("paths: stat, lstat, file_exists, rename, link, symlink, readlink, unl
     main::run(unix_::unlink(dir / "hard"));
     main::run(unix_::unlink(dir / "sym"));
     main::run(unix_::unlink(dir / "b"));
-    REQUIRE(main::run(unix_::files_of_directory(dir.path)).empty());
+    REQUIRE(main::run(unix_::files_of_directory(dir.path).to_list()).empty());
 }
 
 TEST_CASE("directories: opendir, readdir, closedir and files_of_directory") {
     test::temp_dir dir;
     for (const char* n : {"x", "y", "z"}) main::run(unix_::openfile(dir / n, O_WRONLY | O_CREAT, 0644));
-    auto names = main::run(unix_::files_of_directory(dir.path));
+    auto names = main::run(unix_::files_of_directory(dir.path).to_list());
     std::sort(names.begin(), names.end());
     REQUIRE(names == std::vector<std::string>{"x", "y", "z"});
     auto d = main::run(unix_::opendir(dir.path));
@@ -120,6 +120,41 @@ TEST_CASE("directories: opendir, readdir, closedir and files_of_directory") {
     main::run(unix_::closedir(d));
     REQUIRE(seen.size() == 5);  // with "." and ".."
     REQUIRE_THROWS_AS(main::run(unix_::opendir(dir / "nope")), unix_::unix_error);
+}
+
+TEST_CASE("files_of_directory streams a large directory in batches, each entry once") {
+    test::temp_dir dir;
+    for (int i = 0; i < 3000; ++i) {
+        int fd = ::open((dir / std::to_string(i)).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        REQUIRE(fd >= 0);
+        ::close(fd);
+    }
+    auto s = unix_::files_of_directory(dir.path);
+    auto first = main::run(s.nget(10));  // (read so far: one batch of 1024, not 3000)
+    REQUIRE(first.size() == 10);
+    auto rest = main::run(s.to_list());
+    std::set<std::string> all(first.begin(), first.end());
+    all.insert(rest.begin(), rest.end());
+    REQUIRE(first.size() + rest.size() == 3000);
+    REQUIRE(all.size() == 3000);
+    REQUIRE(all.count(".") == 0);
+}
+
+TEST_CASE("files_of_directory of a missing directory fails the first read with unix_error") {
+    test::temp_dir dir;
+    auto s = unix_::files_of_directory(dir / "missing");
+    REQUIRE_THROWS_AS(main::run(s.get()), unix_::unix_error);
+}
+
+TEST_CASE("readdir_n gives up to n entries, fewer at the end, none after") {
+    test::temp_dir dir;
+    for (const char* n : {"a", "b", "c"}) main::run(unix_::openfile(dir / n, O_WRONLY | O_CREAT, 0644));
+    auto d = main::run(unix_::opendir(dir.path));
+    REQUIRE(main::run(unix_::readdir_n(d, 2)).size() == 2);
+    REQUIRE(main::run(unix_::readdir_n(d, 10)).size() == 3);  // (with "." and "..": 5 in all)
+    REQUIRE(main::run(unix_::readdir_n(d, 10)).empty());
+    main::run(unix_::closedir(d));
+    REQUIRE_THROWS_AS(unix_::readdir_n(d, 1), std::invalid_argument);
 }
 
 TEST_CASE("readdirs in flight when the handle is closed finish safely, taking turns, each entry once") {

@@ -16,6 +16,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <mutex>
 
 namespace lwt::detail {
@@ -275,22 +276,61 @@ promise<void> closedir(dir_handle& d) {
     return lwt::return_();  // the stream closes when `taken` and any readdir in flight let go
 }
 
-promise<std::vector<std::string>> files_of_directory(std::string path) {
-    check_path(path, "files_of_directory");
-    return preemptive::detach([path]() {
-        DIR* d = ::opendir(path.c_str());
-        if (d == nullptr) throw unix_error(errno, "opendir", quoted(path));
+promise<std::vector<std::string>> readdir_n(dir_handle& d, std::size_t n) {
+    if (!d.is_open()) throw std::invalid_argument("lwt::unix_::readdir_n: closed directory handle");
+    return preemptive::detach([s = d.impl(), n]() {
+        std::lock_guard<std::mutex> lock(s->turn);
         std::vector<std::string> out;
-        errno = 0;
-        while (dirent* e = ::readdir(d)) {
-            if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) out.emplace_back(e->d_name);
+        while (out.size() < n) {
             errno = 0;
+            dirent* e = ::readdir(s->dir);
+            if (e == nullptr) {
+                if (errno != 0) throw unix_error(errno, "readdir", "");
+                break;
+            }
+            out.emplace_back(e->d_name);
         }
-        int err = errno;
-        ::closedir(d);
-        if (err != 0) throw unix_error(err, "readdir", quoted(path));
         return out;
     });
+}
+
+namespace {
+
+// files_of_directory's reader: opened at the first pull, read a batch at a time, let go at
+// the end (or with the stream).
+struct directory_reader {
+    std::string path;
+    dir_handle d;
+    std::deque<std::string> pending;
+    bool ended = false;
+};
+
+promise<std::optional<std::string>> next_entry(std::shared_ptr<directory_reader> r) {
+    for (;;) {
+        if (!r->pending.empty()) {
+            std::optional<std::string> name(std::move(r->pending.front()));
+            r->pending.pop_front();
+            co_return name;
+        }
+        if (r->ended) co_return std::nullopt;
+        if (!r->d.is_open()) r->d = co_await opendir(r->path);
+        std::vector<std::string> batch = co_await readdir_n(r->d, 1024);
+        if (batch.empty()) {
+            r->ended = true;
+            r->d = dir_handle();  // (closes the directory)
+        }
+        for (auto& name : batch)
+            if (name != "." && name != "..") r->pending.push_back(std::move(name));
+    }
+}
+
+}  // namespace
+
+stream<std::string> files_of_directory(std::string path) {
+    check_path(path, "files_of_directory");
+    auto r = std::make_shared<directory_reader>();
+    r->path = std::move(path);
+    return stream<std::string>::from([r] { return next_entry(r); });
 }
 
 }  // namespace lwt::unix_

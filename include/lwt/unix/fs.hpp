@@ -1,6 +1,7 @@
 // Lwt_unix's file system: opening, stat, the calls on paths, links, directories.
 #pragma once
 
+#include <lwt/stream.hpp>
 #include <lwt/unix/fd.hpp>
 
 #include <fcntl.h>
@@ -159,7 +160,13 @@ LWT_EXPORT promise<dir_handle> opendir(std::string path);
 // The next entry's name (including "." and ".."), or std::nullopt at the end.
 LWT_EXPORT promise<std::optional<std::string>> readdir(dir_handle& d);
 LWT_EXPORT promise<void> closedir(dir_handle& d);
-// Every entry of the directory but "." and "..", in directory order.
-LWT_EXPORT promise<std::vector<std::string>> files_of_directory(std::string path);
+// Lwt_unix.readdir_n: up to n next entries in one worker job (fewer only at the end: none
+// there).
+LWT_EXPORT promise<std::vector<std::string>> readdir_n(dir_handle& d, std::size_t n);
+// Lwt_unix.files_of_directory: every entry of the directory but "." and "..", in directory
+// order, as a stream read in batches (readdir_n of 1024): a directory of a million entries
+// never sits in memory whole. A failure (opendir's, readdir's) is the stream's: the read that
+// meets it fails with the unix_error. to_list() gives them all at once.
+LWT_EXPORT stream<std::string> files_of_directory(std::string path);
 
 }  // namespace lwt::unix_

@@ -7,7 +7,11 @@
 // reader or writer list, and retried when epoll reports the fd ready (edge-triggered,
 // registered once per fd; a per-direction "drained" hint skips attempts that would only
 // return EAGAIN). Operations that are not about readiness (regular files, paths,
-// close, fsync) are performed at once. Cancelling a parked operation unparks it.
+// close, fsync) are performed at once. Cancelling a parked operation unparks it. A
+// readiness wait (io_kind::poll, unix_::wait_read) may be on a descriptor lwt++ does not own:
+// it is attempted with poll(2), without the fd's entry (which would make a socket
+// non-blocking), and registers the fd again when it parks (its owner may have closed it and
+// opened another file under its number: see submit).
 // A recv_chunk takes a buffer of the loop's pool only for its attempt (given back on
 // EAGAIN); when the pool is at its bound it parks as if the fd were drained, and its fd is
 // served again once a buffer comes back (`starved_`).

@@ -10,6 +10,9 @@
 #include "net_support.hpp"
 #include "support.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <csignal>
 #include <cstring>
 #include <set>
@@ -594,6 +597,40 @@ TEST_CASE("socket options: booleans, integers, linger and timeouts") {
     REQUIRE_FALSE(unix_::getsockopt_optint(s, unix_::socket_optint_option::so_linger).has_value());
     unix_::setsockopt_float(s, unix_::socket_float_option::so_rcvtimeo, 1.5);
     REQUIRE(unix_::getsockopt_float(s, unix_::socket_float_option::so_rcvtimeo) == Approx(1.5));
+}
+
+TEST_CASE("multicast: ttl and loop are set; a member on this host receives what is sent to its group") {
+    auto receiver = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::dgram);
+    unix_::bind(receiver, unix_::sockaddr::inet("0.0.0.0", 0));
+    const auto port = unix_::getsockname(receiver).port();
+    unix_::mcast_add_membership(receiver, "239.255.42.7", "127.0.0.1");
+    auto sender = unix_::socket(unix_::socket_domain::inet, unix_::socket_type::dgram);
+    // TTL 0 and loopback as the sending interface: nothing leaves this host.
+    unix_::mcast_set_ttl(sender, 0);
+    unix_::mcast_set_loop(sender, true);
+    in_addr lo{};
+    ::inet_pton(AF_INET, "127.0.0.1", &lo);
+    REQUIRE(::setsockopt(sender.fd(), IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo) == 0);
+    int v = -1;
+    socklen_t n = sizeof v;
+    REQUIRE(::getsockopt(sender.fd(), IPPROTO_IP, IP_MULTICAST_TTL, &v, &n) == 0);
+    REQUIRE(v == 0);
+    main::run(unix_::sendto(sender, "to the group", 12, unix_::sockaddr::inet("239.255.42.7", port)));
+    char buf[32];
+    auto got = main::run(unix_::with_timeout(5.0, [&]() -> promise<std::pair<std::size_t, unix_::sockaddr>> {
+        return unix_::recvfrom(receiver, buf, sizeof buf);
+    }));
+    REQUIRE(std::string(buf, got.first) == "to the group");
+    unix_::mcast_drop_membership(receiver, "239.255.42.7", "127.0.0.1");
+    // Left already: leaving again is the kernel's EADDRNOTAVAIL, named.
+    try {
+        unix_::mcast_drop_membership(receiver, "239.255.42.7", "127.0.0.1");
+        FAIL("left twice");
+    } catch (const unix_::unix_error& e) {
+        REQUIRE(e.call() == "mcast_drop_membership");
+    }
+    REQUIRE_THROWS_AS(unix_::mcast_add_membership(receiver, "not-an-address"), std::invalid_argument);
+    REQUIRE_THROWS_AS(unix_::mcast_set_ttl(sender, 256), std::invalid_argument);
 }
 
 TEST_CASE("getaddrinfo resolves addresses and names, and finds nothing for an unknown host") {

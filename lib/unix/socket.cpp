@@ -5,7 +5,9 @@
 
 #include <lwt/unix/socket.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -226,6 +228,65 @@ double getsockopt_float(const file_descr& fd, socket_float_option opt) {
     int name = opt == socket_float_option::so_rcvtimeo ? SO_RCVTIMEO : SO_SNDTIMEO;
     if (::getsockopt(fd.fd(), SOL_SOCKET, name, &tv, &len) != 0) throw_errno("getsockopt", fd_str(fd.fd()));
     return static_cast<double>(tv.tv_sec) + tv.tv_usec * 1e-6;
+}
+
+// ---- multicast ----
+
+namespace {
+
+bool is_ipv6_socket(int fd) {
+    ::sockaddr_storage a{};
+    socklen_t n = sizeof a;
+    return ::getsockname(fd, reinterpret_cast<::sockaddr*>(&a), &n) == 0 && a.ss_family == AF_INET6;
+}
+
+void set_opt(int fd, int level, int name, const void* v, socklen_t n, const char* call) {
+    if (::setsockopt(fd, level, name, v, n) != 0) detail::throw_errno(call, detail::fd_str(fd));
+}
+
+void membership(const file_descr& fd, std::string_view group, std::string_view interface, bool join) {
+    const char* call = join ? "mcast_add_membership" : "mcast_drop_membership";
+    const std::string g(group), i(interface);
+    ::ip_mreq m4{};
+    ::ipv6_mreq m6{};
+    if (::inet_pton(AF_INET, g.c_str(), &m4.imr_multiaddr) == 1) {
+        m4.imr_interface.s_addr = htonl(INADDR_ANY);
+        if (!i.empty() && ::inet_pton(AF_INET, i.c_str(), &m4.imr_interface) != 1)
+            throw std::invalid_argument(fmt::format("lwt::unix_::{}: interface \"{}\" is not an IPv4 address", call, i));
+        set_opt(fd.fd(), IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m4, sizeof m4, call);
+    } else if (::inet_pton(AF_INET6, g.c_str(), &m6.ipv6mr_multiaddr) == 1) {
+        m6.ipv6mr_interface = i.empty() ? 0 : ::if_nametoindex(i.c_str());
+        if (!i.empty() && m6.ipv6mr_interface == 0) detail::throw_errno(call, detail::quoted(i));
+        set_opt(fd.fd(), IPPROTO_IPV6, join ? IPV6_ADD_MEMBERSHIP : IPV6_DROP_MEMBERSHIP, &m6, sizeof m6, call);
+    } else {
+        throw std::invalid_argument(fmt::format("lwt::unix_::{}: \"{}\" is not a numeric address", call, g));
+    }
+}
+
+}  // namespace
+
+void mcast_set_loop(const file_descr& fd, bool on) {
+    const int v = on ? 1 : 0;
+    if (is_ipv6_socket(fd.fd()))
+        set_opt(fd.fd(), IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &v, sizeof v, "mcast_set_loop");
+    else
+        set_opt(fd.fd(), IPPROTO_IP, IP_MULTICAST_LOOP, &v, sizeof v, "mcast_set_loop");
+}
+
+void mcast_set_ttl(const file_descr& fd, int ttl) {
+    if (ttl < 0 || ttl > 255) throw std::invalid_argument(fmt::format("lwt::unix_::mcast_set_ttl: {} is not 0..255", ttl));
+    if (is_ipv6_socket(fd.fd()))
+        set_opt(fd.fd(), IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl, sizeof ttl, "mcast_set_ttl");
+    else
+        set_opt(fd.fd(), IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl, "mcast_set_ttl");
+}
+
+void mcast_add_membership(const file_descr& fd, std::string_view group, std::string_view interface) {
+    membership(fd, group, interface, true);
+}
+
+void mcast_drop_membership(const file_descr& fd, std::string_view group, std::string_view interface) {
+    membership(fd, group, interface, false);
 }
 
 }  // namespace lwt::unix_

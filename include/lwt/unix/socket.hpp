@@ -12,6 +12,7 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -150,5 +151,16 @@ LWT_EXPORT void setsockopt_optint(const file_descr& fd, socket_optint_option opt
 LWT_EXPORT std::optional<int> getsockopt_optint(const file_descr& fd, socket_optint_option opt);
 LWT_EXPORT void setsockopt_float(const file_descr& fd, socket_float_option opt, double v);
 LWT_EXPORT double getsockopt_float(const file_descr& fd, socket_float_option opt);
+
+// Lwt_unix.mcast_*: multicast on a datagram socket, IPv4 or IPv6 by the group's address.
+// mcast_set_loop: whether this host's own members receive what the socket sends (default:
+// yes); mcast_set_ttl: how many hops a datagram may travel (0: not past this host; default 1).
+LWT_EXPORT void mcast_set_loop(const file_descr& fd, bool on);
+LWT_EXPORT void mcast_set_ttl(const file_descr& fd, int ttl);
+// Joins (leaves) the group, a numeric address ("239.1.2.3", "ff02::1:3"), on an interface:
+// IPv4, the interface's address ("127.0.0.1"; empty: the kernel's choice); IPv6, its name
+// ("eth0"; empty: the kernel's choice). A bad address is std::invalid_argument.
+LWT_EXPORT void mcast_add_membership(const file_descr& fd, std::string_view group, std::string_view interface = {});
+LWT_EXPORT void mcast_drop_membership(const file_descr& fd, std::string_view group, std::string_view interface = {});
 
 }  // namespace lwt::unix_

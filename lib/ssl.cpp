@@ -267,28 +267,26 @@ promise<void> shutdown_impl(socket s) {
     c.shut = true;
 }
 
-promise<void> close_impl(socket s) {
+// close_notify where the connection is still sound; a peer that is gone (ssl_error) does
+// not stop the close that follows.
+promise<void> shutdown_before_close(socket s) {
     connection& c = s.impl();
-    if (!c.broken && !c.shut && c.fd) {
-        try {
-            co_await shutdown_impl(s);
-        } catch (const ssl_error&) {
-            // (a peer that is gone: the socket is closed all the same)
-        }
+    if (c.broken || c.shut || !c.fd) co_return;
+    try {
+        co_await shutdown_impl(s);
+    } catch (const ssl_error&) {
     }
-    co_await c.fd.close();
+}
+
+promise<void> close_impl(socket s) {
+    co_await shutdown_before_close(s);
+    co_await s.impl().fd.close();
 }
 
 // A channel's close: the output channel's sends close_notify; the last one closes the socket.
 promise<void> close_channel(socket s, bool output) {
-    connection& c = s.impl();
-    if (output && !c.broken && !c.shut && c.fd) {
-        try {
-            co_await shutdown_impl(s);
-        } catch (const ssl_error&) {
-        }
-    }
-    if (--c.channels == 0) co_await c.fd.close();
+    if (output) co_await shutdown_before_close(s);
+    if (--s.impl().channels == 0) co_await s.impl().fd.close();
 }
 
 }  // namespace

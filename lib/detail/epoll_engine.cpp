@@ -224,8 +224,7 @@ bool epoll_engine::try_now(io_op& op) noexcept {
         if (op.kind == io_kind::poll) {
             // A readiness wait consumes nothing and queues behind nobody: poll(2) says now.
             // It leaves the descriptor's mode alone (it may not be ours: see unix/ready.hpp).
-            slot(op.fd);  // (submit's)
-            r = attempt(op, fds_[static_cast<std::size_t>(op.fd)], false);
+            r = attempt(op, slot(op.fd), false);  // (the slot is submit's)
         } else {
             fd_entry& e = entry(op.fd);
             const op_queue& l = dir == 1 ? e.writers : e.readers;

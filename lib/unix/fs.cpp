@@ -256,18 +256,25 @@ promise<dir_handle> opendir(std::string path) {
     });
 }
 
+namespace {
+// The stream's next entry, or std::nullopt at its end (on a worker, holding s.turn).
+std::optional<std::string> next_name(detail::dir_stream& s) {
+    errno = 0;
+    dirent* e = ::readdir(s.dir);
+    if (e == nullptr) {
+        if (errno != 0) throw unix_error(errno, "readdir", "");
+        return std::nullopt;
+    }
+    return std::string(e->d_name);
+}
+}  // namespace
+
 promise<std::optional<std::string>> readdir(dir_handle& d) {
     if (!d.is_open()) throw std::invalid_argument("lwt::unix_::readdir: closed directory handle");
     // The job holds the stream: a closedir meanwhile only lets go of the handle's share.
-    return preemptive::detach([s = d.impl()]() -> std::optional<std::string> {
+    return preemptive::detach([s = d.impl()]() {
         std::lock_guard<std::mutex> lock(s->turn);
-        errno = 0;
-        dirent* e = ::readdir(s->dir);
-        if (e == nullptr) {
-            if (errno != 0) throw unix_error(errno, "readdir", "");
-            return std::nullopt;
-        }
-        return std::string(e->d_name);
+        return next_name(*s);
     });
 }
 
@@ -282,13 +289,9 @@ promise<std::vector<std::string>> readdir_n(dir_handle& d, std::size_t n) {
         std::lock_guard<std::mutex> lock(s->turn);
         std::vector<std::string> out;
         while (out.size() < n) {
-            errno = 0;
-            dirent* e = ::readdir(s->dir);
-            if (e == nullptr) {
-                if (errno != 0) throw unix_error(errno, "readdir", "");
-                break;
-            }
-            out.emplace_back(e->d_name);
+            std::optional<std::string> name = next_name(*s);
+            if (!name) break;
+            out.push_back(std::move(*name));
         }
         return out;
     });

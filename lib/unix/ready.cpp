@@ -14,14 +14,20 @@ namespace {
 // (poll(2) reports POLLERR and POLLHUP unasked; POLLRDHUP must be asked for).
 constexpr short read_events = POLLIN | POLLRDHUP;
 
+// The poll kind's own attempt (io_op.cpp: a poll(2) with no timeout, POLLNVAL as EBADF),
+// made here at once.
 bool ready_now(int fd, short events, const char* call) {
-    pollfd p{fd, events, 0};
-    int r;
-    do r = ::poll(&p, 1, 0);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) detail::throw_errno(call, detail::fd_str(fd));
-    if (fd < 0 || (p.revents & POLLNVAL)) throw unix_error(EBADF, call, detail::fd_str(fd));
-    return p.revents != 0;
+    if (fd < 0) throw unix_error(EBADF, call, detail::fd_str(fd));  // (poll(2) skips it)
+    detail::io_op op;
+    op.kind = detail::io_kind::poll;
+    op.fd = fd;
+    op.flags = events;
+    std::int32_t r;
+    do r = detail::perform_now(op);
+    while (r == -EINTR);
+    if (r == -EAGAIN) return false;
+    if (r < 0) throw unix_error(-r, call, detail::fd_str(fd));
+    return true;
 }
 
 }  // namespace

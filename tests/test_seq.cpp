@@ -6,6 +6,8 @@
 
 #include "support.hpp"
 
+#include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -69,6 +71,104 @@ TEST_CASE("map, filter, take, fold_left, iter and to_vector compose lazily") {
     REQUIRE(seen == std::vector<std::string>{"a", "b"});
     auto u = seq<int>::unfold([](int n) { return return_(n < 3 ? std::optional<std::pair<int, int>>({n, n + 1}) : std::nullopt); }, 0);
     REQUIRE(main::run(std::move(u).to_vector()) == std::vector<int>{0, 1, 2});
+}
+
+TEST_CASE("empty, return_, return_lwt, cons, cons_lwt and of_list build sequences") {
+    REQUIRE(main::run(seq<int>::empty().to_list()).empty());
+    REQUIRE(main::run(seq<int>::return_(7).to_list()) == std::vector<int>{7});
+    auto w = wait<int>();
+    auto later = seq<int>::return_lwt(w.first).to_list();
+    REQUIRE(later.is_pending());
+    w.second.resolve(8);
+    REQUIRE(main::run(later) == std::vector<int>{8});
+    auto c = seq<int>::cons(1, seq<int>::cons_lwt(return_(2), seq<int>::of_list({3, 4})));
+    REQUIRE(main::run(std::move(c).to_list()) == std::vector<int>{1, 2, 3, 4});
+}
+
+TEST_CASE("unfold takes a function giving the next state directly; unfold_lwt one giving a promise") {
+    auto direct = seq<int>::unfold([](int n) { return n < 3 ? std::optional<std::pair<int, int>>({n, n + 1}) : std::nullopt; }, 0);
+    REQUIRE(main::run(std::move(direct).to_list()) == std::vector<int>{0, 1, 2});
+    auto later = seq<int>::unfold_lwt(
+        [](int n) -> promise<std::optional<std::pair<int, int>>> {
+            co_await lwt::pause();
+            if (n >= 20) co_return std::nullopt;
+            co_return std::pair(n, n + 10);
+        },
+        0);
+    REQUIRE(main::run(std::move(later).to_list()) == std::vector<int>{0, 10});
+}
+
+TEST_CASE("append, map_s, filter_s, filter_map, filter_map_s and flat_map keep the order") {
+    auto squares = seq<int>::of_list({1, 2}).append(seq<int>::of_list({3, 4})).map_s([](int x) -> promise<int> {
+        co_await lwt::pause();
+        co_return x * x;
+    });
+    REQUIRE(main::run(std::move(squares).to_list()) == std::vector<int>{1, 4, 9, 16});
+    auto odd = seq<int>::of_list({1, 2, 3}).filter_s([](const int& x) -> promise<bool> {
+        co_await lwt::pause();
+        co_return x % 2 == 1;
+    });
+    REQUIRE(main::run(std::move(odd).to_list()) == std::vector<int>{1, 3});
+    auto halves = seq<int>::of_list({1, 2, 4}).filter_map([](int x) { return x % 2 == 0 ? std::optional<int>(x / 2) : std::nullopt; });
+    REQUIRE(main::run(std::move(halves).to_list()) == std::vector<int>{1, 2});
+    auto named = seq<int>::of_list({1, 2}).filter_map_s([](int x) -> promise<std::optional<std::string>> {
+        co_await lwt::pause();
+        co_return x == 2 ? std::optional<std::string>("two") : std::nullopt;
+    });
+    REQUIRE(main::run(std::move(named).to_list()) == std::vector<std::string>{"two"});
+    auto repeated = seq<int>::of_list({2, 0, 1}).flat_map([](int x) { return seq<int>::of_list(std::vector<int>(static_cast<std::size_t>(x), x)); });
+    REQUIRE(main::run(std::move(repeated).to_list()) == std::vector<int>{2, 2, 1});
+}
+
+TEST_CASE("fold_left_s folds with a function giving a promise, in order") {
+    auto joined = seq<std::string>::of_list({"a", "b", "c"}).fold_left_s(
+        [](std::string acc, std::string x) -> promise<std::string> {
+            co_await lwt::pause();
+            co_return acc + x;
+        },
+        std::string(">"));
+    REQUIRE(main::run(joined) == ">abc");
+}
+
+TEST_CASE("iter_p runs f on every element at once; iter_n at most n at a time") {
+    auto gate = wait<void>();
+    int running = 0, most = 0, done = 0;
+    auto work = [&](int) -> promise<void> {
+        ++running;
+        most = std::max(most, running);
+        co_await gate.first;
+        --running;
+        ++done;
+    };
+    auto all = seq<int>::of_list({1, 2, 3, 4, 5}).iter_p(work);
+    REQUIRE(running == 5);
+    gate.second.resolve();
+    main::run(all);
+    REQUIRE(done == 5);
+
+    running = most = done = 0;
+    auto slow = [&](int) -> promise<void> {
+        ++running;
+        most = std::max(most, running);
+        co_await lwt::pause();
+        --running;
+        ++done;
+    };
+    main::run(seq<int>::of_list({1, 2, 3, 4, 5, 6, 7}).iter_n(slow, 2));
+    REQUIRE(done == 7);
+    REQUIRE(most == 2);
+    REQUIRE_THROWS_AS(seq<int>::of_list({1}).iter_n(slow, 0), std::invalid_argument);
+}
+
+TEST_CASE("iter_p waits for every f, then passes on the first failure") {
+    int finished = 0;
+    auto f = [&](int x) -> promise<void> {
+        co_await lwt::pause();
+        ++finished;
+        if (x == 2) throw std::runtime_error("two failed");
+    };
+    REQUIRE_THROWS_WITH(main::run(seq<int>::of_list({1, 2, 3}).iter_p(f)), "two failed");
+    REQUIRE(finished == 3);
 }
 
 TEST_CASE("dropping a seq suspended on a promise frees it once that promise settles") {

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -394,6 +395,116 @@ TEST_CASE("map_list gives every element of every list f returns, in order; flatt
     REQUIRE(main::run(repeated.to_list()) == std::vector<int>{1, 3, 3, 3});
     auto lists = stream<std::vector<std::string>>::of_vector({{"a", "b"}, {}, {"c"}});
     REQUIRE(main::run(lists.flatten().to_list()) == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("choose gives each element of several streams as it comes, and ends when all have") {
+    auto a = stream<std::string>::create();
+    auto b = stream<std::string>::create();
+    auto both = stream<std::string>::choose({a.first, b.first});
+    auto first = both.get();
+    REQUIRE(first.is_pending());
+    b.second("b1");
+    REQUIRE(main::run(first) == std::optional<std::string>("b1"));
+    a.second("a1");
+    REQUIRE(main::run(both.get()) == std::optional<std::string>("a1"));
+    a.second(std::nullopt);
+    auto later = both.get();
+    main::run(lwt::pause());
+    REQUIRE(later.is_pending());  // b has not ended
+    b.second("b2");
+    b.second(std::nullopt);
+    REQUIRE(main::run(later) == std::optional<std::string>("b2"));
+    REQUIRE(main::run(both.get()) == std::nullopt);
+}
+
+TEST_CASE("choose lets streams that all have elements ready take turns, losing none") {
+    auto a = stream<int>::of_vector({1, 2, 3});
+    auto b = stream<int>::of_vector({10, 20, 30});
+    auto got = main::run(stream<int>::choose({a, b}).to_list());
+    REQUIRE(got == std::vector<int>{1, 10, 2, 20, 3, 30});
+}
+
+TEST_CASE("choose takes an element only when it hands it on: the others stay in their streams") {
+    auto a = stream<int>::create();
+    auto b = stream<int>::create();
+    auto both = stream<int>::choose({a.first, b.first});
+    a.second(1);
+    b.second(2);
+    REQUIRE(main::run(both.get()) == std::optional<int>(1));
+    REQUIRE(main::run(b.first.get()) == std::optional<int>(2));  // b's element was only peeked at
+}
+
+TEST_CASE("wrap_exn turns each failure of the source into an error value and goes on") {
+    int calls = 0;
+    auto s = stream<int>::from([&calls]() -> promise<std::optional<int>> {
+        ++calls;
+        if (calls == 2) throw std::runtime_error("bad read");
+        if (calls == 4) co_return std::nullopt;
+        co_return calls;
+    });
+    auto w = main::run(s.wrap_exn().to_list());
+    REQUIRE(w.size() == 3);
+    REQUIRE(w[0].value() == 1);
+    REQUIRE_THROWS_WITH(std::rethrow_exception(w[1].error()), "bad read");
+    REQUIRE(w[2].value() == 3);
+}
+
+TEST_CASE("parse gives the parser's result and leaves what it did not take") {
+    auto s = stream<char>::of_vector({'4', '2', ';', 'x'});
+    auto number = [](stream<char> in) -> promise<int> {
+        auto digits = co_await in.get_while([](char c) { return c >= '0' && c <= '9'; });
+        if (digits.empty()) throw std::invalid_argument("no number");
+        co_return std::stoi(std::string(digits.begin(), digits.end()));
+    };
+    REQUIRE(main::run(s.parse(number)) == 42);
+    REQUIRE(main::run(s.to_list()) == std::vector<char>{';', 'x'});
+}
+
+TEST_CASE("parse puts back, in order, what a failing parser took, so another may try") {
+    auto s = stream<std::string>::of_vector({"GET", "/", "HTTP/9", "rest"});
+    auto strict = [](stream<std::string> in) -> promise<std::string> {
+        auto words = co_await in.nget(3);
+        if (words[2] != "HTTP/1.1") throw std::runtime_error("unsupported " + words[2]);
+        co_return words[1];
+    };
+    REQUIRE_THROWS_WITH(main::run(s.parse(strict)), "unsupported HTTP/9");
+    REQUIRE(main::run(s.nget(4)) == std::vector<std::string>{"GET", "/", "HTTP/9", "rest"});
+}
+
+TEST_CASE("parse nested in a parse: the inner failure gives its elements back to the outer parser") {
+    auto s = stream<int>::of_vector({1, 2, 3, 4});
+    auto outer = [](stream<int> in) -> promise<int> {
+        co_await in.junk();  // 1
+        auto failing = [](stream<int> in2) -> promise<void> {
+            co_await in2.njunk(2);  // 2, 3
+            throw std::runtime_error("inner");
+        };
+        try {
+            co_await in.parse(failing);
+        } catch (const std::runtime_error&) {
+        }
+        int next = *co_await in.get();  // 2 again
+        throw std::runtime_error("outer after " + std::to_string(next));
+    };
+    REQUIRE_THROWS_WITH(main::run(s.parse(outer)), "outer after 2");
+    // Everything the outer parse took (1, then 2 once) is back, once each.
+    REQUIRE(main::run(s.to_list()) == std::vector<int>{1, 2, 3, 4});
+}
+
+TEST_CASE("parse hands the elements it puts back to a reader already waiting") {
+    auto sp = stream<int>::create();
+    auto& s = sp.first;
+    auto parser = [](stream<int> in) -> promise<void> {
+        co_await in.junk();
+        co_await lwt::pause();
+        throw std::runtime_error("no");
+    };
+    sp.second(5);
+    auto parsed = s.parse(parser);
+    auto waiting = s.get();  // comes after the parser's read
+    REQUIRE(waiting.is_pending());
+    REQUIRE_THROWS(main::run(parsed));
+    REQUIRE(main::run(waiting) == std::optional<int>(5));
 }
 
 TEST_CASE("move-only elements pass through a stream") {

@@ -17,6 +17,7 @@
 // suspended on a pending promise lets the body finish that wait, then frees it.
 #pragma once
 
+#include <lwt/detail/iter_n.hpp>
 #include <lwt/promise.hpp>
 
 #include <coroutine>
@@ -131,7 +132,7 @@ public:
         if (p.waiting != nullptr) throw std::logic_error("lwt::seq::next: a next() is already pending");
         if (p.done) {
             if (p.error) return fail<std::optional<T>>(std::exchange(p.error, nullptr));
-            return return_(std::optional<T>());
+            return lwt::return_(std::optional<T>());
         }
         {
             detail::keys_scope k(p.keys);
@@ -140,11 +141,11 @@ public:
         if (p.current) {
             std::optional<T> v(std::move(*p.current));
             p.current.reset();
-            return return_(std::move(v));
+            return lwt::return_(std::move(v));
         }
         if (p.done) {
             if (p.error) return fail<std::optional<T>>(std::exchange(p.error, nullptr));
-            return return_(std::optional<T>());
+            return lwt::return_(std::optional<T>());
         }
         // The body waits on a promise: so do we.
         auto* c = new next_cell(&p);
@@ -153,20 +154,89 @@ public:
         return detail::adopt<std::optional<T>>(static_cast<detail::cell<std::optional<T>>*>(c));
     }
 
+    // ---- building (Lwt_seq's names) ----
+
+    // Lwt_seq.empty, return, return_lwt: no element; one element; the value of a promise.
+    static seq empty() { co_return; }
+    static seq return_(T v) { co_yield std::move(v); }
+    static seq return_lwt(promise<T> p) { co_yield co_await std::move(p); }
+    // Lwt_seq.cons, cons_lwt: x (or p's value, awaited when pulled), then s's elements.
+    static seq cons(T x, seq s) {
+        co_yield std::move(x);
+        while (auto v = co_await s.next()) co_yield std::move(*v);
+    }
+    static seq cons_lwt(promise<T> p, seq s) {
+        co_yield co_await std::move(p);
+        while (auto v = co_await s.next()) co_yield std::move(*v);
+    }
+    // Lwt_seq.of_list (of_vector is the same).
+    static seq of_vector(std::vector<T> v) {
+        for (auto& x : v) co_yield std::move(x);
+    }
+    static seq of_list(std::vector<T> v) { return of_vector(std::move(v)); }
+    // Lwt_seq.unfold / unfold_lwt: f(state) gives std::optional<std::pair<T, S>> (for
+    // unfold, directly or as a promise; for unfold_lwt, as a promise); std::nullopt ends.
+    template <class F, class S>
+    static seq unfold(F f, S state) {
+        for (;;) {
+            auto next = co_await detail::invoke_to_promise([&f, &state] {
+                if constexpr (detail::promise_like_v<std::invoke_result_t<F&, S&>>)
+                    return f(state);
+                else
+                    return lwt::return_(f(state));
+            });
+            if (!next) co_return;
+            state = std::move(next->second);
+            co_yield std::move(next->first);
+        }
+    }
+    template <class F, class S>
+        requires detail::is_promise_v<std::invoke_result_t<F&, S&>>
+    static seq unfold_lwt(F f, S state) {
+        return unfold(std::move(f), std::move(state));
+    }
+
     // ---- combinators (each a sequence of its own, pulling from this one) ----
 
+    // Lwt_seq.append: this sequence's elements, then other's.
+    seq append(seq other) && { return append_impl(std::move(*this), std::move(other)); }
     template <class F>
     auto map(F f) && -> seq<std::invoke_result_t<F&, T>> {
         return map_impl(std::move(*this), std::move(f));
+    }
+    // Lwt_seq.map_s: f gives a promise; each is awaited before the next element is pulled.
+    template <class F>
+    auto map_s(F f) && -> seq<detail::promise_value_t<std::invoke_result_t<F&, T>>> {
+        return map_s_impl(std::move(*this), std::move(f));
     }
     template <class F>
     seq filter(F p) && {
         return filter_impl(std::move(*this), std::move(p));
     }
+    // Lwt_seq.filter_s: p gives promise<bool>.
+    template <class F>
+    seq filter_s(F p) && {
+        return filter_s_impl(std::move(*this), std::move(p));
+    }
+    // Lwt_seq.filter_map: f gives std::optional<U>; filter_map_s: a promise of one.
+    template <class F>
+    auto filter_map(F f) && -> seq<typename std::invoke_result_t<F&, T>::value_type> {
+        return filter_map_impl(std::move(*this), std::move(f));
+    }
+    template <class F>
+    auto filter_map_s(F f) && -> seq<typename detail::promise_value_t<std::invoke_result_t<F&, T>>::value_type> {
+        return filter_map_s_impl(std::move(*this), std::move(f));
+    }
+    // Lwt_seq.flat_map: f gives a seq<U> for each element; their elements, in order.
+    template <class F>
+    auto flat_map(F f) && -> std::invoke_result_t<F&, T> {
+        return flat_map_impl(std::move(*this), std::move(f));
+    }
     seq take(std::size_t n) && { return take_impl(std::move(*this), n); }
 
     // Consuming the sequence.
     promise<std::vector<T>> to_vector() && { return to_vector_impl(std::move(*this)); }
+    promise<std::vector<T>> to_list() && { return to_vector_impl(std::move(*this)); }
     template <class F>
     promise<void> iter(F f) && {
         return iter_impl(std::move(*this), std::move(f));
@@ -175,24 +245,27 @@ public:
     promise<void> iter_s(F f) && {
         return iter_s_impl(std::move(*this), std::move(f));
     }
-    // Lwt_seq.fold_left f init s: f(acc, element) in order.
+    // Lwt_seq.iter_p: f(element) started on each element as it is pulled, without waiting
+    // for the previous ones; waits for all (the first failure wins, once all have settled).
+    // iter_n: at most max_concurrency (>= 1) running at once.
+    template <class F>
+    promise<void> iter_p(F f) && {
+        return std::move(*this).iter_n(std::move(f), static_cast<std::size_t>(-1));
+    }
+    template <class F>
+    promise<void> iter_n(F f, std::size_t max_concurrency) && {
+        if (max_concurrency == 0) throw std::invalid_argument("lwt::seq::iter_n: max_concurrency must be positive");
+        return detail::iter_n_pulled([s = std::move(*this)]() mutable { return s.next(); }, std::move(f),
+                                     max_concurrency);
+    }
+    // Lwt_seq.fold_left f init s: f(acc, element) in order; fold_left_s: f gives a promise.
     template <class F, class A>
     promise<A> fold_left(F f, A init) && {
         return fold_impl(std::move(*this), std::move(f), std::move(init));
     }
-
-    static seq of_vector(std::vector<T> v) {
-        for (auto& x : v) co_yield std::move(x);
-    }
-    // Lwt_seq.unfold_lwt: f(state) gives promise<optional<pair<T, S>>>; std::nullopt ends.
-    template <class F, class S>
-    static seq unfold(F f, S state) {
-        for (;;) {
-            auto next = co_await f(state);
-            if (!next) co_return;
-            state = std::move(next->second);
-            co_yield std::move(next->first);
-        }
+    template <class F, class A>
+    promise<A> fold_left_s(F f, A init) && {
+        return fold_s_impl(std::move(*this), std::move(f), std::move(init));
     }
 
 private:
@@ -214,6 +287,38 @@ private:
     template <class F>
     static seq<std::invoke_result_t<F&, T>> map_impl(seq s, F f) {
         while (auto v = co_await s.next()) co_yield f(std::move(*v));
+    }
+    static seq append_impl(seq a, seq b) {
+        while (auto v = co_await a.next()) co_yield std::move(*v);
+        while (auto v = co_await b.next()) co_yield std::move(*v);
+    }
+    template <class F>
+    static seq<detail::promise_value_t<std::invoke_result_t<F&, T>>> map_s_impl(seq s, F f) {
+        while (auto v = co_await s.next()) co_yield co_await f(std::move(*v));
+    }
+    template <class F>
+    static seq filter_s_impl(seq s, F p) {
+        while (auto v = co_await s.next())
+            if (co_await p(static_cast<const T&>(*v))) co_yield std::move(*v);
+    }
+    template <class F>
+    static seq<typename std::invoke_result_t<F&, T>::value_type> filter_map_impl(seq s, F f) {
+        while (auto v = co_await s.next())
+            if (auto u = f(std::move(*v))) co_yield std::move(*u);
+    }
+    template <class F>
+    static seq<typename detail::promise_value_t<std::invoke_result_t<F&, T>>::value_type> filter_map_s_impl(seq s, F f) {
+        while (auto v = co_await s.next()) {
+            auto u = co_await f(std::move(*v));
+            if (u) co_yield std::move(*u);
+        }
+    }
+    template <class F>
+    static std::invoke_result_t<F&, T> flat_map_impl(seq s, F f) {
+        while (auto v = co_await s.next()) {
+            auto inner = f(std::move(*v));
+            while (auto u = co_await inner.next()) co_yield std::move(*u);
+        }
     }
     template <class F>
     static seq filter_impl(seq s, F p) {
@@ -243,6 +348,11 @@ private:
     template <class F, class A>
     static promise<A> fold_impl(seq s, F f, A acc) {
         while (auto v = co_await s.next()) acc = f(std::move(acc), std::move(*v));
+        co_return acc;
+    }
+    template <class F, class A>
+    static promise<A> fold_s_impl(seq s, F f, A acc) {
+        while (auto v = co_await s.next()) acc = co_await f(std::move(acc), std::move(*v));
         co_return acc;
     }
 

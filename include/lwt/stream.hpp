@@ -11,9 +11,12 @@
 // stream_full and stream_empty are in detail/stream_source.hpp.
 #pragma once
 
+#include <lwt/detail/iter_n.hpp>
 #include <lwt/detail/stream_source.hpp>
 #include <lwt/promise.hpp>
+#include <lwt/result.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <deque>
 #include <exception>
@@ -146,12 +149,7 @@ public:
     promise<std::optional<T>> get() const {
         auto& sub = *sub_;
         if (sub.readers.empty()) {  // nobody reads before us
-            if (!sub.buf.empty()) {
-                std::optional<T> v(std::move(sub.buf.front()));
-                sub.buf.pop_front();
-                sub.consumed();
-                return ready(std::move(v));
-            }
+            if (!sub.buf.empty()) return ready(std::optional<T>(sub.take_front()));
             if (sub.src->closed) return ready(std::nullopt);
         }
         auto p = sub.readers.push(detail::read_kind::get);
@@ -201,11 +199,7 @@ public:
         auto& sub = *sub_;
         std::vector<T> out;
         if (!sub.readers.empty()) return out;  // earlier readers come first
-        while (!sub.buf.empty() && out.size() < n) {
-            out.push_back(std::move(sub.buf.front()));
-            sub.buf.pop_front();
-            sub.consumed();
-        }
+        while (!sub.buf.empty() && out.size() < n) out.push_back(sub.take_front());
         return out;
     }
 
@@ -287,7 +281,7 @@ public:
     template <class F>
     promise<void> iter_n(F f, std::size_t max_concurrency) const {
         if (max_concurrency == 0) throw std::invalid_argument("lwt::stream::iter_n: max_concurrency must be positive");
-        return iter_n_impl(*this, std::move(f), max_concurrency);
+        return detail::iter_n_pulled([s = *this] { return s.get(); }, std::move(f), max_concurrency);
     }
     // The first element satisfying p (std::nullopt if none); the elements before are consumed.
     template <class F>
@@ -333,6 +327,31 @@ public:
     // The elements of each stream of `ss`, in turn.
     static stream concat(stream<stream<T>> ss) {
         return from([ss = std::move(ss), cur = std::optional<stream>()]() mutable { return concat_step(ss, cur); });
+    }
+    // Lwt_stream.choose: the elements of all `ss` as they come, whichever has one first; it
+    // ends when they all have. When several have one ready, they take turns. An element is
+    // taken from its stream only when it is handed on (the others are only peeked at).
+    static stream choose(std::vector<stream> ss) {
+        static_assert(std::is_copy_constructible_v<T>, "lwt::stream::choose peeks");
+        return from([ss = std::move(ss), turn = std::size_t(0)]() mutable { return choose_step(ss, turn); });
+    }
+
+    // Lwt_stream.wrap_exn: each element v as result<T, exception_ptr>(v), and each failure of
+    // this stream's source (a rejected read) as lwt::error(e). A source that fails on every
+    // read makes an endless stream.
+    stream<result<T, std::exception_ptr>> wrap_exn() const {
+        return stream<result<T, std::exception_ptr>>::from([s = *this] { return wrap_exn_step(s); });
+    }
+
+    // Lwt_stream.parse: gives f(stream)'s result; if f fails, the elements it took are put
+    // back at the front of the stream, in their order, and the failure is passed on -- so
+    // another parser may try them. Nested parses on one stream are fine (an inner parse that
+    // fails gives its elements back to the outer one); elements that other readers take while
+    // f runs count as taken by f.
+    template <class F>
+    auto parse(F f) const -> promise<detail::promise_value_t<std::invoke_result_t<F&, stream>>> {
+        static_assert(std::is_copy_constructible_v<T>, "lwt::stream::parse keeps copies to put back");
+        return parse_impl<detail::promise_value_t<std::invoke_result_t<F&, stream>>>(*this, std::move(f));
     }
 
 private:
@@ -484,32 +503,6 @@ private:
         while (auto v = co_await s.get()) co_await f(std::move(*v));
     }
     template <class F>
-    static promise<void> iter_n_impl(stream s, F f, std::size_t max) {
-        std::vector<promise<void>> running;
-        std::exception_ptr first;
-        auto reap = [&] {
-            for (auto it = running.begin(); it != running.end();) {
-                if (it->is_pending()) {
-                    ++it;
-                    continue;
-                }
-                if (!first && it->state() == lwt::state::rejected) first = it->exception();
-                it = running.erase(it);
-            }
-        };
-        while (auto v = co_await s.get()) {
-            running.push_back(detail::invoke_to_promise([&f, &v] { return f(std::move(*v)); }));
-            reap();
-            while (running.size() >= max) {
-                co_await detail::settled(choose(running));
-                reap();
-            }
-        }
-        co_await join(running);
-        reap();
-        if (first) std::rethrow_exception(first);
-    }
-    template <class F>
     static promise<std::optional<T>> find_impl(stream s, F p) {
         while (auto v = co_await s.get())
             if (p(static_cast<const T&>(*v))) co_return v;
@@ -537,6 +530,79 @@ private:
             if (auto v = co_await cur->get()) co_return v;
             cur.reset();
         }
+    }
+
+    // Cancelling it cancels the peek (docs/semantics.md rule 7).
+    static promise<std::pair<std::size_t, std::optional<T>>> tagged_peek(stream s, std::size_t i) {
+        std::optional<T> v = co_await s.peek();
+        co_return std::pair(i, std::move(v));
+    }
+    static promise<std::optional<T>> choose_step(std::vector<stream>& ss, std::size_t& turn) {
+        while (!ss.empty()) {
+            // Peek at every stream, starting with the one after the last to give an element
+            // (pick prefers the first of several already settled).
+            std::vector<promise<std::pair<std::size_t, std::optional<T>>>> peeks;
+            peeks.reserve(ss.size());
+            for (std::size_t k = 0; k < ss.size(); ++k) {
+                std::size_t i = (turn + k) % ss.size();
+                peeks.push_back(tagged_peek(ss[i], i));
+            }
+            auto [i, v] = co_await pick(peeks);  // the other peeks are cancelled: they take nothing
+            if (v) {
+                turn = i + 1;
+                std::optional<T> taken = co_await ss[i].get();  // the element peeked, unless a reader beat us
+                if (taken) co_return taken;
+                continue;
+            }
+            ss.erase(ss.begin() + static_cast<std::ptrdiff_t>(i));
+            turn = i;
+        }
+        co_return std::nullopt;
+    }
+    static promise<std::optional<result<T, std::exception_ptr>>> wrap_exn_step(stream s) {
+        std::exception_ptr e;
+        try {
+            std::optional<T> v = co_await s.get();
+            if (!v) co_return std::nullopt;
+            co_return std::optional<result<T, std::exception_ptr>>(std::move(*v));
+        } catch (...) {
+            e = std::current_exception();
+        }
+        co_return std::optional<result<T, std::exception_ptr>>(lwt::error(std::move(e)));
+    }
+    template <class R, class F>
+    static promise<R> parse_impl(stream s, F f) {
+        auto& sub = *s.sub_;
+        std::vector<T> taken;
+        sub.parses.push_back(&taken);
+        std::exception_ptr e;
+        std::optional<std::conditional_t<std::is_void_v<R>, char, R>> r;
+        try {
+            promise<R> p = detail::invoke_to_promise([&f, &s] { return f(s); });
+            if constexpr (std::is_void_v<R>)
+                co_await std::move(p);
+            else
+                r.emplace(co_await std::move(p));
+        } catch (...) {
+            e = std::current_exception();
+        }
+        auto& ps = sub.parses;
+        auto at = std::find(ps.begin(), ps.end(), &taken);
+        if (e) {
+            // The enclosing parses recorded these elements too: they are no longer taken.
+            for (auto it = ps.begin(); it != at; ++it) {
+                auto k = static_cast<std::ptrdiff_t>(std::min((*it)->size(), taken.size()));
+                (*it)->erase((*it)->end() - k, (*it)->end());
+            }
+            for (auto it = taken.rbegin(); it != taken.rend(); ++it) sub.buf.push_front(std::move(*it));
+        }
+        ps.erase(at);
+        if (e) {
+            sub.grew();
+            sub.feed();
+            std::rethrow_exception(e);
+        }
+        if constexpr (!std::is_void_v<R>) co_return std::move(*r);
     }
 
     std::shared_ptr<detail::stream_sub<T>> sub_;

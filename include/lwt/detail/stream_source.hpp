@@ -54,6 +54,12 @@ struct stream_sub {
     std::deque<T> buf;
     waitq<std::optional<T>, read_kind> readers;
     waitq<void> growth;  // npeek waiting for the buffer to grow
+    // The parse() calls in progress on this stream, outermost first: each records the
+    // elements taken while it runs, to put them back if it fails.
+    std::vector<std::vector<T>*> parses;
+
+    // Removes the first buffered element (there is one) and gives it.
+    T take_front();
 
     // Hands what is buffered (or the end) to the waiting readers, oldest first.
     void feed();
@@ -196,6 +202,16 @@ void stream_sub<T>::consumed() {
 }
 
 template <class T>
+T stream_sub<T>::take_front() {
+    if constexpr (std::is_copy_constructible_v<T>)
+        for (auto* h : parses) h->push_back(buf.front());
+    T v(std::move(buf.front()));
+    buf.pop_front();
+    consumed();
+    return v;
+}
+
+template <class T>
 void stream_sub<T>::feed() {
     using queue = waitq<std::optional<T>, read_kind>;
     while (auto* e = readers.front()) {
@@ -204,10 +220,7 @@ void stream_sub<T>::feed() {
             if (e->extra == read_kind::peek) {
                 if constexpr (std::is_copy_constructible_v<T>) queue::fulfil(e, std::optional<T>(buf.front()));
             } else {
-                std::optional<T> v(std::move(buf.front()));
-                buf.pop_front();
-                consumed();
-                queue::fulfil(e, std::move(v));
+                queue::fulfil(e, std::optional<T>(take_front()));
             }
             continue;
         }

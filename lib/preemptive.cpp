@@ -2,7 +2,6 @@
 #include <lwt/preemptive.hpp>
 
 #include <condition_variable>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -15,34 +14,56 @@ namespace lwt::preemptive {
 struct pool {
     std::mutex m;
     std::condition_variable cv;
-    std::deque<lwt::detail::worker_job*> queue;
+    // The jobs waiting for a worker: a FIFO linked through inbox_item::next (a job is in this
+    // queue or in its loop's inbox, never both), so queueing allocates nothing.
+    lwt::detail::worker_job* head = nullptr;
+    lwt::detail::worker_job* tail = nullptr;
+    std::size_t queued = 0;
     int min = 0;
     int max = 8;
     int threads = 0;
     int idle = 0;
 
+    void push_locked(lwt::detail::worker_job* j) noexcept {
+        j->next = nullptr;
+        if (tail != nullptr)
+            tail->next = j;
+        else
+            head = j;
+        tail = j;
+        ++queued;
+    }
+    lwt::detail::worker_job* pop_locked() noexcept {
+        lwt::detail::worker_job* j = head;
+        head = static_cast<lwt::detail::worker_job*>(j->next);
+        if (head == nullptr) tail = nullptr;
+        --queued;
+        return j;
+    }
+
     void worker() {
         std::unique_lock<std::mutex> lk(m);
+        ++idle;
         for (;;) {
-            ++idle;
-            cv.wait(lk, [&] { return !queue.empty() || threads > max; });
+            cv.wait(lk, [&] { return head != nullptr || threads > max; });
             --idle;
-            if (queue.empty()) {  // the bounds were lowered
+            if (head == nullptr) {  // the bounds were lowered
                 --threads;
                 return;
             }
-            lwt::detail::worker_job* j = queue.front();
-            queue.pop_front();
+            lwt::detail::worker_job* j = pop_locked();
             lk.unlock();
             current_owner = j->owner;
             j->work();
             current_owner = nullptr;
+            lk.lock();
+            // Idle again before the loop hears of it: a loop that submits its next job as
+            // soon as this one's result arrives finds this worker free, and starts no thread.
+            ++idle;
             // The loop takes over the job (and frees it) once posted.
             j->owner->post(j);
-            lk.lock();
         }
     }
-
     void spawn_locked() {
         ++threads;
         std::thread([this] { worker(); }).detach();
@@ -67,8 +88,8 @@ void submit_job(worker_job* j) {
     j->owner->jobs_outstanding.fetch_add(1, std::memory_order_relaxed);
     auto& p = lwt::preemptive::the_pool();
     std::lock_guard<std::mutex> lk(p.m);
-    p.queue.push_back(j);
-    if (p.idle < static_cast<int>(p.queue.size()) && p.threads < p.max) p.spawn_locked();
+    p.push_locked(j);
+    if (static_cast<std::size_t>(p.idle) < p.queued && p.threads < p.max) p.spawn_locked();
     p.cv.notify_one();
 }
 

@@ -241,7 +241,6 @@ TEST_CASE("bad arguments are std::invalid_argument at the call") {
     REQUIRE_THROWS_AS(unix_::sockaddr::inet("not an address", 80), std::invalid_argument);
     REQUIRE_THROWS_AS(unix_::sockaddr::inet6("1.2.3.4", 80), std::invalid_argument);
     REQUIRE_THROWS_AS(unix_::sockaddr::unix_(std::string(200, 'x')), std::invalid_argument);
-    REQUIRE_THROWS_AS(unix_::waitpid(0), std::invalid_argument);
     REQUIRE_THROWS_AS(unix_::on_signal(SIGKILL, [](int) {}), std::invalid_argument);
 }
 
@@ -667,49 +666,3 @@ TEST_CASE("on_signal calls its handler on the loop until disabled") {
     REQUIRE_THROWS_AS(main::run(wait<void>().first), std::logic_error);
 }
 
-TEST_CASE("waitpid reaps a child and reports its exit status") {
-    int go[2];
-    REQUIRE(::pipe(go) == 0);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        ::close(go[1]);
-        char c;
-        [[maybe_unused]] auto n = ::read(go[0], &c, 1);  // until waitpid waits
-        ::_exit(3);
-    }
-    ::close(go[0]);
-    auto w = unix_::waitpid(pid);
-    REQUIRE(w.is_pending());
-    REQUIRE(::write(go[1], "g", 1) == 1);
-    ::close(go[1]);
-    auto p_status_ = main::run(w);
-    auto& p = p_status_.first;
-    auto& status = p_status_.second;
-    REQUIRE(p == pid);
-    REQUIRE(WIFEXITED(status));
-    REQUIRE(WEXITSTATUS(status) == 3);
-    REQUIRE_THROWS_AS(main::run(unix_::waitpid(pid)), unix_::unix_error);  // reaped already: ECHILD
-}
-
-TEST_CASE("waitpid reports a death by signal") {
-    int ready[2];
-    REQUIRE(::pipe(ready) == 0);
-    pid_t killed = ::fork();
-    if (killed == 0) {
-        ::signal(SIGTERM, SIG_DFL);  // not Catch's handler: die of the signal
-        [[maybe_unused]] auto n = ::write(ready[1], "r", 1);
-        ::pause();
-        ::_exit(0);
-    }
-    char c;
-    REQUIRE(::read(ready[0], &c, 1) == 1);  // the child's handler is reset: kill it now
-    ::close(ready[0]);
-    ::close(ready[1]);
-    auto w = unix_::waitpid(killed);
-    ::kill(killed, SIGTERM);
-    auto p2_s2_ = main::run(w);
-    REQUIRE(p2_s2_.first == killed);
-    auto& s2 = p2_s2_.second;
-    REQUIRE(WIFSIGNALED(s2));
-    REQUIRE(WTERMSIG(s2) == SIGTERM);
-}

@@ -1,5 +1,6 @@
 // The epoll reactor. See the overview in include/lwt/detail/epoll_engine.hpp.
 #include <lwt/detail/epoll_engine.hpp>
+#include <lwt/preemptive.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <system_error>
 
 namespace lwt::detail {
@@ -43,11 +45,6 @@ epoll_engine::epoll_engine() {
     ev.events = EPOLLIN;
     ev.data.fd = wake_fd_;
     ::epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-}
-
-epoll_engine::~epoll_engine() {
-    shutdown();
-    ::close(epfd_);
 }
 
 void epoll_engine::wake() noexcept { eventfd_write(wake_fd_, 1); }
@@ -207,9 +204,128 @@ std::int32_t epoll_engine::perform(io_op& op) noexcept {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Calls that may wait for a disk, on the worker pool. The job performs a request of its own
+// (`req`), aimed at its copies: the op may be cancelled, moved (relocate re-aims `op`) or
+// destroyed while the worker runs. Only the loop thread reads or writes `op`.
+
+struct epoll_engine::disk_job final : worker_job {
+    epoll_engine* engine;
+    io_op* op;   // null once the op completed without us (cancelled, or the engine tears down)
+    io_op req;   // what the worker performs
+    std::string path, path2;
+    struct statx stx {};
+    int fd_dup = -1;  // the op's descriptor (a file, or a directory for *at), duplicated
+    std::int32_t res = 0;
+
+    explicit disk_job(epoll_engine* e) : engine(e), op(nullptr) {
+        run = [](inbox_item* it) noexcept {
+            auto* j = static_cast<disk_job*>(it);
+            j->owner->jobs_outstanding.fetch_sub(1, std::memory_order_release);
+            epoll_engine& en = *j->engine;
+            auto& v = en.disk_jobs_;
+            v.erase(std::find(v.begin(), v.end(), j));
+            if (j->fd_dup >= 0) ::close(j->fd_dup);
+            if (j->op != nullptr) {
+                if (j->req.kind == io_kind::statx && j->res >= 0) std::memcpy(j->op->addr2, &j->stx, sizeof j->stx);
+                en.finish(*j->op, j->res);
+            } else if (j->req.kind == io_kind::openat && j->res >= 0) {
+                ::close(j->res);  // opened for an operation that is gone
+            }
+            en.recycle(j);
+        };
+    }
+    void work() noexcept override {
+        do res = perform_now(req);
+        while (res == -EINTR);
+    }
+};
+
+// Jobs are kept for reuse (their strings keep their room): after the first calls, a disk
+// call allocates nothing.
+void epoll_engine::recycle(disk_job* j) noexcept {
+    j->fd_dup = -1;
+    if (free_jobs_.size() < 64) {
+        try {
+            free_jobs_.push_back(j);
+            return;
+        } catch (...) {
+        }
+    }
+    delete j;
+}
+
+epoll_engine::~epoll_engine() {
+    shutdown();  // (waits for the jobs on the worker pool)
+    for (disk_job* j : free_jobs_) delete j;
+    ::close(epfd_);
+}
+
+bool epoll_engine::offload(io_op& op) noexcept {
+    disk_job* j = nullptr;
+    try {
+        if (free_jobs_.empty()) {
+            j = new disk_job(this);
+        } else {
+            j = free_jobs_.back();
+            free_jobs_.pop_back();
+        }
+        j->op = &op;
+        j->req = io_op();
+        io_op& r = j->req;
+        r.kind = op.kind;
+        r.flags = op.flags;
+        r.len = op.len;
+        r.off = op.off;
+        r.fd = op.fd;
+        if (op.fd >= 0) {
+            j->fd_dup = ::fcntl(op.fd, F_DUPFD_CLOEXEC, 0);
+            if (j->fd_dup < 0 && errno != EBADF) {  // (EBADF: the call will say it)
+                recycle(j);
+                return false;
+            }
+            r.fd = j->fd_dup >= 0 ? j->fd_dup : op.fd;
+        }
+        // The paths and the second pointer, per kind (io_kinds in io_op.cpp).
+        if (op.kind != io_kind::fsync) {
+            j->path = static_cast<const char*>(op.addr);
+            r.addr = j->path.data();
+        }
+        if (op.kind == io_kind::statx) {
+            r.addr2 = &j->stx;
+        } else if (op.kind == io_kind::renameat || op.kind == io_kind::symlinkat || op.kind == io_kind::linkat) {
+            j->path2 = static_cast<const char*>(op.addr2);
+            r.addr2 = j->path2.data();
+        }
+        disk_jobs_.push_back(j);
+    } catch (...) {
+        if (j != nullptr) {
+            if (j->fd_dup >= 0) ::close(j->fd_dup);
+            recycle(j);
+        }
+        return false;
+    }
+    submit_job(j);
+    return true;
+}
+
+epoll_engine::disk_job* epoll_engine::job_of(const io_op& op) const noexcept {
+    for (disk_job* j : disk_jobs_)
+        if (j->op == &op) return j;
+    return nullptr;
+}
+
 bool epoll_engine::try_now(io_op& op) noexcept {
     int dir = direction(op);
     if (dir < 0) {
+        if (op.traits().may_block_on_disk) {
+            // To the worker pool (submit), unless the fault injector answers for the kernel.
+            std::int32_t r = LWT_UNLIKELY(faults_ != nullptr) ? faults_->instead_of(op, false) : 0;
+            if (r == 0 || r == -EINTR) return false;
+            op.res = r;
+            op.phase = io_phase::done;
+            return true;
+        }
         op.res = perform(op);
         op.phase = io_phase::done;
         return true;
@@ -243,6 +359,16 @@ bool epoll_engine::try_now(io_op& op) noexcept {
 }
 
 void epoll_engine::submit(io_op& op) noexcept {
+    if (op.traits().may_block_on_disk) {
+        op.phase = io_phase::pending;
+        ++live_ops_;
+        if (!offload(op)) {
+            // No memory or no descriptor for a job: made here, completed next iteration.
+            op.res = perform(op);
+            performed_.push(op);
+        }
+        return;
+    }
     fd_entry& e = fds_[static_cast<std::size_t>(op.fd)];  // try_now created it
     // A readiness wait registers again even where the entry says registered: the descriptor
     // may not be ours, and its owner may have closed it (which drops its registration) and
@@ -314,8 +440,12 @@ void epoll_engine::serve(int fd, std::uint32_t events) noexcept {
     if (events & out) serve_list(fd, true, events, false);
 }
 
+void epoll_engine::finish_performed() noexcept {
+    while (io_op* op = performed_.pop()) finish(*op, op->res);
+}
+
 void epoll_engine::wait(std::int64_t timeout_ns) {
-    if (!ready_.empty() || !spurious_.empty()) timeout_ns = 0;
+    if (!ready_.empty() || !spurious_.empty() || !performed_.empty()) timeout_ns = 0;
     epoll_event evs[256];
     int n;
     if (pwait2_) {
@@ -348,6 +478,7 @@ void epoll_engine::wait(std::int64_t timeout_ns) {
         for (int fd : fds) serve(fd, EPOLLIN | EPOLLOUT);
     }
     if (LWT_UNLIKELY(!spurious_.empty())) serve_spurious();
+    if (LWT_UNLIKELY(!performed_.empty())) finish_performed();
 }
 
 // The fds whose attempt the fault injector answered with EAGAIN: the edge that made them
@@ -368,12 +499,36 @@ LWT_COLD void epoll_engine::serve_spurious() noexcept {
 void epoll_engine::cancel(io_op& op) noexcept {
     if (!op.in_flight()) return;
     op.cancel_requested = true;
+    if (op.traits().may_block_on_disk) {
+        if (disk_job* j = job_of(op)) {
+            // The call cannot be interrupted: it goes on, its result dropped.
+            j->op = nullptr;
+            finish(op, -ECANCELED);
+        } else {  // performed already (performed_): its result, with the cancel noted
+            performed_.remove(op);
+            finish(op, op.res);
+        }
+        return;
+    }
     fd_entry& e = fds_[static_cast<std::size_t>(op.fd)];
     queue_of(e, op).remove(op);
     finish(op, -ECANCELED);
 }
 
 bool epoll_engine::relocate(io_op& from, io_op& to) noexcept {
+    if (from.traits().may_block_on_disk) {
+        if (disk_job* j = job_of(from)) {
+            j->op = &to;  // (to.addr2 is re-aimed: a statx's result lands in the new owner)
+        } else {
+            // Performed already: a statx wrote into from's owner, which stays as it is.
+            if (from.kind == io_kind::statx && from.res >= 0) std::memcpy(to.addr2, from.addr2, sizeof(struct statx));
+            to.res = from.res;
+            performed_.replace(from, to);
+        }
+        to.phase = io_phase::pending;
+        from.phase = io_phase::idle;
+        return true;
+    }
     fd_entry& e = fds_[static_cast<std::size_t>(from.fd)];
     queue_of(e, from).replace(from, to);
     to.tag = from.tag;
@@ -397,6 +552,12 @@ void epoll_engine::forget_fd(int fd) noexcept {
 }
 
 void epoll_engine::cancel_all() noexcept {
+    for (std::size_t i = 0; i < disk_jobs_.size(); ++i)  // (completions may offload more)
+        if (io_op* op = std::exchange(disk_jobs_[i]->op, nullptr)) {
+            op->cancel_requested = true;
+            finish(*op, -ECANCELED);
+        }
+    finish_performed();
     for (std::size_t fd = 0; fd < fds_.size(); ++fd) {
         for (;;) {
             fd_entry& e = fds_[fd];

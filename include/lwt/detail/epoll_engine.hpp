@@ -6,8 +6,14 @@
 // and then at most one page at a time); if it would block it is parked, FIFO, on its fd's
 // reader or writer list, and retried when epoll reports the fd ready (edge-triggered,
 // registered once per fd; a per-direction "drained" hint skips attempts that would only
-// return EAGAIN). Operations that are not about readiness (regular files, paths,
-// close, fsync) are performed at once. Cancelling a parked operation unparks it. A
+// return EAGAIN). Operations that are not about readiness are performed at once (reads and
+// writes of regular files, close) -- except the calls that may wait for a disk (path
+// lookups, fsync: io_kind_traits::may_block_on_disk), made on the worker pool by a
+// `disk_job` that owns copies of the paths, a duplicate of the descriptor and its own statx
+// buffer, so that a cancelled operation completes at once and the job's late result harms
+// nothing (a descriptor it opened is closed); without memory or a descriptor for the job,
+// the call is made on the loop and completes at the next iteration. Cancelling a parked
+// operation unparks it. A
 // readiness wait (io_kind::poll, unix_::wait_read) may be on a descriptor lwt++ does not own:
 // it is attempted with poll(2), without the fd's entry (which would make a socket
 // non-blocking), and registers the fd again when it parks (its owner may have closed it and
@@ -67,6 +73,11 @@ private:
     void serve_spurious() noexcept;
     void serve(int fd, std::uint32_t events) noexcept;
     void serve_list(int fd, bool writers, std::uint32_t events, bool polls_only) noexcept;
+    struct disk_job;
+    bool offload(io_op& op) noexcept;  // false: no memory or no descriptor for the job
+    disk_job* job_of(const io_op& op) const noexcept;
+    void finish_performed() noexcept;
+    void recycle(disk_job* j) noexcept;
 
     int epfd_ = -1;
     bool pwait2_ = true;  // epoll_pwait2 (5.11), else epoll_wait with milliseconds
@@ -74,6 +85,9 @@ private:
     std::vector<int> ready_;  // fds epoll refuses (always ready): served next iteration
     std::vector<int> spurious_;
     std::vector<int> starved_;  // fds whose recv_chunk found the pool empty
+    std::vector<disk_job*> disk_jobs_;  // on the worker pool (an op of theirs may be gone)
+    std::vector<disk_job*> free_jobs_;  // done, kept for reuse
+    op_queue performed_;  // disk calls made on the loop (no job could be made): done next iteration
     // Counts serve() calls; a parked op's tag is the count when it parked, so that a serve
     // tells the polls parked during it (by the completions it ran) from those it serves.
     std::uint32_t serving_ = 0;  // fds whose attempt the fault injector said EAGAIN of

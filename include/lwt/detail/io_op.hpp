@@ -116,6 +116,9 @@ struct io_kind_traits {
     // address, recvmsg's header, statx's buffer): such an op cannot move once submitted.
     // The others copy what they read (an address, a path) when they take the request.
     bool writes_owner_after_submit = false;
+    // The call may wait for a disk (a path lookup, an fsync): the epoll engine makes it on
+    // the worker pool rather than on the loop (io_uring hands such calls to its own workers).
+    bool may_block_on_disk = false;
     // The plain system call, performed now: >= 0, or -errno. A kind that borrows its buffer
     // from the loop (recv_chunk) names the buffer in op.cqe_flags, as io_uring does.
     std::int32_t (*perform)(io_op& op) noexcept = nullptr;

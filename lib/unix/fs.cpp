@@ -147,16 +147,22 @@ path_op symlink(std::string target, std::string path) {
 
 promise<std::string> readlink(std::string path) {
     check_path(path, "readlink");
-    std::string buf(256, '\0');
-    for (;;) {
-        ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
-        if (n < 0) return lwt::fail<std::string>(unix_error(errno, "readlink", quoted(path)));
-        if (static_cast<std::size_t>(n) < buf.size()) {
-            buf.resize(static_cast<std::size_t>(n));
-            return lwt::return_(std::move(buf));
+    // (On the worker pool: a path lookup, as the other path calls.)
+    return preemptive::detach([path = std::move(path)] {
+        std::string buf(256, '\0');
+        for (;;) {
+            ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                throw unix_error(errno, "readlink", quoted(path));
+            }
+            if (static_cast<std::size_t>(n) < buf.size()) {
+                buf.resize(static_cast<std::size_t>(n));
+                return buf;
+            }
+            buf.resize(buf.size() * 2);
         }
-        buf.resize(buf.size() * 2);
-    }
+    });
 }
 
 promise<void> truncate(std::string path, off_t length) {

@@ -3,11 +3,13 @@
 #include <lwt/preemptive.hpp>
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -315,13 +317,68 @@ epoll_engine::disk_job* epoll_engine::job_of(const io_op& op) const noexcept {
     return nullptr;
 }
 
+// An open or a stat that needs no I/O, made on the loop as io_uring makes it inline:
+// openat2's RESOLVE_CACHED (5.12) fails with EAGAIN where the path's lookup would need the
+// disk. The open is made with O_NONBLOCK so that opening a FIFO or a device cannot wait for
+// its other side (a FIFO without a reader says ENXIO); a file that turns out not to be a
+// regular file or a directory is closed again and opened on the worker pool, blocking as
+// the caller asked. A stat goes through an O_PATH open, which never runs the file's open.
+// Opens that create or truncate may write: never here. -EAGAIN: to the worker pool.
+std::int32_t epoll_engine::attempt_cached(io_op& op) noexcept {
+    const char* p = static_cast<const char*>(op.addr);
+    if (p == nullptr || *p == '\0') return -EAGAIN;
+    open_how how{};
+    how.resolve = RESOLVE_CACHED;
+    const bool stat = op.kind == io_kind::statx;
+    if (stat) {
+        how.flags = O_PATH | O_CLOEXEC | ((op.flags & AT_SYMLINK_NOFOLLOW) ? O_NOFOLLOW : 0);
+    } else {
+        const int flags = op.flags | op.traits().forced_flags;
+        if ((flags & (O_CREAT | O_TRUNC)) != 0 || (flags & O_TMPFILE) == O_TMPFILE) return -EAGAIN;
+        how.flags = static_cast<std::uint64_t>(flags | O_NONBLOCK);
+        how.mode = (flags & O_CREAT) != 0 ? op.len : 0;
+    }
+    int fd = static_cast<int>(::syscall(SYS_openat2, op.fd, p, &how, sizeof how));
+    if (fd < 0) {
+        const int err = errno;
+        if (err == ENOSYS || err == EINVAL || err == E2BIG || err == EPERM) {
+            cached_lookups_ = false;  // no openat2, or no RESOLVE_CACHED (before 5.12), or a seccomp filter
+            return -EAGAIN;
+        }
+        // (ENXIO: a FIFO without a reader, EWOULDBLOCK: a lease -- the caller's open waits.)
+        if (err == EAGAIN || err == EINTR || (!stat && (err == ENXIO || err == EWOULDBLOCK))) return -EAGAIN;
+        return -err;
+    }
+    if (stat) {
+        int r = ::statx(fd, "", op.flags | AT_EMPTY_PATH, op.len, static_cast<struct statx*>(op.addr2));
+        const int err = errno;
+        ::close(fd);
+        return r == 0 ? 0 : -err;
+    }
+    if ((op.flags & O_NONBLOCK) == 0) {
+        struct stat st;
+        if (::fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
+            ::close(fd);
+            return -EAGAIN;
+        }
+        int fl = ::fcntl(fd, F_GETFL);
+        if (fl >= 0) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    return fd;
+}
+
 bool epoll_engine::try_now(io_op& op) noexcept {
     int dir = direction(op);
     if (dir < 0) {
         if (op.traits().may_block_on_disk) {
-            // To the worker pool (submit), unless the fault injector answers for the kernel.
+            // To the worker pool (submit), unless the fault injector answers for the kernel,
+            // or the lookup needs no I/O.
             std::int32_t r = LWT_UNLIKELY(faults_ != nullptr) ? faults_->instead_of(op, false) : 0;
-            if (r == 0 || r == -EINTR) return false;
+            if (r == 0 || r == -EINTR) {
+                if (!cached_lookups_ || (op.kind != io_kind::openat && op.kind != io_kind::statx)) return false;
+                r = attempt_cached(op);
+                if (r == -EAGAIN) return false;
+            }
             op.res = r;
             op.phase = io_phase::done;
             return true;

@@ -8,7 +8,8 @@
 // registered once per fd; a per-direction "drained" hint skips attempts that would only
 // return EAGAIN). Operations that are not about readiness are performed at once (reads and
 // writes of regular files, close) -- except the calls that may wait for a disk (path
-// lookups, fsync: io_kind_traits::may_block_on_disk), made on the worker pool by a
+// lookups, fsync: io_kind_traits::may_block_on_disk), made on the worker pool (an open or a
+// stat whose lookup needs no I/O is made here first: attempt_cached) by a
 // `disk_job` that owns copies of the paths, a duplicate of the descriptor and its own statx
 // buffer, so that a cancelled operation completes at once and the job's late result harms
 // nothing (a descriptor it opened is closed); without memory or a descriptor for the job,
@@ -77,6 +78,7 @@ private:
     bool offload(io_op& op) noexcept;  // false: no memory or no descriptor for the job
     disk_job* job_of(const io_op& op) const noexcept;
     void finish_performed() noexcept;
+    std::int32_t attempt_cached(io_op& op) noexcept;
     void recycle(disk_job* j) noexcept;
 
     int epfd_ = -1;
@@ -87,6 +89,7 @@ private:
     std::vector<int> starved_;  // fds whose recv_chunk found the pool empty
     std::vector<disk_job*> disk_jobs_;  // on the worker pool (an op of theirs may be gone)
     std::vector<disk_job*> free_jobs_;  // done, kept for reuse
+    bool cached_lookups_ = true;  // openat2 with RESOLVE_CACHED works (found out at the first refusal)
     op_queue performed_;  // disk calls made on the loop (no job could be made): done next iteration
     // Counts serve() calls; a parked op's tag is the count when it parked, so that a serve
     // tells the polls parked during it (by the completions it ran) from those it serves.

@@ -69,6 +69,7 @@ void run_until(cell_base* s) {
         if (leave_hooks != nullptr) leave_hooks->run();
         if (!queue_empty()) drain_queue();
     }
+    if (io_engine* e = io_engine::current_if_any()) e->end_iteration();
 }
 
 }  // namespace lwt::detail
@@ -101,6 +102,44 @@ void hooks::run() {
         auto f = it->f;  // the hook may remove itself while running
         f();
     }
+}
+
+double loop_stats::submitted_per_kernel_wait() const noexcept {
+    return kernel_waits == 0 ? 0.0 : static_cast<double>(submitted) / static_cast<double>(kernel_waits);
+}
+double loop_stats::completions_per_iteration() const noexcept {
+    return iterations == 0 ? 0.0 : static_cast<double>(completions) / static_cast<double>(iterations);
+}
+std::string loop_stats::to_string() const {
+    std::string s = fmt::format("lwt ({}): {} iterations, {} completions ({:.2f} per iteration), {:.2f} submissions per kernel wait, "
+                                "{} operations and {} timers pending",
+                                engine, iterations, completions, completions_per_iteration(), submitted_per_kernel_wait(),
+                                live_operations, live_timers);
+    if (timed)
+        s += fmt::format(", longest iteration {:.3f} ms, {} stalls", static_cast<double>(longest_iteration.count()) / 1e6, stalls);
+    return s;
+}
+
+loop_stats stats() {
+    auto& e = lwt::detail::io_engine::current();
+    const auto& m = e.counters();
+    loop_stats s;
+    s.iterations = m.iterations;
+    s.kernel_waits = m.kernel_waits;
+    s.submitted = m.submitted;
+    s.completions = m.completions;
+    s.live_operations = e.live_operations();
+    s.live_timers = e.timer_count();
+    s.timed = e.stall_threshold() > 0;
+    s.longest_iteration = std::chrono::nanoseconds(m.longest_iteration_ns);
+    s.stalls = m.stalls;
+    s.engine = e.id();
+    return s;
+}
+
+void set_stall_threshold(std::chrono::nanoseconds t) {
+    if (t.count() < 0) throw std::invalid_argument("lwt::main::set_stall_threshold: negative duration");
+    lwt::detail::io_engine::current().set_stall_threshold(t.count());
 }
 
 hooks& enter_iter_hooks() { return detail::lazily(detail::enter_hooks); }

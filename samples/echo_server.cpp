@@ -93,6 +93,8 @@ promise<void> run_loop(int port, bool reuse_port) {
     auto stop = wait<void>();
     for (int sig : {SIGTERM, SIGINT}) unix_::on_signal(sig, [r = stop.second](int) { if (r.cell()->pending()) r.resolve(); });
     co_await pick(accept_loop(listener), stop.first);
+    // What this loop did (lwt::main::stats), one line per loop.
+    fmt::print(stderr, "echo_server: loop {}: {}\n", loops::index(), main::stats().to_string());
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // <lwt/main.hpp>: Lwt_main -- run, yield, at_exit, the iteration hooks (rules 9 and 16).
+#include <lwt/engine.hpp>
 #include <lwt/main.hpp>
 #include <lwt/unix.hpp>
 
@@ -9,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -231,4 +234,99 @@ TEST_CASE("run_program prints a failure as one line naming the program and retur
     auto [err2, status2] = with_stderr_captured([] { return lwt::main::run_program([]() -> int { throw 42; }); });
     REQUIRE(status2 == 2);
     REQUIRE(err2 == std::string(program_invocation_short_name) + ": an exception that is not a std::exception\n");
+}
+
+namespace {
+
+// A read of one byte on a pipe, pending until the other end writes (so that it completes
+// through the loop, not at the call).
+struct pipe_pair {
+    std::pair<lwt::unix_::file_descr, lwt::unix_::file_descr> p = lwt::unix_::pipe();
+    lwt::unix_::file_descr& r = p.first;
+    lwt::unix_::file_descr& w = p.second;
+};
+
+void spin_for(std::chrono::milliseconds d) {
+    auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+}
+
+}  // namespace
+
+TEST_CASE("stats count the loop's iterations, kernel waits, submissions and completions") {
+    pipe_pair pp;
+    const auto before = lwt::main::stats();
+    lwt::main::run([&]() -> lwt::promise<void> {
+        char c;
+        for (int i = 0; i < 10; ++i) {
+            auto r = lwt::promise<std::size_t>(lwt::unix_::read(pp.r, &c, 1));
+            co_await lwt::pause();  // (the read waits in the engine meanwhile)
+            REQUIRE(lwt::main::stats().live_operations >= 1);
+            REQUIRE(::write(pp.w.fd(), "x", 1) == 1);
+            co_await r;
+        }
+        auto nap = lwt::unix_::sleep(0.001);
+        REQUIRE(lwt::main::stats().live_timers >= 1);
+        co_await nap;
+    });
+    const auto after = lwt::main::stats();
+    REQUIRE(after.iterations - before.iterations >= 10);
+    REQUIRE(after.kernel_waits - before.kernel_waits >= 10);
+    REQUIRE(after.submitted - before.submitted >= 10);
+    REQUIRE(after.completions - before.completions >= 10);
+    REQUIRE(after.live_operations == 0);
+    REQUIRE(after.engine == std::string(lwt::engine::id()));
+    const std::string line = after.to_string();
+    REQUIRE(line.find("iterations") != std::string::npos);
+    REQUIRE(line.find(after.engine) != std::string::npos);
+}
+
+TEST_CASE("a stall prints one line: how long the iteration ran, and the operation and coroutine of its longest step") {
+    pipe_pair pp;
+    lwt::main::set_stall_threshold(std::chrono::milliseconds(20));
+    const auto before = lwt::main::stats();
+    REQUIRE(before.timed);
+    auto [err, status] = with_stderr_captured([&] {
+        auto writer = [&]() -> lwt::promise<void> {
+            co_await lwt::pause();
+            REQUIRE(::write(pp.w.fd(), "x", 1) == 1);
+        };
+        lwt::main::run([&]() -> lwt::promise<void> {
+            char c;
+            auto w = writer();
+            co_await lwt::unix_::read(pp.r, &c, 1);  // (awaited where it is made: its completion resumes us)
+            spin_for(std::chrono::milliseconds(60));  // runs inside the read's completion
+            co_await lwt::pause();                    // the next iteration measures the last
+            co_await lwt::pause();
+            co_await w;
+        });
+        return 0;
+    });
+    const auto after = lwt::main::stats();
+    lwt::main::set_stall_threshold(std::chrono::nanoseconds(0));
+    REQUIRE(after.stalls - before.stalls == 1);
+    REQUIRE(after.longest_iteration >= std::chrono::milliseconds(60));
+    INFO(err);
+    REQUIRE(err.rfind("lwt: stall: a loop iteration ran ", 0) == 0);
+    REQUIRE(err.find("(threshold 20.0 ms)") != std::string::npos);
+    REQUIRE(err.find("was the completion of a read on fd " + std::to_string(pp.r.fd())) != std::string::npos);
+    REQUIRE(err.find(", which resumed ") != std::string::npos);
+    REQUIRE(std::count(err.begin(), err.end(), '\n') == 1);
+    REQUIRE_FALSE(lwt::main::stats().timed);
+}
+
+TEST_CASE("without a stall threshold nothing is timed or printed") {
+    lwt::main::set_stall_threshold(std::chrono::nanoseconds(0));
+    auto [err, status] = with_stderr_captured([] {
+        lwt::main::run([]() -> lwt::promise<void> {
+            co_await lwt::pause();
+            spin_for(std::chrono::milliseconds(30));
+            co_await lwt::pause();
+        });
+        return 0;
+    });
+    REQUIRE(err.empty());
+    REQUIRE_FALSE(lwt::main::stats().timed);
+    REQUIRE_THROWS_AS(lwt::main::set_stall_threshold(std::chrono::nanoseconds(-1)), std::invalid_argument);
 }

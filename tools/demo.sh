@@ -75,6 +75,8 @@ run() {
     # The engine column: the server's own (lwt++ servers say which at start), not the
     # load generator's.
     local engine; engine=$(sed -n 's/.*(\([a-z]*\) engine).*/\1/p' "$log" | head -n 1)
+    # lwt++ servers end with what each loop did (lwt::main::stats): one line per loop.
+    sed -n 's/^echo_server: loop /    loop /p' "$log" >&2
     rm -f "$log"
     [ -n "$engine" ] && line=$(printf '%s' "$line" | sed "s/ engine=[^ ]*/ engine=$engine/")
     [ -n "$line" ] && results+=("$line")

@@ -112,6 +112,8 @@ io_engine::io_engine() {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
     if (fault_config c = fault_config::from_env(); c.any()) faults_ = std::make_unique<fault_injector>(c);
+    if (const char* ms = std::getenv("LWT_STALL_MS"); ms != nullptr && *ms != '\0')
+        stall_ns_ = static_cast<std::int64_t>(std::strtod(ms, nullptr) * 1e6);
 }
 
 fault_injector& io_engine::faults() {
@@ -187,6 +189,8 @@ void io_engine::shutdown() noexcept {
 }
 
 void io_engine::iterate(std::int64_t timeout_ns) {
+    ++metrics_.iterations;
+    end_iteration();
     std::int64_t t = timeout_ns;
     if (!timers_.empty() && t != 0) {
         std::int64_t d = timers_[0].deadline - monotonic_ns();
@@ -211,8 +215,45 @@ void io_engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noe
     op.cqe_flags = cqe_flags;
     op.phase = io_phase::done;
     --live_ops_;
+    ++metrics_.completions;
     resolution_scope scope;
+    if (LWT_UNLIKELY(stall_ns_ > 0))
+        timed_complete(op);
+    else
+        op.complete(&op);
+}
+
+// ---------------------------------------------------------------------------------------
+// Stall detection. An iteration's busy part runs from its kernel call's return (woke) to the
+// start of the next iteration: completions, timers, pauses, what they deferred, the hooks.
+
+void io_engine::set_stall_threshold(std::int64_t ns) noexcept {
+    stall_ns_ = ns > 0 ? ns : 0;
+    woke_at_ = 0;
+    step_ = {};
+}
+
+void io_engine::timed_complete(io_op& op) noexcept {
+    // (Read before complete: it may destroy the op.)
+    // (A coroutine frame's first word is its resume function -- g++ clears it when the
+    // coroutine finishes, so it is read now.)
+    step s{0, op.traits().name, op.fd,
+           op.complete == &resume_awaiter && op.frame != nullptr ? *static_cast<void* const*>(op.frame) : nullptr};
+    const std::int64_t t0 = monotonic_ns();
     op.complete(&op);
+    s.ns = monotonic_ns() - t0;
+    if (s.ns > step_.ns) step_ = s;
+}
+
+void io_engine::end_busy_part() noexcept {
+    const std::int64_t busy = monotonic_ns() - woke_at_;
+    woke_at_ = 0;
+    if (busy > metrics_.longest_iteration_ns) metrics_.longest_iteration_ns = busy;
+    if (stall_ns_ > 0 && busy > stall_ns_) {
+        ++metrics_.stalls;
+        report_stall(busy, stall_ns_, step_.ns, step_.kind, step_.fd, step_.resumed);
+    }
+    step_ = {};
 }
 
 // ---------------------------------------------------------------------------------------

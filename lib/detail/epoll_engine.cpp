@@ -416,6 +416,7 @@ bool epoll_engine::try_now(io_op& op) noexcept {
 }
 
 void epoll_engine::submit(io_op& op) noexcept {
+    ++submitted_;
     if (op.traits().may_block_on_disk) {
         op.phase = io_phase::pending;
         ++live_ops_;
@@ -520,6 +521,7 @@ void epoll_engine::wait(std::int64_t timeout_ns) {
         int ms = timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999'999) / 1'000'000);
         n = ::epoll_wait(epfd_, evs, 256, ms);
     }
+    woke(std::exchange(submitted_, 0));
     for (int i = 0; i < n; ++i) {
         if (evs[i].data.fd == wake_fd_) {
             eventfd_t v;

@@ -399,6 +399,7 @@ void uring_engine::wait(std::int64_t timeout_ns) {
     if (LWT_UNLIKELY(!retired_.empty()) && free_retired()) timeout_ns = 0;  // (its waiters ran: see what they started)
     if (LWT_UNLIKELY(!retired_receivers_.empty()) && free_retired_receivers()) timeout_ns = 0;
     if (backlog_pos_ < backlog_.size()) timeout_ns = 0;  // completions are waiting already
+    const unsigned queued = io_uring_sq_ready(&ring_);
     if (timeout_ns == 0) {
         io_uring_submit_and_get_events(&ring_);
     } else if (timeout_ns < 0) {
@@ -410,6 +411,7 @@ void uring_engine::wait(std::int64_t timeout_ns) {
         io_uring_cqe* cqe = nullptr;
         io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
+    woke(queued - io_uring_sq_ready(&ring_));  // (what the kernel took of what was queued)
     // Dispatch in order: first what a cancel() moved aside, then the ring. Each CQE is
     // copied and consumed before its dispatch, so that a completion may cancel another
     // operation -- whose cancel() then reaps the ring further, into backlog_.

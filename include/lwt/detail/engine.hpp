@@ -67,6 +67,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace lwt::detail {
@@ -98,6 +99,14 @@ LWT_EXPORT void register_exit_hook(std::function<void()> f);
 // Does now what the thread's exit would: runs the exit hooks, then destroys the engine
 // (a loop thread of loops::run ends its engine while it is still known as a loop).
 LWT_EXPORT void end_thread_engine() noexcept;
+
+// The stall warning (lib/detail/stall.cpp): an iteration that ran busy_ns, and its longest
+// step (the completion of a `kind` operation on `fd`, which resumed the coroutine whose
+// resume function is `code`).
+LWT_EXPORT void report_stall(std::int64_t busy_ns, std::int64_t threshold_ns, std::int64_t step_ns, const char* kind,
+                             int fd, const void* code) noexcept;
+// A function's name (demangled), or "<file>+<offset>" where its symbol is not exported.
+LWT_EXPORT std::string name_of_code(const void* fn);
 
 class io_engine;
 // Registers a function called at the start of every engine's teardown (on its thread), to
@@ -204,6 +213,29 @@ public:
     // This engine's fault injector (faults.hpp), created on first use for a test's
     // fail_next; LWT_FAULTS creates it with the engine.
     fault_injector& faults();
+    // ---- metrics (lwt::main::stats) ----
+    // Counted always (an increment each); the iteration's duration only while a stall
+    // threshold is set (two clock reads per iteration and per completion).
+    struct metrics {
+        std::uint64_t iterations = 0;       // iterate() calls
+        std::uint64_t kernel_waits = 0;     // io_uring_enter / epoll_wait calls made by wait()
+        std::uint64_t submitted = 0;        // io_uring: SQEs handed over; epoll: operations parked or sent to the worker pool
+        std::uint64_t completions = 0;      // operations completed (each resumes its waiter)
+        std::int64_t longest_iteration_ns = 0;  // the longest busy part of an iteration (timed only)
+        std::uint64_t stalls = 0;           // iterations whose busy part passed the threshold
+    };
+    const metrics& counters() const noexcept { return metrics_; }
+    // An iteration busier than `ns` (> 0) prints a warning on stderr naming its longest step
+    // (the operation whose completion ran longest, and the coroutine it resumed); 0: off.
+    // LWT_STALL_MS sets it when the engine is made.
+    void set_stall_threshold(std::int64_t ns) noexcept;
+    std::int64_t stall_threshold() const noexcept { return stall_ns_; }
+    // The busy part of an iteration ends (iterate() calls it; so does a run that returns
+    // without iterating again).
+    void end_iteration() noexcept {
+        if (LWT_UNLIKELY(woke_at_ != 0)) end_busy_part();
+    }
+
     // Signal handlers and notifications that keep the loop alive (changed from any thread).
     std::atomic<std::size_t> external_sources{0};
     std::atomic<std::size_t> jobs_outstanding{0};  // worker jobs that will post back here
@@ -220,6 +252,13 @@ protected:
     // Runs a completion as an outermost resolution (what it defers is drained before the
     // next completion).
     void finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags = 0) noexcept;
+    // Called by wait() when its kernel call returns: the iteration's busy part starts.
+    void woke(std::uint64_t submitted) noexcept {
+        ++metrics_.kernel_waits;
+        metrics_.submitted += submitted;
+        if (LWT_UNLIKELY(stall_ns_ > 0)) woke_at_ = monotonic_ns();
+    }
+    metrics metrics_;
     void fire_timers() noexcept;
     std::int64_t next_timer_deadline() const noexcept { return timers_.empty() ? -1 : timers_[0].deadline; }
 
@@ -246,6 +285,18 @@ private:
         s.node->index = i;
     }
     buffer_pool& make_pool();
+    void timed_complete(io_op& op) noexcept;
+    void end_busy_part() noexcept;
+    // Stall detection (timed iterations): the threshold, when the kernel call returned, and
+    // the longest completion of the iteration so far.
+    std::int64_t stall_ns_ = 0;
+    std::int64_t woke_at_ = 0;
+    struct step {
+        std::int64_t ns = 0;
+        const char* kind = nullptr;
+        int fd = -1;
+        const void* resumed = nullptr;  // the resume function of the coroutine that awaited the op
+    } step_;
     void sift_up(std::uint32_t i) noexcept;
     void sift_down(std::uint32_t i) noexcept;
     void fire_one(timer_node* t) noexcept;

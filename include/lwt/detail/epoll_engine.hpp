@@ -89,7 +89,8 @@ private:
     std::vector<int> starved_;  // fds whose recv_chunk found the pool empty
     std::vector<disk_job*> disk_jobs_;  // on the worker pool (an op of theirs may be gone)
     std::vector<disk_job*> free_jobs_;  // done, kept for reuse
-    bool cached_lookups_ = true;  // openat2 with RESOLVE_CACHED works (found out at the first refusal)
+    bool cached_lookups_ = true;
+    std::uint64_t submitted_ = 0;  // operations parked or sent to the worker pool since the last wait  // openat2 with RESOLVE_CACHED works (found out at the first refusal)
     op_queue performed_;  // disk calls made on the loop (no job could be made): done next iteration
     // Counts serve() calls; a parked op's tag is the count when it parked, so that a serve
     // tells the polls parked during it (by the completions it ran) from those it serves.

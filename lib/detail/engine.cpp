@@ -216,11 +216,9 @@ void io_engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noe
     op.phase = io_phase::done;
     --live_ops_;
     ++metrics_.completions;
+    if (LWT_UNLIKELY(stall_ns_ > 0)) return timed_complete(op);
     resolution_scope scope;
-    if (LWT_UNLIKELY(stall_ns_ > 0))
-        timed_complete(op);
-    else
-        op.complete(&op);
+    op.complete(&op);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -233,7 +231,8 @@ void io_engine::set_stall_threshold(std::int64_t ns) noexcept {
     step_ = {};
 }
 
-void io_engine::timed_complete(io_op& op) noexcept {
+LWT_COLD void io_engine::timed_complete(io_op& op) noexcept {
+    resolution_scope scope;
     // (Read before complete: it may destroy the op.)
     // (A coroutine frame's first word is its resume function -- g++ clears it when the
     // coroutine finishes, so it is read now.)
@@ -245,7 +244,7 @@ void io_engine::timed_complete(io_op& op) noexcept {
     if (s.ns > step_.ns) step_ = s;
 }
 
-void io_engine::end_busy_part() noexcept {
+LWT_COLD void io_engine::end_busy_part() noexcept {
     const std::int64_t busy = monotonic_ns() - woke_at_;
     woke_at_ = 0;
     if (busy > metrics_.longest_iteration_ns) metrics_.longest_iteration_ns = busy;

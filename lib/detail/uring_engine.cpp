@@ -399,19 +399,21 @@ void uring_engine::wait(std::int64_t timeout_ns) {
     if (LWT_UNLIKELY(!retired_.empty()) && free_retired()) timeout_ns = 0;  // (its waiters ran: see what they started)
     if (LWT_UNLIKELY(!retired_receivers_.empty()) && free_retired_receivers()) timeout_ns = 0;
     if (backlog_pos_ < backlog_.size()) timeout_ns = 0;  // completions are waiting already
-    const unsigned queued = io_uring_sq_ready(&ring_);
+    int submitted;  // (what the kernel took of what was queued; < 0: an error, none)
     if (timeout_ns == 0) {
-        io_uring_submit_and_get_events(&ring_);
+        submitted = io_uring_submit_and_get_events(&ring_);
     } else if (timeout_ns < 0) {
-        io_uring_submit_and_wait(&ring_, 1);
+        submitted = io_uring_submit_and_wait(&ring_, 1);
     } else {
         __kernel_timespec ts;
         ts.tv_sec = timeout_ns / 1'000'000'000;
         ts.tv_nsec = timeout_ns % 1'000'000'000;
         io_uring_cqe* cqe = nullptr;
+        const unsigned queued = io_uring_sq_ready(&ring_);  // (this call gives no count)
         io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+        submitted = static_cast<int>(queued - io_uring_sq_ready(&ring_));
     }
-    woke(queued - io_uring_sq_ready(&ring_));  // (what the kernel took of what was queued)
+    woke(submitted > 0 ? static_cast<unsigned>(submitted) : 0);
     // Dispatch in order: first what a cancel() moved aside, then the ring. Each CQE is
     // copied and consumed before its dispatch, so that a completion may cancel another
     // operation -- whose cancel() then reaps the ring further, into backlog_.

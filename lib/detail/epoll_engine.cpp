@@ -341,12 +341,16 @@ std::int32_t epoll_engine::attempt_cached(io_op& op) noexcept {
     int fd = static_cast<int>(::syscall(SYS_openat2, op.fd, p, &how, sizeof how));
     if (fd < 0) {
         const int err = errno;
-        if (err == ENOSYS || err == EINVAL || err == E2BIG || err == EPERM) {
-            cached_lookups_ = false;  // no openat2, or no RESOLVE_CACHED (before 5.12), or a seccomp filter
+        if (err == ENOSYS || err == EINVAL || err == E2BIG) {
+            // No openat2 (before 5.6), no RESOLVE_CACHED (before 5.12) -- or flags openat2
+            // refuses where openat ignores them: the worker makes the calls from now on.
+            cached_lookups_ = false;
             return -EAGAIN;
         }
-        // (ENXIO: a FIFO without a reader, EWOULDBLOCK: a lease -- the caller's open waits.)
-        if (err == EAGAIN || err == EINTR || (!stat && (err == ENXIO || err == EWOULDBLOCK))) return -EAGAIN;
+        // (ENXIO: a FIFO without a reader, EWOULDBLOCK: a lease -- the caller's open waits;
+        // EPERM: perhaps a seccomp filter refusing openat2 -- the plain call decides.)
+        if (err == EAGAIN || err == EINTR || err == EPERM || (!stat && (err == ENXIO || err == EWOULDBLOCK)))
+            return -EAGAIN;
         return -err;
     }
     if (stat) {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 namespace lwt::detail {
 
@@ -59,10 +60,15 @@ void run_until(cell_base* s) {
     while (s->pending()) {
         io_engine* e = io_engine::current_if_any();
         bool paused = has_paused();
-        if (!paused && (e == nullptr || !e->has_pending_work()))
+        if (!paused && (e == nullptr || !e->has_pending_work())) {
+            // What the promise waits on, so that the hang explains itself (on stderr: the
+            // error stays one line).
+            std::string tree = "lwt::main::run: the promise that can never settle waits on:\n" + describe_awaited(s);
+            std::fwrite(tree.data(), 1, tree.size(), stderr);
             throw std::logic_error(
                 "lwt::main::run: the promise can never settle (no pending I/O, timer, pause, task, "
                 "signal handler or notification)");
+        }
         if (enter_hooks != nullptr) enter_hooks->run();
         if (e != nullptr) e->iterate(paused ? 0 : -1);
         if (has_paused()) wake_paused();

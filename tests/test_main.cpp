@@ -1,4 +1,5 @@
 // <lwt/main.hpp>: Lwt_main -- run, yield, at_exit, the iteration hooks (rules 9 and 16).
+#include <lwt/bind.hpp>
 #include <lwt/engine.hpp>
 #include <lwt/main.hpp>
 #include <lwt/unix.hpp>
@@ -329,4 +330,50 @@ TEST_CASE("without a stall threshold nothing is timed or printed") {
     REQUIRE(err.empty());
     REQUIRE_FALSE(lwt::main::stats().timed);
     REQUIRE_THROWS_AS(lwt::main::set_stall_threshold(std::chrono::nanoseconds(-1)), std::invalid_argument);
+}
+
+namespace {
+
+lwt::promise<int> relay(lwt::promise<int> p) { co_return co_await p; }
+
+}  // namespace
+
+TEST_CASE("the error of a promise that can never settle is preceded by the tree of what it waits on") {
+    auto never = lwt::wait<int>();
+    auto stuck = lwt::task<void>();
+    auto top = [&]() -> lwt::promise<void> {
+        co_await lwt::join(lwt::map([](int) {}, relay(never.first)), stuck.first);
+    };
+    auto captured = with_stderr_captured([&] {
+        try {
+            lwt::main::run(top);
+        } catch (const std::logic_error&) {
+            return 1;
+        }
+        return 0;
+    });
+    const std::string err = captured.first;  // (named: clang 14 cannot capture a structured binding)
+    REQUIRE(captured.second == 1);
+    INFO(err);
+    REQUIRE(err.rfind("lwt::main::run: the promise that can never settle waits on:\n", 0) == 0);
+    // The coroutine run awaits, the join under it, relay's coroutine further down, and the
+    // two promises only their resolvers settle, each deeper than what awaits it.
+    const auto at = [&err](const std::string& s) {
+        auto i = err.find(s);
+        REQUIRE(i != std::string::npos);
+        return i;
+    };
+    const auto line_indent = [&err](std::size_t pos) {
+        std::size_t start = err.rfind('\n', pos) + 1;
+        return err.find_first_not_of(' ', start) - start;
+    };
+    const auto outer = at("  a coroutine, ");
+    const auto join = at("a promise made by the runtime");
+    const auto waits = at("a promise of lwt::wait(): only its resolver can settle it");
+    const auto tasks = at("a promise of lwt::task(): only its resolver, or a cancel, can settle it");
+    REQUIRE(line_indent(outer) == 2);
+    REQUIRE(line_indent(join) == 4);
+    REQUIRE(line_indent(waits) > line_indent(join));
+    REQUIRE(line_indent(tasks) == 6);
+    REQUIRE(std::count(err.begin(), err.end(), '\n') >= 6);
 }

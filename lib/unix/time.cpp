@@ -40,6 +40,7 @@ promise<void> sleep_until_ns(std::int64_t deadline_ns) {
     auto* t = new timer_node();
     t->destroy_fn = [](cell_base* s) noexcept { delete static_cast<timer_node*>(s); };
     t->cancel_fn = &timer_cancel_fn;
+    t->maker = cell_base::made_by::timer;
     t->engine = &e;
     t->deadline = deadline_ns;
     t->refs = 2;  // the promise and the heap

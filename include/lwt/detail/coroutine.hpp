@@ -337,6 +337,9 @@ struct coro_state_base : cell<T>, coro_common {
     coro_state_base() noexcept {
         this->cancel_fn = &cancel_forward;
         this->destroy_fn = &destroy;
+        // (describe_awaited finds the frame 16 bytes before its promise, after the resume
+        // and destroy pointers, as g++ and clang lay it out for a promise aligned to 16 or less.)
+        if constexpr (alignof(coro_state<T>) <= 16) this->maker = cell_base::made_by::coroutine;
     }
 
     static void* operator new(std::size_t n) { return pool_alloc(n); }

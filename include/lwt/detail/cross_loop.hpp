@@ -104,7 +104,7 @@ struct call_cell final : cell<T>, pooled {
             auto* c = static_cast<call_cell*>(self);
             if (!c->pending()) return;
             w.leaf(self, c, nullptr);  // rejected with lwt::canceled by the walk
-            c->call->send_cancel();
+            if (!w.describing) c->call->send_cancel();
         };
     }
 };

@@ -37,6 +37,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <string>
 #include <new>
 #include <stdexcept>
 #include <type_traits>
@@ -101,6 +102,9 @@ struct cell_base : cancelable {
     lwt::state st = lwt::state::pending;
     bool canceled = false;         // rejected with lwt::canceled (or a derived type)
     bool has_on_cancel = false;    // an on_cancel waiter was linked
+    // What made the cell, for the description of a wait (describe_awaited); in the padding
+    // before `exc`, so no cell grows.
+    enum class made_by : std::uint8_t { other, coroutine, wait, task, timer } maker = made_by::other;
     std::exception_ptr exc;        // set when rejected
 
     cell_base() noexcept : head(nullptr) {}
@@ -247,6 +251,12 @@ struct cancel_walk {
         push(leaves_, leaves_n_, leaves_cap_, leaves_in_, {c, keep, act});
     }
     LWT_EXPORT void run(cancelable* root, cell_base* owner);
+    // Set by describe_awaited, which only reads what cancel_fns reach (the walk is not run):
+    // a cancel_fn that acts by itself (a cross-loop call's cancel message) must not then.
+    bool describing = false;
+    // What a cancel_fn reached, for describe_awaited.
+    std::size_t reached_count() const noexcept { return todo_n_ + leaves_n_; }
+    cancelable* reached(std::size_t i) const noexcept { return i < todo_n_ ? todo_[i].c : leaves_[i - todo_n_].c; }
 
 private:
     struct seen_set;
@@ -271,6 +281,12 @@ private:
 
 LWT_EXPORT void cancel(cell_base* s);
 
+// What a pending cell waits on, as an indented tree, one line per node, through the edges
+// cancel follows (a coroutine to what it awaits, a combinator to its inputs, a converted
+// operation to its I/O): the coroutines (named by their code), the I/O operations (kind and
+// descriptor), sleeps, and the promises only a resolver can settle. For rule 16's error.
+LWT_EXPORT std::string describe_awaited(cell_base* root);
+
 // Abandoned cells: a wait()/task() cell still pending when its last resolver is destroyed can
 // only be settled by cancel. Coroutines suspended on it would be unreachable cycles (their
 // frames hold the promise, the promise their waiters): the thread keeps such cells on a
@@ -294,6 +310,7 @@ struct heap_state final : cell<T>, pooled {
     explicit heap_state(bool cancelable_leaf) noexcept {
         this->destroy_fn = [](cell_base* s) noexcept { delete static_cast<heap_state*>(s); };
         if (cancelable_leaf) this->cancel_fn = &cancel_as_leaf;
+        this->maker = cancelable_leaf ? cell_base::made_by::task : cell_base::made_by::wait;
     }
 };
 

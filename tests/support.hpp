@@ -113,6 +113,26 @@ bool is_canceled(const lwt::promise<T>& p) {
     return rejected_with<lwt::canceled>(p);
 }
 
+// Runs the loop until p settles; the unix_error p was rejected with (fails the test
+// otherwise).
+template <class T>
+lwt::unix_::unix_error unix_failure(lwt::promise<T> p) {
+    lwt::main::run([p]() -> lwt::promise<void> {
+        try {
+            co_await p;
+        } catch (...) {
+        }
+    });
+    REQUIRE(p.state() == lwt::state::rejected);
+    try {
+        std::rethrow_exception(p.exception());
+    } catch (const lwt::unix_::unix_error& e) {
+        return e;
+    }
+    FAIL("not a unix_error");
+    return lwt::unix_::unix_error(0, "", "");
+}
+
 // Records what reaches lwt::async_exception_hook for the scope.
 struct hook_recorder {
     std::vector<std::string> seen;

@@ -41,24 +41,6 @@ void make_file(const std::string& path, mode_t mode = 0644) {
     REQUIRE(::chmod(path.c_str(), mode) == 0);  // (whatever the umask took)
 }
 
-// The unix_error p was rejected with (fails the test otherwise).
-template <class T>
-unix_::unix_error failure(promise<T> p) {
-    main::run([p]() -> promise<void> {
-        try {
-            co_await p;
-        } catch (...) {
-        }
-    });
-    REQUIRE(p.state() == lwt::state::rejected);
-    try {
-        std::rethrow_exception(p.exception());
-    } catch (const unix_::unix_error& e) {
-        return e;
-    }
-    FAIL("not a unix_error");
-    return unix_::unix_error(0, "", "");
-}
 
 mode_t perm_of(const std::string& path) {
     struct stat st;
@@ -81,7 +63,7 @@ TEST_CASE("chmod and fchmod set a file's permissions") {
 
 TEST_CASE("chmod of a missing path is unix_error ENOENT naming the call and the path") {
     test::temp_dir dir;
-    auto e = failure(unix_::chmod(dir / "missing", 0600));
+    auto e = test::unix_failure(unix_::chmod(dir / "missing", 0600));
     REQUIRE(e.error() == ENOENT);
     REQUIRE(e.call() == "chmod");
     REQUIRE(e.argument() == "\"" + dir / "missing" + "\"");
@@ -98,7 +80,7 @@ TEST_CASE("chown and fchown to the owner it has succeed; -1 leaves a part unchan
     REQUIRE(::stat(f.c_str(), &st) == 0);
     REQUIRE(st.st_uid == ::getuid());
     REQUIRE(st.st_gid == ::getgid());
-    REQUIRE(failure(unix_::chown(dir / "missing", ::getuid(), ::getgid())).error() == ENOENT);
+    REQUIRE(test::unix_failure(unix_::chown(dir / "missing", ::getuid(), ::getgid())).error() == ENOENT);
 }
 
 TEST_CASE("utimes sets the access and modification times, fractions kept; 0.0 and 0.0 is now") {
@@ -121,8 +103,8 @@ TEST_CASE("access says whether a file exists and may be used so") {
     main::run(unix_::access(f, F_OK));
     main::run(unix_::access(f, R_OK | W_OK));
     // No execute bit at all: refused even to root.
-    REQUIRE(failure(unix_::access(f, X_OK)).error() == EACCES);
-    REQUIRE(failure(unix_::access(dir / "missing", F_OK)).error() == ENOENT);
+    REQUIRE(test::unix_failure(unix_::access(f, X_OK)).error() == EACCES);
+    REQUIRE(test::unix_failure(unix_::access(dir / "missing", F_OK)).error() == ENOENT);
     REQUIRE_THROWS_AS(unix_::access(f, 0100), std::invalid_argument);
 }
 
@@ -131,7 +113,7 @@ TEST_CASE("mkfifo makes a FIFO, and not twice") {
     const auto p = dir / "fifo";
     main::run(unix_::mkfifo(p, 0600));
     REQUIRE(main::run(unix_::stat(p)).kind == unix_::file_kind::fifo);
-    REQUIRE(failure(unix_::mkfifo(p)).error() == EEXIST);
+    REQUIRE(test::unix_failure(unix_::mkfifo(p)).error() == EEXIST);
 }
 
 TEST_CASE("chdir changes the working directory that getcwd gives") {
@@ -144,7 +126,7 @@ TEST_CASE("chdir changes the working directory that getcwd gives") {
     main::run(unix_::chdir(before));
     REQUIRE(now == real);
     REQUIRE(main::run(unix_::getcwd()) == before);
-    REQUIRE(failure(unix_::chdir(dir / "missing")).error() == ENOENT);
+    REQUIRE(test::unix_failure(unix_::chdir(dir / "missing")).error() == ENOENT);
 }
 
 TEST_CASE("isatty is true for a terminal and false for a pipe") {
@@ -179,7 +161,7 @@ TEST_CASE("dup2 makes a descriptor name another file; what waited on its old fil
     main::run(unix_::sleep(0.01));
     REQUIRE(waiting.is_pending());
     unix_::dup2(b.first, a.first);
-    REQUIRE(failure(waiting).error() == EBADF);
+    REQUIRE(test::unix_failure(waiting).error() == EBADF);
     main::run(unix_::write(b.second, std::string_view("to b")));
     REQUIRE(main::run(unix_::read(a.first, buf, sizeof buf)) == 4);  // a.first reads b now
     REQUIRE(std::string(buf, 4) == "to b");
@@ -212,9 +194,9 @@ TEST_CASE("lockf: try_lock and test fail while another process holds the lock; l
         o);
     REQUIRE(main::run(io::read_line(holder.stdout_())) == "locked");
     auto fd = main::run(unix_::openfile(f, O_RDWR));
-    const int busy = failure(unix_::lockf(fd, unix_::lock_command::try_lock, 0)).error();
+    const int busy = test::unix_failure(unix_::lockf(fd, unix_::lock_command::try_lock, 0)).error();
     REQUIRE((busy == EAGAIN || busy == EACCES));
-    const int tested = failure(unix_::lockf(fd, unix_::lock_command::test, 0)).error();
+    const int tested = test::unix_failure(unix_::lockf(fd, unix_::lock_command::test, 0)).error();
     REQUIRE((tested == EAGAIN || tested == EACCES));  // (Linux: EACCES here, EAGAIN above)
     const auto t0 = std::chrono::steady_clock::now();
     main::run(unix_::lockf(fd, unix_::lock_command::lock, 0));  // (once the holder has gone)

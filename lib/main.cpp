@@ -110,16 +110,16 @@ void hooks::run() {
     }
 }
 
-double loop_stats::submitted_per_kernel_wait() const noexcept {
-    return kernel_waits == 0 ? 0.0 : static_cast<double>(submitted) / static_cast<double>(kernel_waits);
+double loop_stats::submitted_per_iteration() const noexcept {
+    return iterations == 0 ? 0.0 : static_cast<double>(submitted) / static_cast<double>(iterations);
 }
 double loop_stats::completions_per_iteration() const noexcept {
     return iterations == 0 ? 0.0 : static_cast<double>(completions) / static_cast<double>(iterations);
 }
 std::string loop_stats::to_string() const {
-    std::string s = fmt::format("lwt ({}): {} iterations, {} completions ({:.2f} per iteration), {:.2f} submissions per kernel wait, "
+    std::string s = fmt::format("lwt ({}): {} iterations, {} completions ({:.2f} per iteration), {:.2f} submissions per iteration, "
                                 "{} operations and {} timers pending",
-                                engine, iterations, completions, completions_per_iteration(), submitted_per_kernel_wait(),
+                                engine, iterations, completions, completions_per_iteration(), submitted_per_iteration(),
                                 live_operations, live_timers);
     if (timed)
         s += fmt::format(", longest iteration {:.3f} ms, {} stalls", static_cast<double>(longest_iteration.count()) / 1e6, stalls);
@@ -131,7 +131,6 @@ loop_stats stats() {
     const auto& m = e.counters();
     loop_stats s;
     s.iterations = m.iterations;
-    s.kernel_waits = m.kernel_waits;
     s.submitted = m.submitted;
     s.completions = m.completions;
     s.live_operations = e.live_operations();

@@ -167,8 +167,7 @@ LWT_EXPORT hooks& leave_iter_hooks();
 // What this thread's loop has done (beyond Lwt): counted always, at the cost of an increment
 // each; the iterations' durations only while a stall threshold is set.
 struct LWT_EXPORT loop_stats {
-    std::uint64_t iterations = 0;    // loop iterations
-    std::uint64_t kernel_waits = 0;  // calls into the kernel to wait (io_uring_enter, epoll_wait)
+    std::uint64_t iterations = 0;    // loop iterations: each waits in the kernel once (io_uring_enter, epoll_wait)
     std::uint64_t submitted = 0;     // io_uring: submissions the kernel took; epoll: operations that had to wait
     std::uint64_t completions = 0;   // operations completed
     std::size_t live_operations = 0; // pending now
@@ -178,9 +177,9 @@ struct LWT_EXPORT loop_stats {
     std::uint64_t stalls = 0;        // iterations busier than the threshold
     const char* engine = "";         // "uring" or "epoll"
 
-    double submitted_per_kernel_wait() const noexcept;
+    double submitted_per_iteration() const noexcept;  // submissions per kernel wait
     double completions_per_iteration() const noexcept;
-    // One line: "lwt (uring): 1,024 iterations, 1.9 submissions per kernel wait, ...".
+    // One line: "lwt (uring): 1024 iterations, 1900 completions (1.86 per iteration), ..."
     std::string to_string() const;
 };
 LWT_EXPORT loop_stats stats();

@@ -217,8 +217,7 @@ public:
     // Counted always (an increment each); the iteration's duration only while a stall
     // threshold is set (two clock reads per iteration and per completion).
     struct metrics {
-        std::uint64_t iterations = 0;       // iterate() calls
-        std::uint64_t kernel_waits = 0;     // io_uring_enter / epoll_wait calls made by wait()
+        std::uint64_t iterations = 0;       // iterate() calls: one kernel wait each (wait())
         std::uint64_t submitted = 0;        // io_uring: SQEs handed over; epoll: operations parked or sent to the worker pool
         std::uint64_t completions = 0;      // operations completed (each resumes its waiter)
         std::int64_t longest_iteration_ns = 0;  // the longest busy part of an iteration (timed only)
@@ -254,7 +253,6 @@ protected:
     void finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags = 0) noexcept;
     // Called by wait() when its kernel call returns: the iteration's busy part starts.
     void woke(std::uint64_t submitted) noexcept {
-        ++metrics_.kernel_waits;
         metrics_.submitted += submitted;
         if (LWT_UNLIKELY(stall_ns_ > 0)) woke_at_ = monotonic_ns();
     }

@@ -148,15 +148,10 @@ int options_of(std::initializer_list<wait_flag> flags) {
     for (wait_flag f : flags) o |= f == wait_flag::wnohang ? WNOHANG : WUNTRACED;
     return o;
 }
-bool has(std::initializer_list<wait_flag> flags, wait_flag f) {
-    for (wait_flag g : flags)
-        if (g == f) return true;
-    return false;
-}
 
-promise<reaped> wait_impl(pid_t pid, int options, bool nohang, const char* call) {
+promise<reaped> wait_impl(pid_t pid, int options, const char* call) {
     wait_scope scope(pid);
-    if (nohang) {
+    if ((options & WNOHANG) != 0) {
         auto got = attempt(pid, options, call);
         co_return got ? *got : reaped{};
     }
@@ -192,11 +187,11 @@ promise<std::tuple<pid_t, int, resource_usage>> as_tuple(promise<reaped> p) {
 }  // namespace
 
 promise<std::pair<pid_t, int>> waitpid(std::initializer_list<wait_flag> flags, pid_t pid) {
-    return as_pair(wait_impl(pid, options_of(flags), has(flags, wait_flag::wnohang), "waitpid"));
+    return as_pair(wait_impl(pid, options_of(flags), "waitpid"));
 }
 promise<std::pair<pid_t, int>> waitpid(pid_t pid) { return waitpid({}, pid); }
 promise<std::tuple<pid_t, int, resource_usage>> wait4(std::initializer_list<wait_flag> flags, pid_t pid) {
-    return as_tuple(wait_impl(pid, options_of(flags), has(flags, wait_flag::wnohang), "wait4"));
+    return as_tuple(wait_impl(pid, options_of(flags), "wait4"));
 }
 promise<std::pair<pid_t, int>> wait() { return waitpid({}, -1); }
 int wait_count() noexcept { return registry().waits.load(std::memory_order_relaxed); }

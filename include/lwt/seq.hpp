@@ -161,14 +161,8 @@ public:
     static seq return_(T v) { co_yield std::move(v); }
     static seq return_lwt(promise<T> p) { co_yield co_await std::move(p); }
     // Lwt_seq.cons, cons_lwt: x (or p's value, awaited when pulled), then s's elements.
-    static seq cons(T x, seq s) {
-        co_yield std::move(x);
-        while (auto v = co_await s.next()) co_yield std::move(*v);
-    }
-    static seq cons_lwt(promise<T> p, seq s) {
-        co_yield co_await std::move(p);
-        while (auto v = co_await s.next()) co_yield std::move(*v);
-    }
+    static seq cons(T x, seq s) { return return_(std::move(x)).append(std::move(s)); }
+    static seq cons_lwt(promise<T> p, seq s) { return return_lwt(std::move(p)).append(std::move(s)); }
     // Lwt_seq.of_list (of_vector is the same).
     static seq of_vector(std::vector<T> v) {
         for (auto& x : v) co_yield std::move(x);

@@ -1,6 +1,7 @@
 // The main loop of a thread (Lwt_main).
 #include <lwt/detail/engine.hpp>
 #include <lwt/detail/loop.hpp>
+#include <lwt/detail/trace.hpp>
 #include <lwt/main.hpp>
 
 #include <fmt/core.h>
@@ -64,6 +65,7 @@ void run_until(cell_base* s) {
             // What the promise waits on, so that the hang explains itself (on stderr: the
             // error stays one line).
             std::string tree = "lwt::main::run: the promise that can never settle waits on:\n" + describe_awaited(s);
+            if (ctx.tracing & record_coroutines) tree += "every suspended coroutine of this loop:\n" + dump_suspended();
             std::fwrite(tree.data(), 1, tree.size(), stderr);
             throw std::logic_error(
                 "lwt::main::run: the promise can never settle (no pending I/O, timer, pause, task, "
@@ -135,7 +137,7 @@ loop_stats stats() {
     s.completions = m.completions;
     s.live_operations = e.live_operations();
     s.live_timers = e.timer_count();
-    s.timed = e.stall_threshold() > 0;
+    s.timed = e.timed();
     s.longest_iteration = std::chrono::nanoseconds(m.longest_iteration_ns);
     s.stalls = m.stalls;
     s.engine = e.id();
@@ -145,6 +147,27 @@ loop_stats stats() {
 void set_stall_threshold(std::chrono::nanoseconds t) {
     if (t.count() < 0) throw std::invalid_argument("lwt::main::set_stall_threshold: negative duration");
     lwt::detail::io_engine::current().set_stall_threshold(t.count());
+}
+
+void record_coroutines(bool on) { detail::set_process_recording(on); }
+
+void dump(std::FILE* out) {
+    std::string text;
+    if (!(detail::ctx.tracing & detail::record_coroutines)) {
+        text = "lwt: dump: coroutines are not recorded on this thread (lwt::main::record_coroutines(), "
+               "dump_on_signal or LWT_TRACE turn it on)\n";
+    } else {
+        const auto n = detail::suspended_coroutines().size();
+        text = fmt::format("lwt: dump: {} suspended coroutine{}; {}\n", n, n == 1 ? "" : "s", stats().to_string()) +
+               detail::dump_suspended();
+    }
+    std::fwrite(text.data(), 1, text.size(), out);
+    std::fflush(out);
+}
+
+unix_::signal_handler_id dump_on_signal(int signum) {
+    record_coroutines(true);
+    return detail::on_signal_in_background(signum, [](int) { dump(stderr); });
 }
 
 hooks& enter_iter_hooks() { return detail::lazily(detail::enter_hooks); }

@@ -367,7 +367,7 @@ TEST_CASE("the error of a promise that can never settle is preceded by the tree 
         return err.find_first_not_of(' ', start) - start;
     };
     const auto outer = at("  a coroutine, ");
-    const auto join = at("a promise made by the runtime");
+    const auto join = at("a combinator (join");
     const auto waits = at("a promise of lwt::wait(): only its resolver can settle it");
     const auto tasks = at("a promise of lwt::task(): only its resolver, or a cancel, can settle it");
     REQUIRE(line_indent(outer) == 2);

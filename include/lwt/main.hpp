@@ -2,8 +2,10 @@
 #pragma once
 
 #include <lwt/promise.hpp>
+#include <lwt/unix/signal.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -190,5 +192,22 @@ LWT_EXPORT loop_stats stats();
 // whose completion ran longest and the coroutine that completion resumed. Zero turns it off.
 // The environment variable LWT_STALL_MS sets it (in milliseconds) when a loop starts.
 LWT_EXPORT void set_stall_threshold(std::chrono::nanoseconds t);
+
+// What the loop waits on (beyond Lwt). record_coroutines() makes each coroutine created from
+// then on, on this thread and on threads whose loops start later (loops::run), note where it
+// suspends (the co_await's function and file:line, from the debug information) and when.
+// Off (the default), a coroutine costs one test more to make and nothing more to suspend.
+// LWT_TRACE and dump_on_signal turn it on too.
+LWT_EXPORT void record_coroutines(bool on = true);
+// Prints every recorded coroutine of this thread that is suspended, as the tree of who awaits
+// whom: each with its await point and how long it has waited, and under it what it awaits --
+// the coroutines, combinators, I/O operations (kind and descriptor), sleeps (when due),
+// queues (mutex, condition, stream...) and the promises only a resolver can settle.
+// Addresses are resolved with addr2line where it is installed.
+LWT_EXPORT void dump(std::FILE* out = stderr);
+// From now on, the signal `signum` makes this thread's loop print dump() on stderr
+// (`kill -USR1 <pid>` on a program that hangs). Turns record_coroutines on. The handler does
+// not keep run() waiting. Disable it with unix_::disable_signal_handler.
+LWT_EXPORT unix_::signal_handler_id dump_on_signal(int signum);
 
 }  // namespace lwt::main

@@ -103,6 +103,7 @@ void register_exit_hook(std::function<void()> f) { holder.exit_hooks.push_back(s
 void end_thread_engine() noexcept { holder.shut_down(); }
 
 io_engine& io_engine::create() {
+    inherit_tracing();
     holder.e = make_engine();
     ctx.engine = holder.e.get();
     return *holder.e;
@@ -114,6 +115,7 @@ io_engine::io_engine() {
     if (fault_config c = fault_config::from_env(); c.any()) faults_ = std::make_unique<fault_injector>(c);
     if (const char* ms = std::getenv("LWT_STALL_MS"); ms != nullptr && *ms != '\0')
         stall_ns_ = static_cast<std::int64_t>(std::strtod(ms, nullptr) * 1e6);
+    watched_ = stall_ns_ > 0 || (ctx.tracing & trace_events) != 0;
 }
 
 fault_injector& io_engine::faults() {
@@ -216,7 +218,7 @@ void io_engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noe
     op.phase = io_phase::done;
     --live_ops_;
     ++metrics_.completions;
-    if (LWT_UNLIKELY(stall_ns_ > 0)) return timed_complete(op);
+    if (LWT_UNLIKELY(watched_)) return watched_complete(op);
     resolution_scope scope;
     op.complete(&op);
 }
@@ -227,17 +229,26 @@ void io_engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noe
 
 void io_engine::set_stall_threshold(std::int64_t ns) noexcept {
     stall_ns_ = ns > 0 ? ns : 0;
+    watched_ = stall_ns_ > 0 || (ctx.tracing & trace_events) != 0;
     woke_at_ = 0;
     step_ = {};
 }
 
-LWT_COLD void io_engine::timed_complete(io_op& op) noexcept {
+LWT_COLD void io_engine::watched_complete(io_op& op) noexcept {
     resolution_scope scope;
     // (Read before complete: it may destroy the op.)
     // (A coroutine frame's first word is its resume function -- g++ clears it when the
     // coroutine finishes, so it is read now.)
-    step s{0, op.traits().name, op.fd,
-           op.complete == &resume_awaiter && op.frame != nullptr ? *static_cast<void* const*>(op.frame) : nullptr};
+    const bool resumes = op.complete == &resume_awaiter && op.frame != nullptr;
+    step s{0, op.traits().name, op.fd, resumes ? *static_cast<void* const*>(op.frame) : nullptr};
+    if (ctx.tracing & trace_events) {
+        // op.awaiting points at the awaiting coroutine's `awaiting` field (io_awaiter,
+        // unix_::operation::awaiter).
+        coro_info* info = resumes && op.awaiting != nullptr
+                              ? reinterpret_cast<coro_info*>(reinterpret_cast<char*>(op.awaiting) - offsetof(coro_info, awaiting))
+                              : nullptr;
+        trace_op_end(op, info);
+    }
     const std::int64_t t0 = monotonic_ns();
     op.complete(&op);
     s.ns = monotonic_ns() - t0;
@@ -245,7 +256,9 @@ LWT_COLD void io_engine::timed_complete(io_op& op) noexcept {
 }
 
 LWT_COLD void io_engine::end_busy_part() noexcept {
-    const std::int64_t busy = monotonic_ns() - woke_at_;
+    const std::int64_t now = monotonic_ns();
+    const std::int64_t busy = now - woke_at_;
+    if (ctx.tracing & trace_events) trace_iteration(woke_at_, now);
     woke_at_ = 0;
     if (busy > metrics_.longest_iteration_ns) metrics_.longest_iteration_ns = busy;
     if (stall_ns_ > 0 && busy > stall_ns_) {
@@ -298,11 +311,13 @@ void io_engine::add_timer(timer_node* t) {
     timers_.push_back({t->deadline, t});
     t->index = i;
     sift_up(i);
+    if (LWT_UNLIKELY(ctx.tracing & trace_events)) trace_timer_begin(t, t->deadline);
 }
 
 void io_engine::remove_timer(timer_node* t) noexcept {
     std::uint32_t i = t->index;
     if (i == timer_node::npos) return;
+    if (LWT_UNLIKELY(ctx.tracing & trace_events)) trace_timer_end(t, false);
     t->index = timer_node::npos;
     timer_slot last = timers_.back();
     timers_.pop_back();
@@ -342,6 +357,7 @@ void io_engine::sift_down(std::uint32_t i) noexcept {
 
 // Fulfils an expired timer taken out of the heap (whose reference it releases).
 void io_engine::fire_one(timer_node* t) noexcept {
+    if (LWT_UNLIKELY(ctx.tracing & trace_events)) trace_timer_end(t, true);
     if (t->pending()) {
         t->set_value();
         resolution_scope scope;

@@ -52,6 +52,7 @@ struct op_cell final : cell<typename K::value_type>, pooled {
     op_cell() noexcept {
         this->destroy_fn = [](cell_base* s) noexcept { delete static_cast<op_cell*>(s); };
         this->cancel_fn = &cancel_cell;
+        this->maker = cell_base::made_by::operation;
         op.complete = &complete;
         op.frame = this;
     }
@@ -82,7 +83,11 @@ struct op_cell final : cell<typename K::value_type>, pooled {
     }
     static void cancel_cell(cancelable* self, cancel_walk& w, cell_base*) {
         auto* c = static_cast<op_cell*>(static_cast<cell_base*>(self));
-        if (c->pending()) w.leaf(self, c, &cancel_action);
+        if (!c->pending()) return;
+        if (w.describing)
+            w.visit(&c->op, c);  // (describe_awaited names the operation)
+        else
+            w.leaf(self, c, &cancel_action);
     }
 
     // Starts the operation described in `op` from here.
@@ -91,6 +96,7 @@ struct op_cell final : cell<typename K::value_type>, pooled {
             take_result();
         } else {
             retain(this);
+            if (LWT_UNLIKELY(ctx.tracing & trace_events)) trace_op_begin(op);
             e.submit(op);
         }
     }

@@ -31,6 +31,7 @@ struct registry {
         int signum;
         io_engine* owner;
         std::shared_ptr<std::function<void(int)>> f;
+        bool keeps_loop;  // counted in the owner's external_sources
     };
     std::map<std::uint64_t, entry> handlers;
     std::uint64_t next_id = 1;
@@ -103,7 +104,8 @@ void dispatch_signals(int fd) {
 
 }  // namespace
 
-signal_handler_id on_signal(int signum, std::function<void(int)> f) {
+namespace {
+signal_handler_id install(int signum, std::function<void(int)> f, bool keeps_loop) {
     if (signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP)
         throw std::invalid_argument(fmt::format("lwt::unix_::on_signal: cannot handle signal {}", signum));
     if (!f) throw std::invalid_argument("lwt::unix_::on_signal: empty handler");
@@ -129,10 +131,13 @@ signal_handler_id on_signal(int signum, std::function<void(int)> f) {
         }
     }
     std::uint64_t id = r.next_id++;
-    r.handlers.emplace(id, registry::entry{signum, &e, std::make_shared<std::function<void(int)>>(std::move(f))});
-    e.external_sources.fetch_add(1, std::memory_order_relaxed);
+    r.handlers.emplace(id, registry::entry{signum, &e, std::make_shared<std::function<void(int)>>(std::move(f)), keeps_loop});
+    if (keeps_loop) e.external_sources.fetch_add(1, std::memory_order_relaxed);
     return signal_handler_id{id};
 }
+}  // namespace
+
+signal_handler_id on_signal(int signum, std::function<void(int)> f) { return install(signum, std::move(f), true); }
 
 void disable_signal_handler(signal_handler_id id) {
     registry& r = reg();
@@ -140,9 +145,15 @@ void disable_signal_handler(signal_handler_id id) {
     auto it = r.handlers.find(id.id);
     if (it == r.handlers.end()) return;
     int signum = it->second.signum;
-    it->second.owner->external_sources.fetch_sub(1, std::memory_order_relaxed);
+    if (it->second.keeps_loop) it->second.owner->external_sources.fetch_sub(1, std::memory_order_relaxed);
     r.handlers.erase(it);
     if (--r.installed[signum] == 0) ::sigaction(signum, &r.saved[signum], nullptr);
 }
 
 }  // namespace lwt::unix_
+
+namespace lwt::detail {
+unix_::signal_handler_id on_signal_in_background(int signum, std::function<void(int)> f) {
+    return unix_::install(signum, std::move(f), false);
+}
+}  // namespace lwt::detail

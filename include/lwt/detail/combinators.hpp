@@ -73,6 +73,7 @@ struct nary : cell<R> {
         d->n = static_cast<std::uint32_t>(count);
         d->destroy_fn = &destroy;
         d->cancel_fn = &cancel_inputs;
+        d->maker = cell_base::made_by::combinator;
         slot* sl = d->slots();
         for (std::size_t i = 0; i < count; ++i) {
             ::new (&sl[i]) slot();

@@ -67,6 +67,9 @@ struct thread_context {
     void* engine;
     // ---- a fulfilled promise<void> cell shared by every return_() of this thread ----
     cell_base* ready_void;
+    // ---- what this thread records for lwt::main::dump and LWT_TRACE (trace.hpp): tracing
+    // bits; 0 (the rule) costs one test per coroutine made ----
+    std::uint8_t tracing;
 };
 
 LWT_EXPORT extern constinit LWT_TLS thread_context ctx;

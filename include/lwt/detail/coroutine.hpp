@@ -23,10 +23,17 @@
 //
 // Cancellation. A suspended coroutine forwards cancel to what it awaits (`awaiting`): the
 // cell it waits on, or an I/O operation's awaiter.
+//
+// Recording (trace.hpp). A coroutine made while its thread records (lwt::main::dump,
+// LWT_TRACE) holds a slot in the thread's registry and has `flags & recorded` set. The flags
+// byte is the one every suspension already tests for the trampoline, so a coroutine that is
+// not recorded pays nothing more to suspend; one that is notes its await point (the return
+// address of a call made from the co_await itself) and the time.
 #pragma once
 
 #include <lwt/detail/keys.hpp>
 #include <lwt/detail/state.hpp>
+#include <lwt/detail/trace.hpp>
 
 #include <coroutine>
 #include <exception>
@@ -94,14 +101,25 @@ struct awaited<R, true> {
 struct coro_info {
     key_frame* keys;                 // the key values current at the coroutine's creation
     cancelable* awaiting = nullptr;  // what cancel forwards to while suspended
-    bool owner = false;              // owns the trampoline until its first suspension
+    std::uint8_t flags = 0;          // owns_trampoline | recorded
+    std::uint32_t trace_slot = 0;    // recorded: its slot in the thread's registry, plus 1
 
-    // Called when the coroutine is about to suspend: the trampoline's owner hands it back,
-    // draining what was deferred (the drain may settle what we are about to wait on).
+    // Owns the trampoline until its first suspension.
+    static constexpr std::uint8_t owns_trampoline = 1;
+    // Recorded (trace.hpp): suspensions and resumptions are noted.
+    static constexpr std::uint8_t recorded = 2;
+
+    // Called by every awaiter when the coroutine is about to suspend: the trampoline's owner
+    // hands it back, draining what was deferred (the drain may settle what we are about to
+    // wait on). Inlined into the co_await, so that note_suspension's return address is the
+    // await point.
     LWT_INLINE void suspending() noexcept {
-        if (LWT_UNLIKELY(owner)) {
-            owner = false;
-            release_trampoline();
+        if (LWT_UNLIKELY(flags != 0)) {
+            if (flags & recorded) note_suspension(this);
+            if (flags & owns_trampoline) {
+                flags &= static_cast<std::uint8_t>(~owns_trampoline);
+                release_trampoline();
+            }
         }
     }
 };
@@ -183,7 +201,7 @@ struct coro_awaiter final : waiter {
 
     LWT_INLINE bool await_ready() const noexcept { return !s->pending(); }
     template <class P>
-    bool await_suspend(std::coroutine_handle<P> handle) noexcept {
+    LWT_INLINE bool await_suspend(std::coroutine_handle<P> handle) noexcept {
         info = &handle.promise();
         info->suspending();
         if (LWT_UNLIKELY(!s->pending())) return false;  // settled by the drain
@@ -200,6 +218,7 @@ struct coro_awaiter final : waiter {
         auto* a = static_cast<coro_awaiter*>(w);
         if (settled == nullptr) return;  // unreachable: the awaited handle keeps the cell
         a->info->awaiting = nullptr;
+        if (LWT_UNLIKELY(a->info->flags & coro_info::recorded)) note_resumption(a->info);
         keys_scope k(a->info->keys);
         std::coroutine_handle<>::from_address(a->frame).resume();  // `a` may be gone after this
     }
@@ -247,12 +266,14 @@ struct foreign_awaiter {
     coro_info* info;
     bool await_ready() { return aw.await_ready(); }
     template <class P>
-    auto await_suspend(std::coroutine_handle<P> h) {
+    LWT_INLINE auto await_suspend(std::coroutine_handle<P> h) {
         info->suspending();
+        if (LWT_UNLIKELY(info->flags & coro_info::recorded)) note_foreign_wait(info);
         return aw.await_suspend(h);
     }
     decltype(auto) await_resume() {
         ctx.keys = info->keys;
+        if (LWT_UNLIKELY(info->flags & coro_info::recorded)) note_resumption(info);
         return aw.await_resume();
     }
 };
@@ -304,15 +325,20 @@ struct coro_initial {
     coro_state<T>* p;
     LWT_INLINE bool await_ready() noexcept {
         if (LWT_UNLIKELY(stack_low()) && (ctx.depth > 0 || ctx.trampoline)) return false;
-        p->owner = acquire_trampoline();
+        if (acquire_trampoline()) p->flags |= coro_info::owns_trampoline;
         return true;
     }
-    void await_suspend(std::coroutine_handle<> h) noexcept { defer(&start_job, h.address()); }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+        if (LWT_UNLIKELY(p->flags & coro_info::recorded)) note_deferred_start(p);
+        defer(&start_job, h.address());
+    }
     void await_resume() noexcept {}
 
     static void start_job(void* addr) noexcept {
         auto h = std::coroutine_handle<coro_state<T>>::from_address(addr);
-        keys_scope k(h.promise().keys);
+        coro_state<T>& p = h.promise();
+        if (LWT_UNLIKELY(p.flags & coro_info::recorded)) note_resumption(&p);
+        keys_scope k(p.keys);
         h.resume();
     }
 };
@@ -323,9 +349,10 @@ struct coro_final {
     void await_suspend(std::coroutine_handle<coro_state<T>> h) noexcept {
         coro_state<T>& p = h.promise();
         settle(&p, false);  // we hold the running reference: p stays valid
-        if (p.owner) {
-            p.owner = false;
-            release_trampoline();
+        if (LWT_UNLIKELY(p.flags != 0)) {
+            if (p.flags & coro_info::recorded) note_end(&p);
+            if (p.flags & coro_info::owns_trampoline) release_trampoline();
+            p.flags = 0;
         }
         release(&p);  // the running reference: may destroy this frame (we are suspended)
     }
@@ -340,6 +367,7 @@ struct coro_state_base : cell<T>, coro_common {
         // (describe_awaited finds the frame 16 bytes before its promise, after the resume
         // and destroy pointers, as g++ and clang lay it out for a promise aligned to 16 or less.)
         if constexpr (alignof(coro_state<T>) <= 16) this->maker = cell_base::made_by::coroutine;
+        if (LWT_UNLIKELY(ctx.tracing != 0)) note_start(this, this);
     }
 
     static void* operator new(std::size_t n) { return pool_alloc(n); }

@@ -215,7 +215,7 @@ public:
     fault_injector& faults();
     // ---- metrics (lwt::main::stats) ----
     // Counted always (an increment each); the iteration's duration only while a stall
-    // threshold is set (two clock reads per iteration and per completion).
+    // threshold is set or the thread traces (two clock reads per iteration and per completion).
     struct metrics {
         std::uint64_t iterations = 0;       // iterate() calls: one kernel wait each (wait())
         std::uint64_t submitted = 0;        // io_uring: SQEs handed over; epoll: operations parked or sent to the worker pool
@@ -229,6 +229,8 @@ public:
     // LWT_STALL_MS sets it when the engine is made.
     void set_stall_threshold(std::int64_t ns) noexcept;
     std::int64_t stall_threshold() const noexcept { return stall_ns_; }
+    // Whether iterations are timed (a stall threshold, or a trace).
+    bool timed() const noexcept { return watched_; }
     // The busy part of an iteration ends (iterate() calls it; so does a run that returns
     // without iterating again).
     void end_iteration() noexcept {
@@ -254,7 +256,7 @@ protected:
     // Called by wait() when its kernel call returns: the iteration's busy part starts.
     void woke(std::uint64_t submitted) noexcept {
         metrics_.submitted += submitted;
-        if (LWT_UNLIKELY(stall_ns_ > 0)) woke_at_ = monotonic_ns();
+        if (LWT_UNLIKELY(watched_)) woke_at_ = monotonic_ns();
     }
     metrics metrics_;
     void fire_timers() noexcept;
@@ -283,11 +285,14 @@ private:
         s.node->index = i;
     }
     buffer_pool& make_pool();
-    void timed_complete(io_op& op) noexcept;
+    void watched_complete(io_op& op) noexcept;
     void end_busy_part() noexcept;
     // Stall detection (timed iterations): the threshold, when the kernel call returned, and
     // the longest completion of the iteration so far.
     std::int64_t stall_ns_ = 0;
+    // A stall threshold is set, or this thread traces (LWT_TRACE): completions and
+    // iterations take the timed, traced path. The one flag the plain path tests.
+    bool watched_ = false;
     std::int64_t woke_at_ = 0;
     struct step {
         std::int64_t ns = 0;

@@ -104,7 +104,7 @@ struct cell_base : cancelable {
     bool has_on_cancel = false;    // an on_cancel waiter was linked
     // What made the cell, for the description of a wait (describe_awaited); in the padding
     // before `exc`, so no cell grows.
-    enum class made_by : std::uint8_t { other, coroutine, wait, task, timer } maker = made_by::other;
+    enum class made_by : std::uint8_t { other, coroutine, wait, task, timer, combinator, queue, operation } maker = made_by::other;
     std::exception_ptr exc;        // set when rejected
 
     cell_base() noexcept : head(nullptr) {}

@@ -46,6 +46,7 @@ public:
         auto* e = new entry();
         e->destroy_fn = [](cell_base* s) noexcept { delete static_cast<entry*>(s); };
         e->cancel_fn = &cancel_entry;
+        e->maker = cell_base::made_by::queue;
         e->extra = std::move(extra);
         e->refs = 2;  // the promise and the queue
         e->q = this;

@@ -19,3 +19,9 @@ LWT_EXPORT signal_handler_id on_signal(int signum, std::function<void(int)> f);
 LWT_EXPORT void disable_signal_handler(signal_handler_id id);
 
 }  // namespace lwt::unix_
+
+namespace lwt::detail {
+// As on_signal, but the handler does not keep run() waiting (main::dump_on_signal: a
+// diagnostic must not turn rule 16's error into a hang).
+LWT_EXPORT unix_::signal_handler_id on_signal_in_background(int signum, std::function<void(int)> f);
+}  // namespace lwt::detail

@@ -1,0 +1,154 @@
+// lwt::main::dump, record_coroutines and dump_on_signal (<lwt/main.hpp>): every suspended
+// coroutine, with its await point and what it waits on, as the tree of who awaits whom. On
+// both engines and with io_uring refused (tests/meson.build).
+#include <lwt/io.hpp>
+#include <lwt/lwt.hpp>
+#include <lwt/main.hpp>
+#include <lwt/unix.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "net_support.hpp"
+#include "support.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+using namespace lwt;
+
+namespace {
+
+// Recording is process-wide: each case turns it off again.
+struct recording {
+    recording() { main::record_coroutines(); }
+    ~recording() { main::record_coroutines(false); }
+};
+
+std::string dump_text() {
+    char* buf = nullptr;
+    std::size_t len = 0;
+    std::FILE* f = ::open_memstream(&buf, &len);
+    main::dump(f);
+    std::fclose(f);
+    std::string s(buf, len);
+    std::free(buf);
+    return s;
+}
+
+// Whether addr2line can turn this program's addresses into file:line (binutils, and the
+// debug information of a debugoptimized build).
+bool have_addr2line() { return std::system("addr2line --version >/dev/null 2>&1") == 0; }
+
+std::size_t indent_at(const std::string& s, std::size_t pos) {
+    const std::size_t start = s.rfind('\n', pos) + 1;
+    return s.find_first_not_of(' ', start) - start;
+}
+
+// The line of `s` that contains `what` (the first one after `from`).
+std::size_t line_with(const std::string& s, const std::string& what, std::size_t from = 0) {
+    const std::size_t at = s.find(what, from);
+    INFO(s);
+    INFO("looking for: " << what);
+    REQUIRE(at != std::string::npos);
+    return at;
+}
+
+std::string line_of(const std::string& s, std::size_t pos) {
+    const std::size_t start = s.rfind('\n', pos) + 1;
+    return s.substr(start, s.find('\n', pos) - start);
+}
+
+std::string at_line(int line) { return "test_dump.cpp:" + std::to_string(line) + ","; }
+
+// The known program: a connection handler in read_line, a sleeper, and a join of two
+// coroutines that each wait on a promise only a resolver settles.
+constexpr int read_line_at = __LINE__ + 3;
+promise<void> handle_connection(unix_::file_descr conn) {
+    auto ic = io::of_fd(io::input, std::move(conn));
+    std::string l = co_await io::read_line(ic);
+    (void)l;
+}
+
+constexpr int sleep_at = __LINE__ + 2;
+promise<void> sleeper() {
+    co_await unix_::sleep(3600);
+}
+
+constexpr int part_at = __LINE__ + 2;
+promise<void> part(promise<int> p) {
+    int v = co_await p;
+    (void)v;
+}
+
+constexpr int join_at = __LINE__ + 2;
+promise<void> both_parts(promise<int> a, promise<int> b) {
+    co_await join(part(a), part(b));
+}
+
+}  // namespace
+
+TEST_CASE("the dump names each suspended coroutine's await point and what it waits on, as the tree of who awaits whom") {
+    recording on;
+    auto [client, conn] = test::tcp_pair();
+    const int conn_fd = conn.fd();
+    auto server = handle_connection(std::move(conn));
+    auto sleeping = sleeper();
+    auto a = wait<int>();
+    auto b = wait<int>();
+    auto joined = both_parts(a.first, b.first);
+    main::run(lwt::pause());  // everything is suspended now
+    const std::string d = dump_text();
+    INFO(d);
+
+    // (5 of the program's, and read_line's own.)
+    REQUIRE(d.rfind("lwt: dump: ", 0) == 0);
+    REQUIRE(std::stoi(d.substr(11)) >= 5);
+    REQUIRE(d.find(" suspended coroutines; lwt (") != std::string::npos);
+    // The connection: its handler, read_line's own coroutines beneath it, and at the bottom
+    // the receive on the connection's descriptor.
+    const auto handler = line_with(d, "a coroutine, (anonymous namespace)::handle_connection(");
+    REQUIRE(indent_at(d, handler) == 2);
+    REQUIRE(d.find("an I/O operation: ", handler) != std::string::npos);
+    const auto io = line_with(d, "an I/O operation: ", handler);
+    const std::string io_line = line_of(d, io);
+    REQUIRE(io_line.substr(io_line.rfind(" on fd ")) == " on fd " + std::to_string(conn_fd));
+    REQUIRE(indent_at(d, io) > 2);
+    // The sleeper, and its sleep under it.
+    const auto sleeping_line = line_with(d, "a coroutine, (anonymous namespace)::sleeper()");
+    REQUIRE(indent_at(d, sleeping_line) == 2);
+    const auto sleep = line_with(d, "a sleep, due in 3", sleeping_line);
+    REQUIRE(indent_at(d, sleep) == 4);
+    // The join of two: the combinator under both_parts, the two parts under it, each above
+    // the promise only its resolver settles.
+    const auto joiner = line_with(d, "a coroutine, (anonymous namespace)::both_parts(");
+    REQUIRE(indent_at(d, joiner) == 2);
+    const auto comb = line_with(d, "a combinator (join", joiner);
+    REQUIRE(indent_at(d, comb) == 4);
+    const auto first = line_with(d, "a coroutine, (anonymous namespace)::part(", comb);
+    const auto second = line_with(d, "a coroutine, (anonymous namespace)::part(", first + 1);
+    REQUIRE(indent_at(d, first) == 6);
+    REQUIRE(indent_at(d, second) == 6);
+    REQUIRE(indent_at(d, line_with(d, "a promise of lwt::wait(): only its resolver can settle it", first)) == 8);
+    // The parts are printed under the join only, not again as roots of their own.
+    REQUIRE(d.find("(anonymous namespace)::part(", d.find('\n', second)) == std::string::npos);
+
+    if (have_addr2line()) {
+        // Each coroutine's own line names its co_await, and how long it has waited.
+        REQUIRE(line_of(d, handler).find(at_line(read_line_at) + " for 0.") != std::string::npos);
+        REQUIRE(line_of(d, sleeping_line).find(at_line(sleep_at) + " for 0.") != std::string::npos);
+        REQUIRE(line_of(d, joiner).find(at_line(join_at)) != std::string::npos);
+        REQUIRE(line_of(d, first).find(at_line(part_at)) != std::string::npos);
+        REQUIRE(line_of(d, second).find(at_line(part_at)) != std::string::npos);
+    }
+
+    a.second.resolve(1);
+    b.second.resolve(2);
+    main::run(std::move(joined));
+    cancel(sleeping);
+    cancel(server);
+    REQUIRE(test::is_canceled(server));
+}

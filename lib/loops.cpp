@@ -17,6 +17,7 @@
 //  4. End. Loops 1..n-1 end their engines (background work is cancelled; its posts are
 //     refused) and their threads; loop 0 joins them and returns (its engine, the caller's,
 //     stays, as after main::run), rethrowing the first failure.
+#include <lwt/detail/trace.hpp>
 #include <lwt/loops.hpp>
 #include <lwt/main.hpp>
 #include <lwt/unix/error.hpp>
@@ -201,6 +202,7 @@ promise<void> loop_body(loop_group& g, std::size_t i, const std::function<promis
 void register_loop(loop_group& g, std::size_t i) {
     loop_slot& s = *g.slots[i];
     L.slot = &s;
+    name_trace_thread("lwt loop " + std::to_string(i));
     std::exception_ptr err;
     try {
         if (g.opts.pin) {

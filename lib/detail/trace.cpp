@@ -72,7 +72,8 @@ struct thread_record {
     std::vector<event> events;
     std::unordered_map<const void*, std::uint64_t> ops, timers;  // what has begun, by address
     int tid = static_cast<int>(::gettid());
-    bool named = false;
+    std::string name;    // the track's name (empty: "main thread" or "thread <tid>")
+    bool named = false;  // its name was written
     bool flush_at_exit = false;
 };
 
@@ -187,7 +188,7 @@ void write_events(thread_record& r) {
         r.named = true;
         out += trace->first ? "\n" : ",\n";
         trace->first = false;
-        const std::string tname = r.tid == pid ? std::string("main thread") : fmt::format("thread {}", r.tid);
+        const std::string tname = !r.name.empty() ? r.name : r.tid == pid ? std::string("main thread") : fmt::format("thread {}", r.tid);
         out += fmt::format(R"({{"ph":"M","pid":{},"tid":{},"name":"thread_name","args":{{"name":)", pid, r.tid);
         json_string(out, tname);
         out += "}}";
@@ -407,6 +408,15 @@ void trace_timer_end(const void* timer, bool fired) noexcept {
 
 void trace_iteration(std::int64_t begin_ns, std::int64_t end_ns) noexcept {
     if (record() != nullptr) push({begin_ns, end_ns - begin_ns, nullptr, nullptr, nullptr, 0, -1, ev::iteration, 0});
+}
+
+void name_trace_thread(std::string name) noexcept {
+    inherit_tracing();
+    if (!(ctx.tracing & trace_events)) return;
+    if (thread_record* r = record()) {
+        r->name = std::move(name);
+        r->named = false;  // (written again, with the events that follow)
+    }
 }
 
 void inherit_tracing() noexcept { ctx.tracing |= process_tracing.load(std::memory_order_relaxed); }

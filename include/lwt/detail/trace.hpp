@@ -66,6 +66,8 @@ LWT_EXPORT void trace_iteration(std::int64_t begin_ns, std::int64_t end_ns) noex
 LWT_EXPORT void inherit_tracing() noexcept;
 // Writes out what this thread traced so far (its exit, or a trace that must be read now).
 LWT_EXPORT void flush_trace() noexcept;
+// Names this thread's track in the trace ("lwt loop <i>"; loops::run).
+LWT_EXPORT void name_trace_thread(std::string name) noexcept;
 // main::record_coroutines: this thread, and the threads whose engines are made later.
 LWT_EXPORT void set_process_recording(bool on) noexcept;
 

@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <fmt/compile.h>
 #include <fmt/core.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -21,13 +22,17 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -72,8 +77,7 @@ struct thread_record {
     std::vector<event> events;
     std::unordered_map<const void*, std::uint64_t> ops, timers;  // what has begun, by address
     int tid = static_cast<int>(::gettid());
-    std::string name;    // the track's name (empty: "main thread" or "thread <tid>")
-    bool named = false;  // its name was written
+    std::string name;  // the track's name (empty: "main thread" or "thread <tid>")
     bool flush_at_exit = false;
 };
 
@@ -117,14 +121,40 @@ const void* code_of(const cell_base* c) noexcept {
 // ---------------------------------------------------------------------------------------
 // The trace file.
 
+// A batch of one thread's events, handed to the writer.
+struct batch {
+    int tid;
+    std::string name;  // the thread's track name (empty: "main thread" or "thread <tid>")
+    std::vector<event> events;
+};
+
+// The trace file and its writer thread. Loop threads only append binary events to their own
+// vector and hand full vectors over (hand_off): the writer resolves code addresses (addr2line
+// takes tens of milliseconds), formats the JSON and writes it, so a traced loop never waits
+// for a disk or a subprocess. `m` guards the queue; the rest is the writer's alone.
 struct trace_file {
     std::mutex m;
+    std::condition_variable cv;
+    std::deque<batch> queue;
+    std::size_t queued_events = 0;
+    std::uint64_t dropped = 0;   // events thrown away while the writer was too far behind
+    bool closing = false;
+    bool closed = false;
+    std::thread writer;
+    // The writer's:
     std::FILE* f = nullptr;
     bool first = true;
     std::int64_t t0 = 0;
-    std::unordered_map<const void*, code_place> names;  // resolved code addresses (under m)
+    std::unordered_map<const void*, code_place> names;  // resolved code addresses
+    std::unordered_map<const void*, std::string> json;  // their JSON strings, quoted
+    std::unordered_map<int, std::string> track_names;   // the names written, by thread
 };
-trace_file* trace = nullptr;  // set once, before main; never freed (threads may write late)
+trace_file* trace = nullptr;  // set once, before main; never freed (threads may hand off late)
+
+// Batches waiting for the writer, at most (32 of 32768 events: about 48 MiB of events);
+// beyond, events are dropped and counted, so memory stays bounded when a loop makes events
+// faster than the writer formats them.
+constexpr std::size_t max_queued_events = std::size_t{1} << 20;
 
 void json_string(std::string& out, std::string_view s) {
     out += '"';
@@ -146,20 +176,16 @@ std::string place_text(const code_place& p) {
     return fmt::format("{} ({}:{})", p.function, p.file, p.line);
 }
 
-// Formats and writes a batch of events (under the file's mutex: batches of threads do not
-// interleave inside an event, and the names are resolved once per process).
-void write_events(thread_record& r) {
-    if (trace == nullptr || r.events.empty()) return;
-    std::lock_guard lock(trace->m);
-    if (trace->f == nullptr) {  // closed already: the program is exiting
-        r.events.clear();
-        return;
-    }
+// Formats and writes a batch (on the writer thread).
+void write_batch(batch& r) {
     // Resolve the new addresses in one addr2line per module.
     std::vector<const void*> code, where;
-    for (const event& e : r.events) {
-        if (e.code != nullptr && !trace->names.count(e.code)) code.push_back(e.code);
-        if (e.where != nullptr && !trace->names.count(e.where)) where.push_back(e.where);
+    {
+        std::unordered_set<const void*> asked;
+        for (const event& e : r.events) {
+            if (e.code != nullptr && !trace->names.count(e.code) && asked.insert(e.code).second) code.push_back(e.code);
+            if (e.where != nullptr && !trace->names.count(e.where) && asked.insert(e.where).second) where.push_back(e.where);
+        }
     }
     try {
         if (!code.empty()) {
@@ -172,77 +198,129 @@ void write_events(thread_record& r) {
         }
     } catch (...) {
     }
-    auto name_of = [&](const void* a) -> std::string {
-        auto it = trace->names.find(a);
-        return it == trace->names.end() ? fmt::format("coroutine at {}", a) : it->second.function;
+    // The JSON strings of names and await points, escaped once per address.
+    auto json_of = [&](const void* a, bool await_point) -> const std::string& {
+        auto it = trace->json.find(a);
+        if (it != trace->json.end()) return it->second;
+        std::string text;
+        if (auto n = trace->names.find(a); n != trace->names.end())
+            text = await_point ? place_text(n->second) : n->second.function;
+        else
+            text = fmt::format("code at {}", a);
+        std::string j;
+        json_string(j, text);
+        return trace->json.emplace(a, std::move(j)).first->second;
     };
-    std::string out;
+    // (fmt's own buffer and compiled formats: an event costs a few hundred instructions.)
+    struct json_out {
+        fmt::memory_buffer b;
+        json_out& operator+=(std::string_view s) {
+            b.append(s);
+            return *this;
+        }
+    } out;
     const int pid = static_cast<int>(::getpid());
-    auto head = [&](const char* ph, std::int64_t ts) {
+    auto sink = fmt::appender(out.b);
+    auto head = [&](char ph, std::int64_t ts) {
         out += trace->first ? "\n" : ",\n";
         trace->first = false;
-        out += fmt::format(R"({{"ph":"{}","pid":{},"tid":{},"ts":{:.3f})", ph, pid, r.tid,
-                           static_cast<double>(ts - trace->t0) / 1e3);
+        const std::int64_t rel = ts - trace->t0;  // ns; the format's unit is the microsecond
+        fmt::format_to(sink, FMT_COMPILE(R"({{"ph":"{}","pid":{},"tid":{},"ts":{}.{:03})"), ph, pid, r.tid, rel / 1000, rel % 1000);
     };
-    if (!r.named) {
-        r.named = true;
+    const std::string tname = !r.name.empty() ? r.name : r.tid == pid ? std::string("main thread") : fmt::format("thread {}", r.tid);
+    if (auto it = trace->track_names.find(r.tid); it == trace->track_names.end() || it->second != tname) {
+        trace->track_names[r.tid] = tname;
         out += trace->first ? "\n" : ",\n";
         trace->first = false;
-        const std::string tname = !r.name.empty() ? r.name : r.tid == pid ? std::string("main thread") : fmt::format("thread {}", r.tid);
-        out += fmt::format(R"({{"ph":"M","pid":{},"tid":{},"name":"thread_name","args":{{"name":)", pid, r.tid);
-        json_string(out, tname);
+        fmt::format_to(sink, R"({{"ph":"M","pid":{},"tid":{},"name":"thread_name","args":{{"name":)", pid, r.tid);
+        std::string j;
+        json_string(j, tname);
+        out += j;
         out += "}}";
     }
     for (const event& e : r.events) {
         switch (e.kind) {
             case ev::run_begin:
-                head("B", e.ts);
+                head('B', e.ts);
                 out += R"(,"cat":"coroutine","name":)";
-                json_string(out, name_of(e.code));
+                out += json_of(e.code, false);
                 out += e.why == 's' ? R"(,"args":{"begins":"start"}})" : R"(,"args":{"begins":"resumption"}})";
                 break;
             case ev::run_end: {
-                head("E", e.ts);
+                head('E', e.ts);
                 out += R"(,"cat":"coroutine","args":{"ends":)";
                 out += e.why == 'e' ? R"("end")" : e.why == 'd' ? R"("start deferred")" : R"("suspension")";
                 if (e.where != nullptr) {
-                    auto it = trace->names.find(e.where);
-                    if (it != trace->names.end()) {
-                        out += R"(,"await point":)";
-                        json_string(out, place_text(it->second));
-                    }
+                    out += R"(,"await point":)";
+                    out += json_of(e.where, true);
                 }
                 out += "}}";
                 break;
             }
             case ev::op_begin:
             case ev::op_end:
-                head(e.kind == ev::op_begin ? "b" : "e", e.ts);
-                out += fmt::format(R"(,"cat":"io","id":"0x{:x}","name":)", e.id);
-                json_string(out, e.name);
-                if (e.kind == ev::op_begin)
-                    out += fmt::format(R"(,"args":{{"fd":{}}}}})", e.fd);
-                else
-                    out += fmt::format(R"(,"args":{{"result":{}}}}})", e.fd);
+                head(e.kind == ev::op_begin ? 'b' : 'e', e.ts);
+                fmt::format_to(sink, FMT_COMPILE(R"(,"cat":"io","id":"0x{:x}","name":"{}")"), e.id, e.name);  // (kinds need no escaping)
+                fmt::format_to(sink, FMT_COMPILE(R"(,"args":{{"{}":{}}}}})"), e.kind == ev::op_begin ? "fd" : "result", e.fd);
                 break;
             case ev::timer_begin:
             case ev::timer_end:
-                head(e.kind == ev::timer_begin ? "b" : "e", e.ts);
-                out += fmt::format(R"(,"cat":"timer","id":"0x{:x}","name":"sleep")", e.id);
+                head(e.kind == ev::timer_begin ? 'b' : 'e', e.ts);
+                fmt::format_to(sink, FMT_COMPILE(R"(,"cat":"timer","id":"0x{:x}","name":"sleep")"), e.id);
                 if (e.kind == ev::timer_begin)
-                    out += fmt::format(R"(,"args":{{"due in ms":{:.3f}}}}})", static_cast<double>(e.dur) / 1e6);
+                    fmt::format_to(sink, R"(,"args":{{"due in ms":{:.3f}}}}})", static_cast<double>(e.dur) / 1e6);
                 else
                     out += e.why == 'f' ? R"(,"args":{"ends":"fired"}})" : R"(,"args":{"ends":"removed"}})";
                 break;
             case ev::iteration:
-                head("X", e.ts);
-                out += fmt::format(R"(,"cat":"loop","name":"iteration","dur":{:.3f}}})", static_cast<double>(e.dur) / 1e3);
+                head('X', e.ts);
+                fmt::format_to(sink, FMT_COMPILE(R"(,"cat":"loop","name":"iteration","dur":{}.{:03}}})"), e.dur / 1000, e.dur % 1000);
                 break;
         }
     }
-    r.events.clear();
-    std::fwrite(out.data(), 1, out.size(), trace->f);
+    std::fwrite(out.b.data(), 1, out.b.size(), trace->f);
 }
+
+void writer_main() {
+    std::unique_lock lock(trace->m);
+    for (;;) {
+        trace->cv.wait(lock, [] { return !trace->queue.empty() || trace->closing; });
+        if (trace->queue.empty()) break;  // closing, and everything written
+        batch b = std::move(trace->queue.front());
+        trace->queue.pop_front();
+        trace->queued_events -= b.events.size();
+        lock.unlock();
+        try {
+            write_batch(b);
+        } catch (...) {
+            // No memory to format: this batch is lost, the trace goes on.
+        }
+        lock.lock();
+    }
+}
+
+// Hands this thread's events to the writer (starting it the first time).
+void hand_off(thread_record& r) noexcept {
+    if (trace == nullptr || r.events.empty()) return;
+    try {
+        std::lock_guard lock(trace->m);
+        if (trace->closed || trace->queued_events + r.events.size() > max_queued_events) {
+            trace->dropped += r.events.size();
+            r.events.clear();
+            return;
+        }
+        if (!trace->writer.joinable()) trace->writer = std::thread(writer_main);
+        trace->queued_events += r.events.size();
+        trace->queue.push_back(batch{r.tid, r.name, std::move(r.events)});
+        r.events = {};
+        r.events.reserve(1024);
+        trace->cv.notify_one();
+    } catch (...) {
+        r.events.clear();  // no thread or no memory: the events are lost, the program goes on
+    }
+}
+
+
 
 constexpr std::size_t batch_events = 1 << 15;
 
@@ -255,7 +333,7 @@ void push(event e) noexcept {
             register_exit_hook([] { flush_trace(); });
         }
         r->events.push_back(e);
-        if (r->events.size() >= batch_events) write_events(*r);
+        if (r->events.size() >= batch_events) hand_off(*r);
     } catch (...) {
         // No memory for the trace: the trace loses events, the program goes on.
     }
@@ -268,14 +346,25 @@ constinit LWT_TLS std::uint64_t thread_ids = 0;
 
 std::uint64_t new_id() noexcept { return (static_cast<std::uint64_t>(::gettid()) << 32) | ++thread_ids; }
 
+// At exit: the writer writes what was handed over, then the file is closed. Events made
+// after this are dropped (a loop thread still running at exit).
 void close_trace() noexcept {
     if (trace == nullptr) return;
-    if (rec != nullptr) flush_trace();
+    if (rec != nullptr) hand_off(*rec);
+    {
+        std::lock_guard lock(trace->m);
+        if (trace->closed) return;
+        trace->closing = true;
+        trace->cv.notify_one();
+    }
+    if (trace->writer.joinable()) trace->writer.join();
     std::lock_guard lock(trace->m);
-    if (trace->f == nullptr) return;
+    trace->closed = true;
     std::fputs("\n]}\n", trace->f);
     std::fclose(trace->f);
-    trace->f = nullptr;
+    if (trace->dropped > 0)
+        std::fprintf(stderr, "lwt: LWT_TRACE: %llu events were dropped: the trace's writer fell behind\n",
+                     static_cast<unsigned long long>(trace->dropped));
 }
 
 // LWT_TRACE=<file>: opened before main, so that every coroutine of the program is recorded.
@@ -414,23 +503,15 @@ void name_trace_thread(std::string name) noexcept {
     inherit_tracing();
     if (!(ctx.tracing & trace_events)) return;
     if (thread_record* r = record()) {
+        hand_off(*r);  // (what came before goes out under the old name)
         r->name = std::move(name);
-        r->named = false;  // (written again, with the events that follow)
     }
 }
 
 void inherit_tracing() noexcept { ctx.tracing |= process_tracing.load(std::memory_order_relaxed); }
 
 void flush_trace() noexcept {
-    if (rec == nullptr) return;
-    try {
-        write_events(*rec);
-    } catch (...) {
-    }
-    if (trace != nullptr) {
-        std::lock_guard lock(trace->m);
-        if (trace->f != nullptr) std::fflush(trace->f);
-    }
+    if (rec != nullptr) hand_off(*rec);
 }
 
 void set_process_recording(bool on) noexcept {

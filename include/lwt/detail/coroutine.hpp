@@ -99,12 +99,14 @@ struct awaited<R, true> {
 
 // What a suspended lwt coroutine exposes to the awaiters it uses.
 struct coro_info {
+    explicit coro_info(key_frame* k) noexcept : keys(k) {}
+
     key_frame* keys;                 // the key values current at the coroutine's creation
     cancelable* awaiting = nullptr;  // what cancel forwards to while suspended
     std::uint8_t flags = 0;          // owns_trampoline | recorded
-    std::uint32_t trace_slot = 0;    // recorded: its slot in the thread's registry, plus 1
+    std::uint32_t trace_slot;        // recorded: its slot in the thread's registry, plus 1 (set by note_start)
 
-    // Owns the trampoline until its first suspension.
+    // Owns the trampoline until its first suspension (1: coro_initial ors in a bool).
     static constexpr std::uint8_t owns_trampoline = 1;
     // Recorded (trace.hpp): suspensions and resumptions are noted.
     static constexpr std::uint8_t recorded = 2;
@@ -280,7 +282,7 @@ struct foreign_awaiter {
 
 // The parts of the promise_type that do not depend on T.
 struct coro_common : coro_info {
-    coro_common() noexcept : coro_info{retain_keys(ctx.keys)} {}
+    coro_common() noexcept : coro_info(retain_keys(ctx.keys)) {}
     ~coro_common() { release_keys(keys); }
 
     template <class U>
@@ -324,8 +326,11 @@ template <class T>
 struct coro_initial {
     coro_state<T>* p;
     LWT_INLINE bool await_ready() noexcept {
+        // (Here, in the body, rather than in the promise's constructor: the call would cost
+        // the caller's ramp saved registers on every call, recorded or not.)
+        if (LWT_UNLIKELY(ctx.tracing != 0)) note_start(p, p);
         if (LWT_UNLIKELY(stack_low()) && (ctx.depth > 0 || ctx.trampoline)) return false;
-        if (acquire_trampoline()) p->flags |= coro_info::owns_trampoline;
+        p->flags |= static_cast<std::uint8_t>(acquire_trampoline());  // (owns_trampoline is 1)
         return true;
     }
     void await_suspend(std::coroutine_handle<> h) noexcept {
@@ -349,10 +354,11 @@ struct coro_final {
     void await_suspend(std::coroutine_handle<coro_state<T>> h) noexcept {
         coro_state<T>& p = h.promise();
         settle(&p, false);  // we hold the running reference: p stays valid
-        if (LWT_UNLIKELY(p.flags != 0)) {
-            if (p.flags & coro_info::recorded) note_end(&p);
+        if (p.flags == coro_info::owns_trampoline) {  // (the common case: one test)
+            release_trampoline();
+        } else if (LWT_UNLIKELY(p.flags != 0)) {
+            note_end(&p);  // recorded
             if (p.flags & coro_info::owns_trampoline) release_trampoline();
-            p.flags = 0;
         }
         release(&p);  // the running reference: may destroy this frame (we are suspended)
     }
@@ -367,7 +373,6 @@ struct coro_state_base : cell<T>, coro_common {
         // (describe_awaited finds the frame 16 bytes before its promise, after the resume
         // and destroy pointers, as g++ and clang lay it out for a promise aligned to 16 or less.)
         if constexpr (alignof(coro_state<T>) <= 16) this->maker = cell_base::made_by::coroutine;
-        if (LWT_UNLIKELY(ctx.tracing != 0)) note_start(this, this);
     }
 
     static void* operator new(std::size_t n) { return pool_alloc(n); }

@@ -32,7 +32,9 @@ using json = nlohmann::json;
 std::pair<int, std::string> run_traced(const std::string& path, const std::vector<std::string>& args = {}) {
     test::temp_dir dir;
     const std::string err = dir.path + "/stderr";
-    std::vector<std::string> argv_s{LWT_TRACE_PROGRAM};
+    // (LWT_TRACE_PROGRAM in the environment: the program built with ThreadSanitizer.)
+    const char* program = std::getenv("LWT_TRACE_PROGRAM");
+    std::vector<std::string> argv_s{program != nullptr ? program : LWT_TRACE_PROGRAM};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());

@@ -19,7 +19,9 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if defined(__has_feature)
@@ -176,5 +178,24 @@ struct temp_dir {
     }
     std::string operator/(const std::string& name) const { return path + "/" + name; }
 };
+
+// What `f` writes to stderr (fd 2), and what it returns.
+template <class F>
+std::pair<std::string, int> with_stderr_captured(F f) {
+    std::fflush(stderr);
+    int saved = ::dup(2);
+    FILE* tmp = std::tmpfile();
+    ::dup2(::fileno(tmp), 2);
+    int status = f();
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    std::string out;
+    std::rewind(tmp);
+    char buf[256];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, tmp)) out.append(buf, n);
+    std::fclose(tmp);
+    return {out, status};
+}
 
 }  // namespace test

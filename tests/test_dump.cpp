@@ -152,3 +152,60 @@ TEST_CASE("the dump names each suspended coroutine's await point and what it wai
     cancel(server);
     REQUIRE(test::is_canceled(server));
 }
+
+TEST_CASE("a dump made while nothing is recorded says how to record") {
+    main::record_coroutines(false);
+    const std::string d = dump_text();
+    REQUIRE(d ==
+            "lwt: dump: coroutines are not recorded on this thread (lwt::main::record_coroutines(), dump_on_signal or "
+            "LWT_TRACE turn it on)\n");
+}
+
+TEST_CASE("coroutines that have ended, and those made before recording began, are not in the dump") {
+    auto early = wait<int>();
+    auto before = part(early.first);  // made before recording: not recorded
+    recording on;
+    auto late = wait<int>();
+    auto after = part(late.first);
+    auto ended = part(lwt::return_(1));  // ran to its end without suspending
+    REQUIRE(ended.state() == lwt::state::fulfilled);
+    const std::string d = dump_text();
+    INFO(d);
+    REQUIRE(d.rfind("lwt: dump: 1 suspended coroutine; ", 0) == 0);
+    line_with(d, "a coroutine, (anonymous namespace)::part(");
+    early.second.resolve(1);
+    late.second.resolve(2);
+    main::run(join(before, after));
+}
+
+TEST_CASE("dump_on_signal prints the dump when the signal arrives, and does not keep run waiting") {
+    const auto handler = main::dump_on_signal(SIGUSR2);
+    auto captured = test::with_stderr_captured([] {
+        auto never = wait<void>();
+        auto waiting = both_parts(wait<int>().first, wait<int>().first);
+        main::run([]() -> promise<void> {
+            ::raise(SIGUSR2);
+            // The handler runs on the loop, posted by the signal's dispatcher thread.
+            co_await unix_::sleep(0.3);
+        });
+        try {
+            // Nothing can settle this promise: with only the dump's handler installed, run
+            // says so (rule 16) instead of waiting for a signal.
+            main::run(never.first);
+        } catch (const std::logic_error&) {
+            return 1;
+        }
+        return 0;
+    });
+    unix_::disable_signal_handler(handler);
+    main::record_coroutines(false);
+    const std::string err = captured.first;  // (named: clang 14 cannot capture a structured binding)
+    INFO(err);
+    REQUIRE(captured.second == 1);
+    const auto dump = line_with(err, "lwt: dump: ");
+    line_with(err, "a coroutine, (anonymous namespace)::both_parts(", dump);
+    // The rule-16 error that follows includes the dump of every suspended coroutine.
+    const auto error = line_with(err, "lwt::main::run: the promise that can never settle waits on:\n", dump);
+    line_with(err, "every suspended coroutine of this loop:\n", error);
+    line_with(err, "a coroutine, (anonymous namespace)::both_parts(", error);
+}

@@ -194,29 +194,6 @@ TEST_CASE("sleeps and pauses made before run are served by the next run") {
     REQUIRE(s.state() == lwt::state::fulfilled);
 }
 
-namespace {
-
-// What `f` writes to stderr (fd 2), and what it returns.
-template <class F>
-std::pair<std::string, int> with_stderr_captured(F f) {
-    std::fflush(stderr);
-    int saved = ::dup(2);
-    FILE* tmp = std::tmpfile();
-    ::dup2(::fileno(tmp), 2);
-    int status = f();
-    std::fflush(stderr);
-    ::dup2(saved, 2);
-    ::close(saved);
-    std::string out;
-    std::rewind(tmp);
-    char buf[256];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, tmp)) out.append(buf, n);
-    std::fclose(tmp);
-    return {out, status};
-}
-
-}  // namespace
-
 TEST_CASE("run_program gives the exit status of the program's promise: its int, or 0") {
     REQUIRE(lwt::main::run_program(lwt::return_(7)) == 7);
     REQUIRE(lwt::main::run_program([]() -> lwt::promise<void> { co_await lwt::pause(); }) == 0);
@@ -224,7 +201,7 @@ TEST_CASE("run_program gives the exit status of the program's promise: its int, 
 }
 
 TEST_CASE("run_program prints a failure as one line naming the program and returns 2") {
-    auto [err, status] = with_stderr_captured([] {
+    auto [err, status] = test::with_stderr_captured([] {
         return lwt::main::run_program([]() -> lwt::promise<void> {
             co_await lwt::pause();
             throw lwt::unix_::unix_error(EADDRINUSE, "bind", "127.0.0.1:8080");
@@ -232,7 +209,7 @@ TEST_CASE("run_program prints a failure as one line naming the program and retur
     });
     REQUIRE(status == 2);
     REQUIRE(err == std::string(program_invocation_short_name) + ": bind(127.0.0.1:8080): Address already in use\n");
-    auto [err2, status2] = with_stderr_captured([] { return lwt::main::run_program([]() -> int { throw 42; }); });
+    auto [err2, status2] = test::with_stderr_captured([] { return lwt::main::run_program([]() -> int { throw 42; }); });
     REQUIRE(status2 == 2);
     REQUIRE(err2 == std::string(program_invocation_short_name) + ": an exception that is not a std::exception\n");
 }
@@ -287,7 +264,7 @@ TEST_CASE("a stall prints one line: how long the iteration ran, and the operatio
     lwt::main::set_stall_threshold(std::chrono::milliseconds(20));
     const auto before = lwt::main::stats();
     REQUIRE(before.timed);
-    auto [err, status] = with_stderr_captured([&] {
+    auto [err, status] = test::with_stderr_captured([&] {
         auto writer = [&]() -> lwt::promise<void> {
             co_await lwt::pause();
             REQUIRE(::write(pp.w.fd(), "x", 1) == 1);
@@ -318,7 +295,7 @@ TEST_CASE("a stall prints one line: how long the iteration ran, and the operatio
 
 TEST_CASE("without a stall threshold nothing is timed or printed") {
     lwt::main::set_stall_threshold(std::chrono::nanoseconds(0));
-    auto [err, status] = with_stderr_captured([] {
+    auto [err, status] = test::with_stderr_captured([] {
         lwt::main::run([]() -> lwt::promise<void> {
             co_await lwt::pause();
             spin_for(std::chrono::milliseconds(30));
@@ -343,7 +320,7 @@ TEST_CASE("the error of a promise that can never settle is preceded by the tree 
     auto top = [&]() -> lwt::promise<void> {
         co_await lwt::join(lwt::map([](int) {}, relay(never.first)), stuck.first);
     };
-    auto captured = with_stderr_captured([&] {
+    auto captured = test::with_stderr_captured([&] {
         try {
             lwt::main::run(top);
         } catch (const std::logic_error&) {

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -48,9 +50,36 @@ int report_fatal(std::exception_ptr e) noexcept {
     return 2;
 }
 
+namespace {
+// LWT_DUMP_SIGNAL=USR1 (or SIGUSR1, or a number): main::dump_on_signal for each thread's loop,
+// installed at its first run -- a program that seems stuck can be restarted with it, no
+// code changed. Anything else is one line on stderr, once per thread, and no handler.
+constinit LWT_TLS bool dump_signal_checked = false;
+void dump_signal_from_env() {
+    dump_signal_checked = true;
+    const char* v = std::getenv("LWT_DUMP_SIGNAL");
+    if (v == nullptr || *v == '\0') return;
+    std::string name = v;
+    if (name.rfind("SIG", 0) == 0) name.erase(0, 3);
+    int sig = 0;
+    if (name == "USR1") sig = SIGUSR1;
+    else if (name == "USR2") sig = SIGUSR2;
+    else if (name == "QUIT") sig = SIGQUIT;
+    else if (name == "HUP") sig = SIGHUP;
+    else if (name.find_first_not_of("0123456789") == std::string::npos && name.size() < 4) sig = std::atoi(name.c_str());
+    try {
+        if (sig <= 0) throw std::invalid_argument("not USR1, USR2, QUIT, HUP or a signal number");
+        main::dump_on_signal(sig);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "lwt: LWT_DUMP_SIGNAL=%s: %s (no dump on a signal)\n", v, e.what());
+    }
+}
+}  // namespace
+
 run_scope::run_scope() {
     if (running) throw std::logic_error("lwt::main::run: called inside a running loop (nested run)");
     running = true;
+    if (LWT_UNLIKELY(!dump_signal_checked)) dump_signal_from_env();
 }
 run_scope::~run_scope() { running = false; }
 

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 using namespace lwt;
 
@@ -208,4 +209,40 @@ TEST_CASE("dump_on_signal prints the dump when the signal arrives, and does not 
     const auto error = line_with(err, "lwt::main::run: the promise that can never settle waits on:\n", dump);
     line_with(err, "every suspended coroutine of this loop:\n", error);
     line_with(err, "a coroutine, (anonymous namespace)::both_parts(", error);
+}
+
+TEST_CASE("LWT_DUMP_SIGNAL installs dump_on_signal on a thread's loop at its first run") {
+    // (A thread of its own: this one's first run is long past. Its loop ends with it.)
+    ::setenv("LWT_DUMP_SIGNAL", "USR1", 1);
+    auto captured = test::with_stderr_captured([] {
+        std::thread t([] {
+            main::run([]() -> promise<void> {
+                // (Made in the run: recording begins with the thread's first run.)
+                auto waiting = both_parts(wait<int>().first, wait<int>().first);
+                ::raise(SIGUSR1);
+                co_await unix_::sleep(0.3);
+            });
+        });
+        t.join();
+        return 0;
+    });
+    ::unsetenv("LWT_DUMP_SIGNAL");
+    main::record_coroutines(false);
+    const std::string err = captured.first;
+    INFO(err);
+    const auto dump = line_with(err, "lwt: dump: ");
+    line_with(err, "a coroutine, (anonymous namespace)::both_parts(", dump);
+}
+
+TEST_CASE("an LWT_DUMP_SIGNAL that names no signal is one line on stderr, and the program runs on") {
+    ::setenv("LWT_DUMP_SIGNAL", "USR3", 1);
+    auto captured = test::with_stderr_captured([] {
+        int v = 0;
+        std::thread t([&v] { v = main::run(lwt::return_(5)); });
+        t.join();
+        return v;
+    });
+    ::unsetenv("LWT_DUMP_SIGNAL");
+    REQUIRE(captured.second == 5);
+    REQUIRE(captured.first == "lwt: LWT_DUMP_SIGNAL=USR3: not USR1, USR2, QUIT, HUP or a signal number (no dump on a signal)\n");
 }

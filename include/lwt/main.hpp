@@ -207,7 +207,9 @@ LWT_EXPORT void record_coroutines(bool on = true);
 LWT_EXPORT void dump(std::FILE* out = stderr);
 // From now on, the signal `signum` makes this thread's loop print dump() on stderr
 // (`kill -USR1 <pid>` on a program that hangs). Turns record_coroutines on. The handler does
-// not keep run() waiting. Disable it with unix_::disable_signal_handler.
+// not keep run() waiting. Disable it with unix_::disable_signal_handler. LWT_DUMP_SIGNAL=USR1
+// in the environment installs it on each thread's loop at its first run, without a change to
+// the program.
 LWT_EXPORT unix_::signal_handler_id dump_on_signal(int signum);
 
 }  // namespace lwt::main

@@ -569,6 +569,17 @@ std::string strip_frame_parameter(std::string f) {
 
 std::string clean_name(std::string f) { return strip_frame_parameter(strip_clone_suffix(std::move(f))); }
 
+// A source path as a reader wants it: without "build/../", and relative to the working
+// directory when it lies below it.
+std::string readable_path(const std::string& p) {
+    std::string n = std::filesystem::path(p).lexically_normal().string();
+    std::error_code ec;
+    const std::string cwd = std::filesystem::current_path(ec).string();
+    if (!ec && !cwd.empty() && n.size() > cwd.size() + 1 && n.compare(0, cwd.size(), cwd) == 0 && n[cwd.size()] == '/')
+        n.erase(0, cwd.size() + 1);
+    return n;
+}
+
 // Runs `addr2line -a -f -C -i -e module offsets...` and parses its answer: for each address,
 // the pairs (function, file:line) from the innermost inlined frame out; the last is kept.
 bool addr2line(const std::string& module, const std::vector<std::uintptr_t>& offsets, std::vector<code_place>& out) {
@@ -631,7 +642,7 @@ bool addr2line(const std::string& module, const std::vector<std::uintptr_t>& off
         if (colon != std::string::npos && loc.compare(0, 2, "??") != 0) {
             const unsigned line = static_cast<unsigned>(std::strtoul(loc.c_str() + colon + 1, nullptr, 10));
             if (line != 0) {
-                c.file = std::filesystem::path(loc.substr(0, colon)).lexically_normal().string();
+                c.file = readable_path(loc.substr(0, colon));
                 c.line = line;
             }
         }

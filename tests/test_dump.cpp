@@ -42,7 +42,7 @@ std::string dump_text() {
 
 // Whether addr2line can turn this program's addresses into file:line (binutils, and the
 // debug information of a debugoptimized build).
-bool have_addr2line() { return std::system("addr2line --version >/dev/null 2>&1") == 0; }
+[[maybe_unused]] bool have_addr2line() { return std::system("addr2line --version >/dev/null 2>&1") == 0; }
 
 std::size_t indent_at(const std::string& s, std::size_t pos) {
     const std::size_t start = s.rfind('\n', pos) + 1;
@@ -63,7 +63,7 @@ std::string line_of(const std::string& s, std::size_t pos) {
     return s.substr(start, s.find('\n', pos) - start);
 }
 
-std::string at_line(int line) { return "test_dump.cpp:" + std::to_string(line) + ","; }
+[[maybe_unused]] std::string at_line(int line) { return "test_dump.cpp:" + std::to_string(line) + ","; }
 
 // The known program: a connection handler in read_line, a sleeper, and a join of two
 // coroutines that each wait on a promise only a resolver settles.
@@ -104,6 +104,13 @@ TEST_CASE("the dump names each suspended coroutine's await point and what it wai
     main::run(lwt::pause());  // everything is suspended now
     const std::string d = dump_text();
     INFO(d);
+    // Everything ends before the checks, so that a failed check leaves nothing pending.
+    a.second.resolve(1);
+    b.second.resolve(2);
+    main::run(std::move(joined));
+    cancel(sleeping);
+    cancel(server);
+    REQUIRE(test::is_canceled(server));
 
     // (5 of the program's, and read_line's own.)
     REQUIRE(d.rfind("lwt: dump: ", 0) == 0);
@@ -137,21 +144,19 @@ TEST_CASE("the dump names each suspended coroutine's await point and what it wai
     // The parts are printed under the join only, not again as roots of their own.
     REQUIRE(d.find("(anonymous namespace)::part(", d.find('\n', second)) == std::string::npos);
 
+    // Await points: where the toolchain's debug information carries the co_await's line
+    // (g++; clang 14's, read by binutils' addr2line, stops at the runtime's own call).
+#if !defined(__clang__)
     if (have_addr2line()) {
         // Each coroutine's own line names its co_await, and how long it has waited.
-        REQUIRE(line_of(d, handler).find(at_line(read_line_at) + " for 0.") != std::string::npos);
-        REQUIRE(line_of(d, sleeping_line).find(at_line(sleep_at) + " for 0.") != std::string::npos);
-        REQUIRE(line_of(d, joiner).find(at_line(join_at)) != std::string::npos);
-        REQUIRE(line_of(d, first).find(at_line(part_at)) != std::string::npos);
-        REQUIRE(line_of(d, second).find(at_line(part_at)) != std::string::npos);
+        CHECK(line_of(d, handler).find(at_line(read_line_at) + " for 0.") != std::string::npos);
+        CHECK(line_of(d, sleeping_line).find(at_line(sleep_at) + " for 0.") != std::string::npos);
+        CHECK(line_of(d, joiner).find(at_line(join_at)) != std::string::npos);
+        CHECK(line_of(d, first).find(at_line(part_at)) != std::string::npos);
+        CHECK(line_of(d, second).find(at_line(part_at)) != std::string::npos);
     }
-
-    a.second.resolve(1);
-    b.second.resolve(2);
-    main::run(std::move(joined));
-    cancel(sleeping);
-    cancel(server);
-    REQUIRE(test::is_canceled(server));
+#endif
+    REQUIRE(line_of(d, sleeping_line).find(", for 0.") != std::string::npos);
 }
 
 TEST_CASE("a dump made while nothing is recorded says how to record") {
@@ -171,12 +176,12 @@ TEST_CASE("coroutines that have ended, and those made before recording began, ar
     auto ended = part(lwt::return_(1));  // ran to its end without suspending
     REQUIRE(ended.state() == lwt::state::fulfilled);
     const std::string d = dump_text();
-    INFO(d);
-    REQUIRE(d.rfind("lwt: dump: 1 suspended coroutine; ", 0) == 0);
-    line_with(d, "a coroutine, (anonymous namespace)::part(");
     early.second.resolve(1);
     late.second.resolve(2);
     main::run(join(before, after));
+    INFO(d);
+    REQUIRE(d.rfind("lwt: dump: 1 suspended coroutine; ", 0) == 0);
+    line_with(d, "a coroutine, (anonymous namespace)::part(");
 }
 
 TEST_CASE("dump_on_signal prints the dump when the signal arrives, and does not keep run waiting") {

@@ -159,7 +159,13 @@ TEST_CASE("the trace of a known program is valid JSON, its coroutine runs nest a
     for (const json& e : events)
         if (e.at("ph") == "E" && e.contains("args") && e["args"].value("await point", "").find("trace_program.cpp:") != std::string::npos)
             await_point = true;
+    // (Where the toolchain's debug information carries the co_await's line: g++; clang 14's,
+    // read by binutils' addr2line, stops at the runtime's own call.)
+#if !defined(__clang__)
     if (std::system("addr2line --version >/dev/null 2>&1") == 0) REQUIRE(await_point);
+#else
+    (void)await_point;
+#endif
 }
 
 TEST_CASE("with loops::run, each loop has its own track, named, with its own iterations and coroutines") {

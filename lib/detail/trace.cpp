@@ -692,6 +692,14 @@ std::vector<code_place> symbolize(const std::vector<const void*>& addresses, boo
         if (!addr2line(module, m.first, answers)) continue;
         for (std::size_t k = 0; k < answers.size(); ++k) {
             code_place& c = out[m.second[k]];
+            // An await point whose outermost frame is still the runtime's own suspension
+            // (clang 14's debug information, read by binutils, ends the inline chain there):
+            // its line says nothing about the program; keep the function only.
+            if (return_addresses && answers[k].file.size() >= 24 &&
+                answers[k].file.compare(answers[k].file.size() - 24, 24, "lwt/detail/coroutine.hpp") == 0) {
+                c.function = strip_clone_suffix(name_of_code(addresses[m.second[k]]));
+                continue;
+            }
             if (!answers[k].function.empty() && (return_addresses || !exported[m.second[k]]))
                 c.function = std::move(answers[k].function);
             c.file = std::move(answers[k].file);

@@ -126,6 +126,9 @@ struct coro_info {
     }
 };
 
+// (The recording fields live in what was padding: a frame is no larger for them.)
+static_assert(sizeof(void*) != 8 || sizeof(coro_info) == 24, "coro_info grew");
+
 // Whether T can really be copied: std::is_copy_constructible says yes for a vector, pair,
 // tuple or optional of move-only elements (their copy constructors are not constrained).
 template <class T>

@@ -67,25 +67,25 @@ std::string line_of(const std::string& s, std::size_t pos) {
 
 // The known program: a connection handler in read_line, a sleeper, and a join of two
 // coroutines that each wait on a promise only a resolver settles.
-constexpr int read_line_at = __LINE__ + 3;
+[[maybe_unused]] constexpr int read_line_at = __LINE__ + 3;
 promise<void> handle_connection(unix_::file_descr conn) {
     auto ic = io::of_fd(io::input, std::move(conn));
     std::string l = co_await io::read_line(ic);
     (void)l;
 }
 
-constexpr int sleep_at = __LINE__ + 2;
+[[maybe_unused]] constexpr int sleep_at = __LINE__ + 2;
 promise<void> sleeper() {
     co_await unix_::sleep(3600);
 }
 
-constexpr int part_at = __LINE__ + 2;
+[[maybe_unused]] constexpr int part_at = __LINE__ + 2;
 promise<void> part(promise<int> p) {
     int v = co_await p;
     (void)v;
 }
 
-constexpr int join_at = __LINE__ + 2;
+[[maybe_unused]] constexpr int join_at = __LINE__ + 2;
 promise<void> both_parts(promise<int> a, promise<int> b) {
     co_await join(part(a), part(b));
 }

@@ -2,9 +2,8 @@
 //
 // Per thread: the registry's slots and the trace's events, both behind a plain pointer so
 // that a note made while the thread's destructors run (an engine's teardown ends coroutines)
-// finds them gone and does nothing. Per process: the trace file (a mutex, taken once per
-// batch of events), the names of code addresses already resolved, and the settings threads
-// inherit.
+// after the record is gone does nothing. Per process: the trace file and its writer thread
+// (trace_file), and the settings threads inherit.
 #include <lwt/detail/engine.hpp>
 #include <lwt/detail/io_op.hpp>
 #include <lwt/detail/trace.hpp>
@@ -86,10 +85,7 @@ struct thread_record {
 constinit LWT_TLS thread_record* rec = nullptr;
 struct record_owner {
     std::unique_ptr<thread_record> r;
-    ~record_owner() {
-        rec = nullptr;
-        ctx.tracing = 0;
-    }
+    ~record_owner();  // hands what is left to the writer (defined below, with hand_off)
 };
 thread_local record_owner owner;
 
@@ -145,6 +141,7 @@ struct trace_file {
     std::FILE* f = nullptr;
     bool first = true;
     std::int64_t t0 = 0;
+    pid_t pid = 0;  // the process that opened the file
     std::unordered_map<const void*, code_place> names;  // resolved code addresses
     std::unordered_map<const void*, std::string> json;  // their JSON strings, quoted
     std::unordered_map<int, std::string> track_names;   // the names written, by thread
@@ -346,10 +343,18 @@ constinit LWT_TLS std::uint64_t thread_ids = 0;
 
 std::uint64_t new_id() noexcept { return (static_cast<std::uint64_t>(::gettid()) << 32) | ++thread_ids; }
 
+record_owner::~record_owner() {
+    if (rec != nullptr) hand_off(*rec);
+    rec = nullptr;
+    ctx.tracing = 0;
+}
+
 // At exit: the writer writes what was handed over, then the file is closed. Events made
 // after this are dropped (a loop thread still running at exit).
 void close_trace() noexcept {
-    if (trace == nullptr) return;
+    // (A child made by fork() that exits has a copy of the writer's std::thread, not the
+    // thread: it leaves the file to its parent.)
+    if (trace == nullptr || ::getpid() != trace->pid) return;
     if (rec != nullptr) hand_off(*rec);
     {
         std::lock_guard lock(trace->m);
@@ -379,6 +384,7 @@ __attribute__((constructor)) void open_trace_from_env() {
     trace = new trace_file;
     trace->f = f;
     trace->t0 = monotonic_ns();
+    trace->pid = ::getpid();
     std::fputs(R"({"displayTimeUnit":"ms","traceEvents":[)", f);
     process_tracing.store(record_coroutines | trace_events, std::memory_order_relaxed);
     ctx.tracing = record_coroutines | trace_events;

@@ -23,8 +23,9 @@
 //
 // Lifetimes. A slot lives from the coroutine's construction to its final suspension (a
 // suspended coroutine's frame is never destroyed: it holds its own reference until it ends).
-// Everything here belongs to one thread (rule 13); the trace file is shared, behind a mutex,
-// and written in batches.
+// Everything here belongs to one thread (rule 13), except the trace file: threads hand full
+// batches of events to a writer thread (a mutex-guarded, bounded queue), which resolves the
+// addresses and writes the JSON, so no loop waits for addr2line or the disk.
 #pragma once
 
 #include <lwt/detail/config.hpp>

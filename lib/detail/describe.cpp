@@ -30,6 +30,17 @@ struct line {
     bool coroutine = false;
 };
 
+// Calls f on each node the pending cell `s` waits on: what its cancel_fn reaches on a walk
+// that is never run (a leaf that is the cell itself is not an edge).
+template <class F>
+void each_edge(cell_base* s, cell_base* owner, F f) {
+    cancel_walk w;
+    w.describing = true;
+    s->cancel_fn(s, w, owner);
+    for (std::size_t i = 0; i < w.reached_count(); ++i)
+        if (cancelable* x = w.reached(i); x != s) f(x);
+}
+
 struct describer {
     std::vector<line> lines;
     std::unordered_set<const void*> seen;
@@ -58,8 +69,7 @@ struct describer {
         using m = cell_base::made_by;
         switch (s->maker) {
             case m::coroutine: {
-                // (The frame: the resume and destroy pointers, then the promise.)
-                line l{depth, "", *reinterpret_cast<void* const*>(reinterpret_cast<const char*>(s) - 16)};
+                line l{depth, "", code_of(s)};
                 l.coroutine = true;
                 if (auto it = recorded.find(s); it != recorded.end()) {
                     l.rec = it->second;
@@ -102,16 +112,11 @@ struct describer {
                 break;
         }
         if (!s->pending()) return;
-        cancel_walk w;
-        w.describing = true;
-        s->cancel_fn(s, w, owner);
         bool any = false;
-        for (std::size_t i = 0; i < w.reached_count(); ++i) {
-            cancelable* x = w.reached(i);
-            if (x == c) continue;  // (a leaf that is the cell itself)
+        each_edge(s, owner, [&](cancelable* x) {
             any = true;
             node(x, s, depth + 1);
-        }
+        });
         if (!any) add(depth + 1, "nothing cancel can follow");
     }
 
@@ -124,13 +129,9 @@ struct describer {
             if (x->cancel_fn == &cancel_io_op || x->cancel_fn == nullptr) continue;
             auto* s = static_cast<cell_base*>(x);
             if (!s->pending()) continue;
-            cancel_walk w;
-            w.describing = true;
-            s->cancel_fn(s, w, o);
-            for (std::size_t i = 0; i < w.reached_count(); ++i) {
-                cancelable* y = w.reached(i);
-                if (y != x && reached.insert(y).second) todo.push_back({y, s});
-            }
+            each_edge(s, o, [&](cancelable* y) {
+                if (reached.insert(y).second) todo.push_back({y, s});
+            });
         }
     }
 

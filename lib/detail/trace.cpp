@@ -107,12 +107,6 @@ slot* slot_of(const coro_info* info) noexcept {
     return s.info == info ? &s : nullptr;
 }
 
-// A coroutine frame's resume function: the frame's first word, 16 bytes before the promise
-// (coroutine.hpp; only for cells the coroutine maker marked). g++ clears it at the end.
-const void* code_of(const cell_base* c) noexcept {
-    if (c == nullptr || c->maker != cell_base::made_by::coroutine) return nullptr;
-    return *reinterpret_cast<void* const*>(reinterpret_cast<const char*>(c) - 16);
-}
 
 // ---------------------------------------------------------------------------------------
 // The trace file.
@@ -391,7 +385,18 @@ __attribute__((constructor)) void open_trace_from_env() {
     std::atexit(close_trace);
 }
 
+// A coroutine's run begins or ends now (why: see event::why).
+void push_run(const slot& s, ev kind, char why) noexcept {
+    push({monotonic_ns(), 0, code_of(s.cell), nullptr, nullptr, 0, -1, kind, why});
+}
+
 }  // namespace
+
+const void* code_of(const cell_base* c) noexcept {
+    if (c == nullptr || c->maker != cell_base::made_by::coroutine) return nullptr;
+    // (The frame: the resume and destroy pointers, then the promise.)
+    return *reinterpret_cast<void* const*>(reinterpret_cast<const char*>(c) - 16);
+}
 
 // ---------------------------------------------------------------------------------------
 // Notes.
@@ -415,7 +420,7 @@ void note_start(cell_base* c, coro_info* info) noexcept {
     r->slots[i] = slot{c, info, nullptr, 0, 0, false};
     info->trace_slot = i + 1;
     info->flags |= coro_info::recorded;
-    if (tracing_events()) push({monotonic_ns(), 0, code_of(c), nullptr, nullptr, 0, -1, ev::run_begin, 's'});
+    if (tracing_events()) push_run(r->slots[i], ev::run_begin, 's');
 }
 
 void note_suspension(coro_info* info) noexcept {
@@ -453,18 +458,18 @@ void note_resumption(coro_info* info) noexcept {
     if (s == nullptr) return;
     s->since = 0;
     s->foreign = false;
-    if (tracing_events()) push({monotonic_ns(), 0, code_of(s->cell), nullptr, nullptr, 0, -1, ev::run_begin, 'r'});
+    if (tracing_events()) push_run(*s, ev::run_begin, 'r');
 }
 
 void note_deferred_start(coro_info* info) noexcept {
     slot* s = slot_of(info);
-    if (s != nullptr && tracing_events()) push({monotonic_ns(), 0, code_of(s->cell), nullptr, nullptr, 0, -1, ev::run_end, 'd'});
+    if (s != nullptr && tracing_events()) push_run(*s, ev::run_end, 'd');
 }
 
 void note_end(coro_info* info) noexcept {
     slot* s = slot_of(info);
     if (s == nullptr) return;
-    if (tracing_events()) push({monotonic_ns(), 0, code_of(s->cell), nullptr, nullptr, 0, -1, ev::run_end, 'e'});
+    if (tracing_events()) push_run(*s, ev::run_end, 'e');
     const std::uint32_t i = info->trace_slot - 1;
     *s = slot{};
     s->next_free = rec->free_head;

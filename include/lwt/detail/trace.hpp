@@ -73,6 +73,9 @@ LWT_EXPORT void name_trace_thread(std::string name) noexcept;
 LWT_EXPORT void set_process_recording(bool on) noexcept;
 
 // ---- reading the registry ----
+// A coroutine's code (its frame's resume function, 16 bytes before its promise with g++ and
+// clang), for cells whose maker is a coroutine; null otherwise. g++ clears it at the end.
+LWT_EXPORT const void* code_of(const cell_base* c) noexcept;
 // Every suspended coroutine of this thread that is recorded, as trees of who awaits whom
 // (describe.cpp; describe_awaited, in state.hpp, is the tree of one cell).
 LWT_EXPORT std::string dump_suspended();

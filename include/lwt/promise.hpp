@@ -475,25 +475,83 @@ void on_any(const promise<T>& p, F&& f, G&& g) {
 // to stderr and std::exit(2). Treated as noexcept: a throwing hook terminates. Process-wide.
 LWT_EXPORT extern std::function<void(std::exception_ptr)> async_exception_hook;
 
+namespace detail {
+// What async does with a rejection: the hook (rule 5).
+struct to_async_hook {
+    void operator()(std::exception_ptr e) const noexcept { call_async_exception_hook(std::move(e)); }
+};
+
+// Lwt.async and Lwt.dont_wait: calls f, keeping it alive until the promise it returned
+// settles (API: callables), and gives that promise's rejection -- or f's synchronous throw
+// -- to on_failure. One node does both, so that a server's connection started with async
+// holds one small block beside its coroutine, not two. A handler other than the hook is a
+// callback like on_failure's: it runs with the key values current here, and what it throws
+// goes to the hook.
+template <class F, class H>
+void run_reporting(F&& f, H&& on_failure) noexcept {
+    using FD = std::decay_t<F>;
+    using HD = std::decay_t<H>;
+    using R = as_promise_t<std::invoke_result_t<FD&>>;
+    static_assert(is_promise_v<R>, "lwt::async, lwt::dont_wait: f() must return a promise (or an operation)");
+    constexpr bool keeps_keys = !std::is_same_v<HD, to_async_hook>;
+    struct no_keys {};
+    struct node final : waiter, pooled {
+        [[no_unique_address]] FD f;
+        [[no_unique_address]] HD h;
+        [[no_unique_address]] std::conditional_t<keeps_keys, key_frame*, no_keys> keys;
+        node(F&& g, H&& k) : waiter(&fire_node), f(std::forward<F>(g)), h(std::forward<H>(k)) {
+            if constexpr (keeps_keys) keys = retain_keys(ctx.keys);
+        }
+        node(const node&) = delete;
+        node& operator=(const node&) = delete;
+        ~node() {
+            if constexpr (keeps_keys) release_keys(keys);
+        }
+        void report(std::exception_ptr e) noexcept {
+            if constexpr (keeps_keys) {
+                keys_scope ks(keys);
+                guarded(h, std::move(e));
+            } else {
+                h(std::move(e));
+            }
+        }
+        static void fire_node(waiter* w, cell_base* settled) noexcept {
+            auto* self = static_cast<node*>(w);
+            if (settled != nullptr && settled->st == lwt::state::rejected) self->report(settled->exc);
+            delete self;
+        }
+    };
+    node* n = nullptr;
+    try {
+        n = new node(std::forward<F>(f), std::forward<H>(on_failure));
+    } catch (...) {  // (no memory for the node)
+        guarded(on_failure, std::current_exception());
+        return;
+    }
+    try {
+        R p = std::invoke(n->f);
+        cell_base* s = state_of(p);
+        if (s->pending()) {
+            s->link(n);
+            return;
+        }
+        if (s->st == lwt::state::rejected) n->report(s->exc);
+    } catch (...) {
+        n->report(std::current_exception());
+    }
+    delete n;
+}
+}  // namespace detail
+
 // Lwt.async: runs f now; its rejection (or synchronous throw) goes to async_exception_hook.
 template <class F>
 void async(F&& f) {
-    try {
-        auto p = detail::invoke_keeping(std::forward<F>(f));
-        on_failure(p, [](std::exception_ptr e) { detail::call_async_exception_hook(std::move(e)); });
-    } catch (...) {
-        detail::call_async_exception_hook(std::current_exception());
-    }
+    detail::run_reporting(std::forward<F>(f), detail::to_async_hook{});
 }
 // Lwt.dont_wait: runs f now; its rejection (or synchronous throw) goes to handler.
 template <class F, class H>
 void dont_wait(F&& f, H&& handler) {
-    try {
-        auto p = detail::invoke_keeping(std::forward<F>(f));
-        on_failure(p, std::forward<H>(handler));
-    } catch (...) {
-        detail::guarded(handler, std::current_exception());
-    }
+    detail::run_reporting(std::forward<F>(f), std::forward<H>(handler));
 }
 
 // ---------------------------------------------------------------------------------------

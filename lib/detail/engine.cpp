@@ -242,12 +242,7 @@ LWT_COLD void io_engine::watched_complete(io_op& op) noexcept {
     const bool resumes = op.complete == &resume_awaiter && op.frame != nullptr;
     step s{0, op.traits().name, op.fd, resumes ? *static_cast<void* const*>(op.frame) : nullptr};
     if (ctx.tracing & trace_events) {
-        // op.awaiting points at the awaiting coroutine's `awaiting` field (io_awaiter,
-        // unix_::operation::awaiter).
-        coro_info* info = resumes && op.awaiting != nullptr
-                              ? reinterpret_cast<coro_info*>(reinterpret_cast<char*>(op.awaiting) - offsetof(coro_info, awaiting))
-                              : nullptr;
-        trace_op_end(op, info);
+        trace_op_end(op, resumes ? op.coro : nullptr);
     }
     const std::int64_t t0 = monotonic_ns();
     op.complete(&op);

@@ -232,8 +232,9 @@ void cancel_io_op(cancelable* self, cancel_walk& w, cell_base* owner) {
 }
 
 void resume_awaiter(io_op* op) noexcept {
-    if (op->awaiting != nullptr) *op->awaiting = nullptr;
-    keys_scope k(op->keys);
+    coro_info* c = op->coro;
+    c->awaiting = nullptr;
+    keys_scope k(c->keys);
     std::coroutine_handle<>::from_address(op->frame).resume();  // `op` may be gone after this
 }
 

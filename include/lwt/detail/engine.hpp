@@ -332,8 +332,7 @@ struct io_awaiter {
         auto& p = h.promise();
         op.frame = h.address();
         op.complete = &resume_awaiter;
-        op.keys = p.keys;
-        op.awaiting = &p.awaiting;
+        op.coro = &p;
         p.awaiting = &op;
         p.suspending();
         if (LWT_UNLIKELY(op.cancel_requested)) {  // cancelled by the drain: never submitted

@@ -9,7 +9,7 @@
 //    rule 6 says how it moves anyway; its destructor cancels or converts first).
 // 2. idle. The owner writes the request (kind, fd, addr, addr2, len, off, flags; see
 //    io_kinds for what each field means per kind; a field the kind does not use stays 0)
-//    and the continuation (complete, frame, keys, awaiting). Nobody else reads the op.
+//    and the continuation (complete, frame, coro). Nobody else reads the op.
 // 3. Start. `try_now(op)` true: the op is `done` at once (res is set; the engine kept
 //    nothing and will not call complete). False: `submit(op)` makes it `pending`. Nothing
 //    fails in between: a failure is a result (res = -errno).
@@ -92,6 +92,7 @@ enum class io_readiness : std::uint8_t {
 };
 
 struct io_op;
+struct coro_info;  // (coroutine.hpp)
 
 // What a kind is. The request's fields map one to one onto an io_uring SQE: opcode, fd,
 // addr, len, off (or addr2, a second pointer, where `addr2_in_off`), and the op's flags with
@@ -151,8 +152,7 @@ struct io_op : cancelable {
     // ---- continuation ----
     void (*complete)(io_op*) noexcept = nullptr;
     void* frame = nullptr;           // the awaiting coroutine, or the cell that owns the op
-    key_frame* keys = nullptr;       // its key values
-    cancelable** awaiting = nullptr; // its cancel forwarding slot (null for foreign coroutines)
+    coro_info* coro = nullptr;       // the awaiting coroutine's keys and cancel forwarding slot
     // ---- engine bookkeeping: the queue it waits in (epoll: its fd's; io_uring: a listener's) ----
     io_op* next = nullptr;
     io_op* prev = nullptr;
@@ -180,7 +180,8 @@ inline io_op::io_op() noexcept { cancel_fn = &cancel_io_op; }
 // (synchronously: complete(op) has run when this returns).
 LWT_EXPORT void cancel_op(io_op& op) noexcept;
 
-// The completion of an op awaited by a coroutine: resume it.
+// The completion of an op awaited by a coroutine: resume it (with its keys; its cancel
+// forwarding slot cleared).
 LWT_EXPORT void resume_awaiter(io_op* op) noexcept;
 
 // Performs `op` synchronously with the plain system call (no waiting beyond what the call

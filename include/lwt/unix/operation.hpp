@@ -99,15 +99,14 @@ public:
             // trampoline is handed back, when deferred work may cancel it (op then records
             // its completion without resuming anyone).
             p.awaiting = &op;
-            op.awaiting = &p.awaiting;
+            op.coro = &p;
             p.suspending();
             if (LWT_UNLIKELY(op.phase == io_phase::done)) {
                 p.awaiting = nullptr;
                 return false;
             }
             op.frame = h.address();
-            op.keys = p.keys;
-            op.complete = &detail::resume_awaiter;
+                op.complete = &detail::resume_awaiter;
             return true;
         }
         value_type await_resume() {
@@ -147,7 +146,8 @@ private:
 
     detail::io_op op_;
     const char* call_;
-    typename K::extra x_;
+    // (Most kinds keep nothing beside the op: an empty extra takes no room in the frame.)
+    [[no_unique_address]] typename K::extra x_;
 };
 
 }  // namespace lwt::unix_

@@ -142,8 +142,29 @@ std::unique_ptr<io_engine> uring_engine::create(std::string& why) {
     // A recv_chunk is never one SQE of its own (a receiver's multishot, or a poll then the
     // plain recv): it leaves try_now's and submit's fast paths by the same bit.
     e->native_[static_cast<std::size_t>(io_kind::recv_chunk)] = false;
+    // The ring's descriptor registered with this thread (5.18): each io_uring_enter skips the
+    // descriptor table's lookup and reference count (liburing's calls use it too).
+    if (std::getenv("LWT_URING_NO_REGISTERED_RING") == nullptr)
+        e->registered_ring_ = io_uring_register_ring_fd(&e->ring_) == 1;
     e->arm_wake();
     return e;
+}
+
+// io_uring_submit_and_wait (or _get_events with wait_nr 0), without liburing's general path
+// (SQPOLL, IOPOLL, a ring that may need no kernel entry): this loop always enters, to
+// submit and, with DEFER_TASKRUN, to run the task work that posts completions. -errno on
+// failure. (What liburing's flush does: the SQEs queued since the last entry are published
+// with a release store of the tail; the kernel consumes them all during the call.)
+int uring_engine::enter(unsigned wait_nr) noexcept {
+    io_uring_sq& sq = ring_.sq;
+    const unsigned tail = sq.sqe_tail;
+    if (sq.sqe_head != tail) {
+        sq.sqe_head = tail;
+        io_uring_smp_store_release(sq.ktail, tail);
+    }
+    const unsigned to_submit = tail - *sq.khead;
+    return io_uring_enter(static_cast<unsigned>(registered_ring_ ? ring_.enter_ring_fd : ring_.ring_fd), to_submit,
+                          wait_nr, IORING_ENTER_GETEVENTS | (registered_ring_ ? IORING_ENTER_REGISTERED_RING : 0u), nullptr);
 }
 
 uring_engine::~uring_engine() {
@@ -401,9 +422,9 @@ void uring_engine::wait(std::int64_t timeout_ns) {
     if (backlog_pos_ < backlog_.size()) timeout_ns = 0;  // completions are waiting already
     int submitted;  // (what the kernel took of what was queued; < 0: an error, none)
     if (timeout_ns == 0) {
-        submitted = io_uring_submit_and_get_events(&ring_);
+        submitted = enter(0);
     } else if (timeout_ns < 0) {
-        submitted = io_uring_submit_and_wait(&ring_, 1);
+        submitted = enter(1);
     } else {
         __kernel_timespec ts;
         ts.tv_sec = timeout_ns / 1'000'000'000;
@@ -414,9 +435,25 @@ void uring_engine::wait(std::int64_t timeout_ns) {
         submitted = static_cast<int>(queued - io_uring_sq_ready(&ring_));
     }
     woke(submitted > 0 ? static_cast<unsigned>(submitted) : 0);
-    // Dispatch in order: first what a cancel() moved aside, then the ring. Each CQE is
-    // copied and consumed before its dispatch, so that a completion may cancel another
-    // operation -- whose cancel() then reaps the ring further, into backlog_.
+    for (bool again = true;; again = false) {
+        dispatch_completions();
+        // What the completions started -- a send after a receive, typically -- goes to the
+        // kernel now, without waiting: a socket send completes inline, so its completion is
+        // posted by the time the call returns and is dispatched in this iteration. An echoed
+        // message costs one iteration, not two, and the same two kernel entries. Once only:
+        // timers, pauses and hooks have their turn every iteration.
+        if (!again || io_uring_sq_ready(&ring_) == 0) break;
+        submitted = enter(0);
+        if (submitted > 0) metrics_.submitted += static_cast<unsigned>(submitted);
+    }
+    backlog_.clear();
+    backlog_pos_ = 0;
+}
+
+// Dispatch in order: first what a cancel() moved aside, then the ring. Each CQE is copied and
+// consumed before its dispatch, so that a completion may cancel another operation -- whose
+// cancel() then reaps the ring further, into backlog_.
+void uring_engine::dispatch_completions() noexcept {
     for (;;) {
         cqe_copy c;
         if (backlog_pos_ < backlog_.size()) {
@@ -435,8 +472,6 @@ void uring_engine::wait(std::int64_t timeout_ns) {
         }
         dispatch(c);
     }
-    backlog_.clear();
-    backlog_pos_ = 0;
 }
 
 void uring_engine::cancel_by_data(std::uint64_t data) noexcept {
@@ -729,21 +764,15 @@ void uring_engine::retire(int fd) noexcept {
 // (EBADF, like the other operations of a forgotten fd: at the next iteration) and frees it
 // -- never during a dispatch, whose coroutine may be the one that retired it.
 bool uring_engine::free_retired() noexcept {
-    std::vector<std::unique_ptr<listener>> done;  // (out of retired_ first: waiters may retire more)
-    for (auto it = retired_.begin(); it != retired_.end();) {
-        if ((*it)->armed()) {
-            ++it;
-        } else {
-            done.push_back(std::move(*it));
-            it = retired_.erase(it);
-        }
-    }
-    for (auto& l : done)
+    bool freed = false;
+    while (std::unique_ptr<listener> l = take_ended(retired_)) {
+        freed = true;
         while (io_op* op = l->waiters.pop()) {
             if (tearing_down_) op->cancel_requested = true;
             finish(*op, -ECANCELED);
         }
-    return !done.empty();
+    }
+    return freed;
 }
 
 }  // namespace lwt::detail
@@ -1095,22 +1124,16 @@ void uring_engine::retire_receiver(int fd) noexcept {
 
 // As free_retired, for receivers: never during a dispatch.
 bool uring_engine::free_retired_receivers() noexcept {
-    std::vector<std::unique_ptr<receiver>> done;
-    for (auto it = retired_receivers_.begin(); it != retired_receivers_.end();) {
-        if ((*it)->armed()) {
-            ++it;
-        } else {
-            done.push_back(std::move(*it));
-            it = retired_receivers_.erase(it);
-        }
-    }
-    // Their descriptor was closed under them: EBADF, as for any operation on it.
-    for (auto& r : done)
+    bool freed = false;
+    while (std::unique_ptr<receiver> r = take_ended(retired_receivers_)) {
+        freed = true;
+        // Their descriptor was closed under them: EBADF, as for any operation on it.
         while (io_op* op = r->waiters.pop()) {
             if (tearing_down_) op->cancel_requested = true;
             finish(*op, tearing_down_ ? -ECANCELED : -EBADF);
         }
-    return !done.empty();
+    }
+    return freed;
 }
 
 }  // namespace lwt::detail

@@ -69,7 +69,9 @@ private:
     void prep_short(io_uring_sqe* sqe, const io_op& op) noexcept;
     void arm_wake() noexcept;
     void reap() noexcept;                       // moves the ready CQEs to backlog_
+    int enter(unsigned wait_nr) noexcept;         // submits what is queued, runs task work
     void dispatch(const cqe_copy& c) noexcept;  // one completion
+    void dispatch_completions() noexcept;        // the backlog's, then the ring's, until none
     std::int32_t cancelled(io_op& op) noexcept;  // the result of one dropped unperformed
     bool take_from_backlog(std::uint64_t data, cqe_copy& out) noexcept;
     void link(io_op& op) noexcept;    // gives op a slot
@@ -150,6 +152,19 @@ private:
     bool try_accept_now(io_op& op) noexcept;
     void submit_accept(io_op& op) noexcept;
     bool free_retired() noexcept;
+    // The first retired listener or receiver whose multishot has ended (its last CQE came),
+    // taken out of the list; null if none. One at a time and with no allocation: the
+    // waiters it fails may retire more (a steady loop allocates nothing, io_op rule 1).
+    template <class H>
+    static std::unique_ptr<H> take_ended(std::vector<std::unique_ptr<H>>& retired) noexcept {
+        for (auto it = retired.begin(); it != retired.end(); ++it)
+            if (!(*it)->armed()) {
+                std::unique_ptr<H> h = std::move(*it);
+                retired.erase(it);
+                return h;
+            }
+        return nullptr;
+    }
 
     // Borrowed receives (recv_chunk; buffer_pool.hpp). With a provided buffer ring (5.19)
     // and multishot recv (6.0): one multishot recv per socket, its `receiver`, armed while
@@ -217,6 +232,7 @@ private:
     void refilled() noexcept;
     void provide(std::uint16_t id) noexcept;
     bool submit_special(io_op& op) noexcept;
+    bool registered_ring_ = false;     // enter through the ring's registered index
     bool chunk_multishot_ = false;     // the multishot path above is in use
     io_uring_buf_ring* buf_ring_ = nullptr;  // the provided buffer ring (group 0), mmap'ed
     std::size_t buf_ring_bytes_ = 0;

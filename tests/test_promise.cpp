@@ -357,6 +357,40 @@ TEST_CASE("a capturing coroutine lambda given to async stays alive until its pro
     REQUIRE(result == 101);
 }
 
+namespace {
+lwt::promise<void> awaits(lwt::promise<void> p) { co_await p; }
+}  // namespace
+
+TEST_CASE("async of a waiting coroutine holds one block beside the coroutine's frame") {
+    // A server's connection started with async: keeping f and reporting its failure share one
+    // node, so an idle connection costs its frame and that node.
+    auto w = lwt::wait<void>();
+    const auto before = lwt::detail::ctx.allocations;
+    lwt::async([p = w.first] { return awaits(p); });
+    REQUIRE(lwt::detail::ctx.allocations - before == 2);
+    w.second.resolve();
+}
+
+TEST_CASE("dont_wait's handler runs with the key values current at the call, and its throw goes to the hook") {
+    hook_recorder rec;
+    lwt::key<int> k;
+    auto w = lwt::wait<void>();
+    std::optional<int> seen;
+    lwt::with_value(k, 7, [&] {
+        lwt::dont_wait([p = w.first]() -> lwt::promise<void> {
+            co_await p;
+            throw boom();
+        },
+                       [&](std::exception_ptr) {
+                           seen = lwt::get(k);
+                           throw std::runtime_error("from the handler");
+                       });
+    });
+    lwt::with_value(k, 8, [&] { w.second.resolve(); });
+    REQUIRE(seen == std::optional<int>(7));
+    REQUIRE(rec.seen == std::vector<std::string>{"from the handler"});
+}
+
 // ---------------------------------------------------------------------------------------
 // Rule 6: cancellation.
 

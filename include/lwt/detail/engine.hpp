@@ -18,14 +18,15 @@
 // current and resumes it. The engine calls it from `iterate` (a kernel completion or a
 // readiness event), or from `cancel`.
 //
-// From kernel completion to resumption (io_uring): the loop calls iterate(); one
-// io_uring_submit_and_wait_timeout submits the iteration's SQEs and waits; each CQE's
-// user_data names the operation's slot, whose entry is the io_op (a slot, not the address,
-// so that an operation can move while in flight: relocate); the engine stores cqe->res and
-// calls complete(op), which resumes the frame (op.coro: its keys, its cancel slot); what the
-// frame does next (more SQEs) is submitted once more in the same iteration, without
-// waiting, and what that completed at once (a socket send) is dispatched there too; what is
-// queued after that goes into the next iteration's submission. epoll: the fd's readiness event retries the parked operations'
+// From kernel completion to resumption (io_uring): the loop calls iterate(); one kernel
+// entry (uring_engine::enter, or io_uring_submit_and_wait_timeout under a timer) submits the
+// iteration's SQEs and waits; each CQE's user_data names the operation's slot, whose entry
+// is the io_op (a slot, not the address, so that an operation can move while in flight:
+// relocate); the engine stores cqe->res and calls complete(op), which resumes the frame
+// (op.coro: its keys, its cancel slot). What the frame does next (more SQEs) is submitted
+// once more in the same iteration, without waiting, and what that completed at once (a
+// socket send) is dispatched there too; what is queued after that goes into the next
+// iteration's submission. epoll: the fd's readiness event retries the parked operations'
 // system calls, then completes them.
 // Accepts on io_uring (5.19+) are the one exception to "one SQE per operation": a listening
 // socket has one multishot accept, whose connections go to the oldest waiting accept or wait

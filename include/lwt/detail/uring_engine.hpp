@@ -154,7 +154,7 @@ private:
     bool free_retired() noexcept;
     // The first retired listener or receiver whose multishot has ended (its last CQE came),
     // taken out of the list; null if none. One at a time and with no allocation: the
-    // waiters it fails may retire more (a steady loop allocates nothing, io_op rule 1).
+    // waiters it fails may retire more, and a loop in its steady state allocates nothing.
     template <class H>
     static std::unique_ptr<H> take_ended(std::vector<std::unique_ptr<H>>& retired) noexcept {
         for (auto it = retired.begin(); it != retired.end(); ++it)

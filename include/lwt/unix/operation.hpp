@@ -106,7 +106,7 @@ public:
                 return false;
             }
             op.frame = h.address();
-                op.complete = &detail::resume_awaiter;
+            op.complete = &detail::resume_awaiter;
             return true;
         }
         value_type await_resume() {

@@ -136,11 +136,11 @@ std::unique_ptr<io_engine> uring_engine::create(std::string& why) {
         e->sync_cancel_ = io_uring_register_sync_cancel(&e->ring_, &reg) == -ENOENT;
     }
     e->multishot_accept_ = kernel_at_least(5, 19) && std::getenv("LWT_URING_NO_MULTISHOT") == nullptr;
-    // Accepts then leave try_now's fast path the way unsupported opcodes do: the data path
+    // Accepts then leave start's fast path the way unsupported opcodes do: the data path
     // pays nothing for the test.
     if (e->multishot_accept_) e->native_[static_cast<std::size_t>(io_kind::accept)] = false;
     // A recv_chunk is never one SQE of its own (a receiver's multishot, or a poll then the
-    // plain recv): it leaves try_now's and submit's fast paths by the same bit.
+    // plain recv): it leaves start's fast path by the same bit.
     e->native_[static_cast<std::size_t>(io_kind::recv_chunk)] = false;
     // The ring's descriptor registered with this thread (5.18): each io_uring_enter skips the
     // descriptor table's lookup and reference count (liburing's calls use it too).
@@ -178,7 +178,13 @@ uring_engine::~uring_engine() {
     if (buf_ring_ != nullptr) ::munmap(buf_ring_, buf_ring_bytes_);
 }
 
-io_uring_sqe* uring_engine::get_sqe() noexcept {
+// The SQ's next entry. Inlined into the data path; a full queue goes out of line.
+LWT_INLINE io_uring_sqe* uring_engine::get_sqe() noexcept {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    return LWT_LIKELY(sqe != nullptr) ? sqe : get_sqe_slow();
+}
+
+LWT_COLD io_uring_sqe* uring_engine::get_sqe_slow() noexcept {
     io_uring_sqe* sqe;
     while ((sqe = io_uring_get_sqe(&ring_)) == nullptr) {
         // The submission queue is full: hand it to the kernel. EBUSY means the completion
@@ -188,50 +194,7 @@ io_uring_sqe* uring_engine::get_sqe() noexcept {
     return sqe;
 }
 
-// A connection accepted ahead of demand completes the accept at once. (Out of line: the
-// data path's try_now stays a leaf function without a stack frame.)
-LWT_COLD bool uring_engine::try_accept_now(io_op& op) noexcept {
-    std::int32_t res = take_accepted(op.fd);
-    if (res == -EAGAIN) return false;
-    op.phase = io_phase::done;
-    deliver(op, res);
-    return true;
-}
-
-// The kinds that are not one SQE each: a multishot accept's waiter, a recv_chunk. False:
-// submit it as an SQE (a kind the kernel lacks, whose fault the injector will give).
-bool uring_engine::submit_special(io_op& op) noexcept {
-    if (op.kind == io_kind::recv_chunk) {
-        submit_chunk(op);
-        return true;
-    }
-    if (op.kind == io_kind::accept && multishot_accept_ && !(LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind))) {
-        submit_accept(op);
-        return true;
-    }
-    return false;
-}
-
-LWT_COLD void uring_engine::submit_accept(io_op& op) noexcept {
-    listener& l = listener_for(op.fd);
-    op.phase = io_phase::pending;
-    ++live_ops_;
-    l.waiters.push(op);
-    if (!l.armed()) arm(l);
-}
-
-bool uring_engine::try_now(io_op& op) noexcept {
-    if (LWT_LIKELY(native_[static_cast<std::size_t>(op.kind)])) return false;
-    if (op.kind == io_kind::recv_chunk) return try_chunk_now(op);
-    if (LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind)) return false;  // (submit fails it)
-    if (op.kind == io_kind::accept) return try_accept_now(op);  // (multishot accept, see create)
-    // The kernel lacks this opcode (path operations before 5.11/5.15): the plain call.
-    op.res = perform_now(op);
-    op.phase = io_phase::done;
-    return true;
-}
-
-void uring_engine::link(io_op& op) noexcept {
+LWT_INLINE void uring_engine::link(io_op& op) noexcept {
     if (LWT_LIKELY(free_slot_ != no_slot)) {
         op.slot = free_slot_;
         free_slot_ = static_cast<std::uint32_t>(slots_[op.slot] >> 1);
@@ -248,20 +211,66 @@ void uring_engine::unlink(io_op& op) noexcept {
     free_slot_ = op.slot;
 }
 
-void uring_engine::submit(io_op& op) noexcept {
-    if (LWT_UNLIKELY(!native_[static_cast<std::size_t>(op.kind)]) && submit_special(op)) return;
+// Queues op's SQE (its first, or its retry after a readiness wait or an EINTR).
+LWT_INLINE void uring_engine::to_kernel(io_op& op) noexcept {
+    if (LWT_UNLIKELY(faults_ != nullptr) && to_kernel_faulty(op)) return;
+    io_uring_sqe* sqe = get_sqe();
+    prep_sqe(sqe, op);
+    io_uring_sqe_set_data64(sqe, data_of(op));
+}
+
+LWT_INLINE void uring_engine::queue(io_op& op) noexcept {
     op.phase = io_phase::pending;
     link(op);
     ++live_ops_;
     to_kernel(op);
 }
 
-// Queues op's SQE (its first, or its retry after a readiness wait or an EINTR).
-void uring_engine::to_kernel(io_op& op) noexcept {
-    if (LWT_UNLIKELY(faults_ != nullptr) && to_kernel_faulty(op)) return;
-    io_uring_sqe* sqe = get_sqe();
-    prep_sqe(sqe, op);
-    io_uring_sqe_set_data64(sqe, data_of(op));
+// The data path: most kinds are one SQE of their own, which the next kernel entry submits
+// (nothing is tried first: the kernel tries at once, and a socket send completes inline).
+bool uring_engine::start(io_op& op) noexcept {
+    if (LWT_LIKELY(native_[static_cast<std::size_t>(op.kind)])) {
+        queue(op);
+        return false;
+    }
+    return start_special(op);
+}
+
+// The kinds that are not one SQE each: a recv_chunk (a receiver's waiter, or a poll then the
+// plain recv), an accept (a multishot accept's waiter), a kind the kernel lacks (the plain
+// call; path operations before 5.11/5.15). A kind the fault injector targets is one SQE, whose
+// fault to_kernel gives.
+bool uring_engine::start_special(io_op& op) noexcept {
+    if (op.kind == io_kind::recv_chunk) return start_chunk(op);
+    if (LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind)) {
+        queue(op);
+        return false;
+    }
+    if (op.kind == io_kind::accept) {  // (multishot accept, see create)
+        if (try_accept_now(op)) return true;
+        wait_accept(op);
+        return false;
+    }
+    op.res = perform_now(op);
+    op.phase = io_phase::done;
+    return true;
+}
+
+// A connection accepted ahead of demand completes the accept at once.
+LWT_COLD bool uring_engine::try_accept_now(io_op& op) noexcept {
+    std::int32_t res = take_accepted(op.fd);
+    if (res == -EAGAIN) return false;
+    op.phase = io_phase::done;
+    deliver(op, res);
+    return true;
+}
+
+LWT_COLD void uring_engine::wait_accept(io_op& op) noexcept {
+    listener& l = listener_for(op.fd);
+    op.phase = io_phase::pending;
+    ++live_ops_;
+    l.waiters.push(op);
+    if (!l.armed()) arm(l);
 }
 
 // What the fault injector makes of an SQE: none, and a completion the kernel never gave
@@ -696,7 +705,7 @@ void uring_engine::deliver(io_op& op, std::int32_t res) noexcept {
         if (op.flags & SOCK_NONBLOCK) ::fcntl(res, F_SETFL, ::fcntl(res, F_GETFL) | O_NONBLOCK);
     }
     if (op.phase == io_phase::done) {
-        op.res = res;  // taken at once in try_now
+        op.res = res;  // taken at once in start
     } else {
         finish(op, res);
     }
@@ -882,62 +891,68 @@ uring_engine::receiver* uring_engine::receiver_waited_on(const io_op& op) noexce
     return holder_of(find_receiver(op.fd), retired_receivers_, op);
 }
 
-bool uring_engine::try_chunk_now(io_op& op) noexcept {
+// A chunk that had arrived (or the receiver's failure) completes the recv_chunk at once --
+// unless others wait before it (waiters come first); otherwise it waits for the receiver's
+// next CQE. One receiver lookup for both.
+bool uring_engine::start_chunk(io_op& op) noexcept {
     if (op.fd < 0) {  // a closed file_descr: what the kernel would say
         op.res = -EBADF;
         op.phase = io_phase::done;
         return true;
     }
-    if (chunk_multishot_) {
-        // A test's faults::fail_next (LWT_FAULTS itself keeps to the plain path): the error,
-        // as the receive's own. (EINTR and EAGAIN would only be retried.)
-        if (LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind)) {
-            const std::int32_t r = faults_->instead_of(op, false);
-            if (r != 0 && r != -EINTR && r != -EAGAIN) {
-                op.res = r;
-                op.phase = io_phase::done;
-                return true;
-            }
+    if (!chunk_multishot_) {
+        const std::int32_t res = recv_chunk_now(op);
+        if (res != -EAGAIN && res != -ENOBUFS) {
+            op.res = res;
+            op.phase = io_phase::done;
+            return true;
         }
-        // A chunk that arrived with nobody waiting (waiters come first).
-        receiver* r = find_receiver(op.fd);
-        if (r == nullptr || !r->waiters.empty()) return false;
-        if (r->ready.empty()) {
-            if (r->failed == 0) return false;
-            op.res = r->failed;
-        } else {
+        op.phase = io_phase::pending;  // (-ENOBUFS too: the poll's retry waits for a buffer)
+        ++live_ops_;
+        link(op);
+        poll_chunk(op);
+        return false;
+    }
+    // A test's faults::fail_next (LWT_FAULTS itself keeps to the plain path): the error, as
+    // the receive's own. (EINTR and EAGAIN would only be retried.)
+    if (LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind)) {
+        const std::int32_t res = faults_->instead_of(op, false);
+        if (res != 0 && res != -EINTR && res != -EAGAIN) {
+            op.res = res;
+            op.phase = io_phase::done;
+            return true;
+        }
+    }
+    receiver* r = find_receiver(op.fd);
+    if (r != nullptr && r->waiters.empty()) {
+        if (!r->ready.empty()) {
             const piece p = r->ready.pop();
             op.res = p.res;
             op.cqe_flags = p.flags;
             op.off = p.off;
+            op.phase = io_phase::done;
+            return true;
         }
-        op.phase = io_phase::done;
-        return true;
+        if (r->failed != 0) {
+            op.res = r->failed;
+            op.phase = io_phase::done;
+            return true;
+        }
     }
-    const std::int32_t r = recv_chunk_now(op);
-    if (r == -EAGAIN || r == -ENOBUFS) return false;  // (submit polls, then tries again)
-    op.res = r;
-    op.phase = io_phase::done;
-    return true;
-}
-
-void uring_engine::submit_chunk(io_op& op) noexcept {
     op.phase = io_phase::pending;
     ++live_ops_;
-    if (chunk_multishot_) {
-        receiver* r = nullptr;
+    if (r == nullptr) {
         try {
             r = &receiver_for(op.fd);
         } catch (...) {  // (no memory for a receiver: this one goes the plain way)
-        }
-        if (r != nullptr) {
-            r->waiters.push(op);
-            if (!r->armed() && !r->starved) arm(*r);
-            return;
+            link(op);
+            poll_chunk(op);
+            return false;
         }
     }
-    link(op);
-    poll_chunk(op);
+    r->waiters.push(op);
+    if (!r->armed() && !r->starved) arm(*r);
+    return false;
 }
 
 // The plain path's attempt: the recv into a pool buffer, without blocking (the fault

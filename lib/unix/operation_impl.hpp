@@ -92,12 +92,11 @@ struct op_cell final : cell<typename K::value_type>, pooled {
 
     // Starts the operation described in `op` from here.
     void start(io_engine& e) noexcept {
-        if (e.try_now(op)) {
+        if (e.start(op)) {
             take_result();
         } else {
             retain(this);
             if (LWT_UNLIKELY(ctx.tracing & trace_events)) trace_op_begin(op);
-            e.submit(op);
         }
     }
 };
@@ -112,10 +111,6 @@ inline void copy_request(const io_op& from, io_op& to) noexcept {
     to.addr2 = from.addr2;
 }
 
-// An unawaited operation records its completion; whoever looks next (await, conversion)
-// finds the result in the io_op.
-inline void note_done(io_op*) noexcept {}
-
 }  // namespace lwt::detail
 
 namespace lwt::unix_ {
@@ -129,8 +124,7 @@ using detail::io_op;
 template <class K>
 operation<K>::operation(const detail::op_request& r, typename K::extra x) : call_(r.call), x_(std::move(x)) {
     prepare(r);
-    io_engine& e = io_engine::current();
-    if (!e.try_now(op_)) e.submit(op_);
+    io_engine::current().start(op_);
 }
 
 template <class K>

@@ -132,11 +132,12 @@ public:
     // Whether descriptors created for this engine should be O_NONBLOCK (epoll: yes).
     virtual bool wants_nonblocking() const noexcept = 0;
 
-    // Tries to complete `op` without waiting (epoll: a non-blocking attempt). True: op.res
-    // holds the result and op is done.
-    virtual bool try_now(io_op& op) noexcept = 0;
-    // Starts `op`; complete(op) will be called from iterate() or cancel().
-    virtual void submit(io_op& op) noexcept = 0;
+    // Starts idle `op` (io_op rule 3), in one call: the data path pays one virtual call per
+    // operation. True: it completed at once (epoll: a non-blocking attempt succeeded; io_uring:
+    // a chunk that had arrived, a connection accepted ahead) -- op.res holds the result, op is
+    // done and complete will not be called. False: op is pending, and complete(op) will be
+    // called from iterate() or cancel(), never from inside start.
+    virtual bool start(io_op& op) noexcept = 0;
     // Cancels a pending op synchronously: complete(op) has run when this returns.
     virtual void cancel(io_op& op) noexcept = 0;
     // Moves pending `from` to `to` (whose request fields the caller has copied, pointers
@@ -321,7 +322,7 @@ struct io_result {
     std::uint32_t flags;
 };
 
-// co_await io_awaiter{...}: submits the operation, suspends until it completes, gives its
+// co_await io_awaiter{...}: starts the operation, suspends until it completes, gives its
 // io_result. Inside lwt coroutines only (the operation is cancelable through the coroutine).
 // Read the outcome from the io_result, not from the awaiter: g++ 12 awaits a copy of an
 // lvalue awaiter.
@@ -329,21 +330,23 @@ struct io_awaiter {
     using lwt_native_awaiter = void;  // passed through await_transform unchanged
     io_op op;
 
-    bool await_ready() noexcept { return io_engine::current().try_now(op); }
+    bool await_ready() noexcept { return false; }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        // Until the suspension, a completion only records its result: the drain below may
+        // cancel the operation through `awaiting`.
+        op.complete = &note_done;
+        if (io_engine::current().start(op)) return false;  // done at once
         auto& p = h.promise();
-        op.frame = h.address();
-        op.complete = &resume_awaiter;
         op.coro = &p;
         p.awaiting = &op;
         p.suspending();
-        if (LWT_UNLIKELY(op.cancel_requested)) {  // cancelled by the drain: never submitted
+        if (LWT_UNLIKELY(op.phase == io_phase::done)) {  // cancelled by the drain
             p.awaiting = nullptr;
-            op.res = -ECANCELED;
             return false;
         }
-        io_engine::current().submit(op);
+        op.frame = h.address();
+        op.complete = &resume_awaiter;
         return true;
     }
     io_result await_resume() noexcept { return {op.res, op.cancel_requested, op.cqe_flags}; }

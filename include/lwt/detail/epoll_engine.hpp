@@ -37,8 +37,7 @@ public:
 
     const char* id() const noexcept override { return "epoll"; }
     bool wants_nonblocking() const noexcept override { return true; }
-    bool try_now(io_op& op) noexcept override;
-    void submit(io_op& op) noexcept override;
+    bool start(io_op& op) noexcept override { return try_now(op) || (submit(op), false); }
     void cancel(io_op& op) noexcept override;
     bool relocate(io_op& from, io_op& to) noexcept override;
     void forget_fd(int fd) noexcept override;
@@ -50,6 +49,8 @@ protected:
     void adopt_pool(buffer_pool& pool) override;
 
 private:
+    bool try_now(io_op& op) noexcept;  // a non-blocking attempt (a disk's call: none)
+    void submit(io_op& op) noexcept;   // parks it on its fd, or hands it to the worker pool
     enum class fd_type : std::uint8_t { unknown, socket, stream, file };
     struct fd_entry {
         op_queue readers, writers;

@@ -10,9 +10,9 @@
 // 2. idle. The owner writes the request (kind, fd, addr, addr2, len, off, flags; see
 //    io_kinds for what each field means per kind; a field the kind does not use stays 0)
 //    and the continuation (complete, frame, coro). Nobody else reads the op.
-// 3. Start. `try_now(op)` true: the op is `done` at once (res is set; the engine kept
-//    nothing and will not call complete). False: `submit(op)` makes it `pending`. Nothing
-//    fails in between: a failure is a result (res = -errno).
+// 3. Start. `start(op)` true: the op is `done` at once (res is set; the engine kept
+//    nothing and will not call complete). False: the op is `pending`. Nothing fails in
+//    between: a failure is a result (res = -errno).
 // 4. pending (or polling). The engine owns the bookkeeping fields (next, prev, slot, tag,
 //    orphaned), `phase` and `res`; the kernel may read what the request points at and write the
 //    caller's buffers -- and, for the kinds whose `writes_owner_after_submit` is set, the
@@ -183,6 +183,9 @@ LWT_EXPORT void cancel_op(io_op& op) noexcept;
 // The completion of an op awaited by a coroutine: resume it (with its keys; its cancel
 // forwarding slot cleared).
 LWT_EXPORT void resume_awaiter(io_op* op) noexcept;
+// An unawaited operation records its completion; whoever looks next (await, conversion)
+// finds the result in the io_op.
+inline void note_done(io_op*) noexcept {}
 
 // Performs `op` synchronously with the plain system call (no waiting beyond what the call
 // itself does); returns the result as io_uring would (-errno on failure).

@@ -39,8 +39,7 @@ public:
 
     const char* id() const noexcept override { return "uring"; }
     bool wants_nonblocking() const noexcept override { return false; }
-    bool try_now(io_op& op) noexcept override;
-    void submit(io_op& op) noexcept override;
+    bool start(io_op& op) noexcept override;
     void cancel(io_op& op) noexcept override;
     bool relocate(io_op& from, io_op& to) noexcept override;
     void forget_fd(int fd) noexcept override;
@@ -64,6 +63,9 @@ private:
 
     uring_engine() = default;
     io_uring_sqe* get_sqe() noexcept;
+    io_uring_sqe* get_sqe_slow() noexcept;  // the SQ is full
+    void queue(io_op& op) noexcept;      // one SQE of its own: pending, with a slot
+    bool start_special(io_op& op) noexcept;  // the kinds that are not one SQE each
     void to_kernel(io_op& op) noexcept;
     bool to_kernel_faulty(io_op& op) noexcept;
     void prep_short(io_uring_sqe* sqe, const io_op& op) noexcept;
@@ -150,7 +152,7 @@ private:
     void push_ready(listener& l, std::int32_t res) noexcept;
     void retire(int fd) noexcept;
     bool try_accept_now(io_op& op) noexcept;
-    void submit_accept(io_op& op) noexcept;
+    void wait_accept(io_op& op) noexcept;
     bool free_retired() noexcept;
     // The first retired listener or receiver whose multishot has ended (its last CQE came),
     // taken out of the list; null if none. One at a time and with no allocation: the
@@ -210,8 +212,7 @@ private:
     };
     static constexpr std::size_t max_ready_chunks = 8;
     void adopt_pool(buffer_pool& pool) override;
-    bool try_chunk_now(io_op& op) noexcept;
-    void submit_chunk(io_op& op) noexcept;
+    bool start_chunk(io_op& op) noexcept;
     std::int32_t recv_chunk_now(io_op& op) noexcept;  // the plain path's attempt
     void poll_chunk(io_op& op) noexcept;               // ... waits for readiness
     void retry_chunk(io_op& op) noexcept;              // ... ready: attempt again
@@ -231,7 +232,6 @@ private:
     bool free_retired_receivers() noexcept;
     void refilled() noexcept;
     void provide(std::uint16_t id) noexcept;
-    bool submit_special(io_op& op) noexcept;
     bool registered_ring_ = false;     // enter through the ring's registered index
     bool chunk_multishot_ = false;     // the multishot path above is in use
     io_uring_buf_ring* buf_ring_ = nullptr;  // the provided buffer ring (group 0), mmap'ed

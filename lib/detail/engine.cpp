@@ -209,20 +209,6 @@ bool io_engine::has_pending_work() const noexcept {
            inbox_.load(std::memory_order_acquire) != nullptr;
 }
 
-// Each completion is a resolution of its own when it runs from the loop: what it defers runs
-// before the next completion. From inside cancel() it nests in the caller's resolution.
-void io_engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noexcept {
-    if (LWT_UNLIKELY(faults_ != nullptr)) faults_->settling(op);
-    op.res = res;
-    op.cqe_flags = cqe_flags;
-    op.phase = io_phase::done;
-    --live_ops_;
-    ++metrics_.completions;
-    if (LWT_UNLIKELY(watched_)) return watched_complete(op);
-    resolution_scope scope;
-    op.complete(&op);
-}
-
 // ---------------------------------------------------------------------------------------
 // Stall detection. An iteration's busy part runs from its kernel call's return (woke) to the
 // start of the next iteration: completions, timers, pauses, what they deferred, the hooks.

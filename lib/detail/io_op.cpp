@@ -231,11 +231,6 @@ void cancel_io_op(cancelable* self, cancel_walk& w, cell_base* owner) {
     if (op->phase != io_phase::done && owner != nullptr) w.leaf(self, owner, &cancel_op_action);
 }
 
-void resume_awaiter(io_op* op) noexcept {
-    coro_info* c = op->coro;
-    c->awaiting = nullptr;
-    keys_scope k(c->keys);
-    std::coroutine_handle<>::from_address(op->frame).resume();  // `op` may be gone after this
-}
+void resume_awaiter(io_op* op) noexcept { resume_awaiting(*op); }
 
 }  // namespace lwt::detail

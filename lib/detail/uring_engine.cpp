@@ -199,11 +199,16 @@ LWT_INLINE void uring_engine::link(io_op& op) noexcept {
         op.slot = free_slot_;
         free_slot_ = static_cast<std::uint32_t>(slots_[op.slot] >> 1);
     } else {
-        op.slot = static_cast<std::uint32_t>(slots_.size());
-        slots_.push_back(0);
+        op.slot = new_slot();
     }
     slots_[op.slot] = reinterpret_cast<std::uintptr_t>(&op);
     op.tag = ++next_tag_;
+}
+
+// (Out of line, so that the data path's functions need no registers saved for it.)
+LWT_COLD std::uint32_t uring_engine::new_slot() noexcept {
+    slots_.push_back(0);
+    return static_cast<std::uint32_t>(slots_.size() - 1);
 }
 
 void uring_engine::unlink(io_op& op) noexcept {
@@ -233,15 +238,13 @@ bool uring_engine::start(io_op& op) noexcept {
         queue(op);
         return false;
     }
-    return start_special(op);
+    return op.kind == io_kind::recv_chunk ? start_chunk(op) : start_special(op);
 }
 
-// The kinds that are not one SQE each: a recv_chunk (a receiver's waiter, or a poll then the
-// plain recv), an accept (a multishot accept's waiter), a kind the kernel lacks (the plain
-// call; path operations before 5.11/5.15). A kind the fault injector targets is one SQE, whose
-// fault to_kernel gives.
+// The other kinds that are not one SQE each (recv_chunk is start_chunk's): an accept (a
+// multishot accept's waiter), a kind the kernel lacks (the plain call; path operations before
+// 5.11/5.15). A kind the fault injector targets is one SQE, whose fault to_kernel gives.
 bool uring_engine::start_special(io_op& op) noexcept {
-    if (op.kind == io_kind::recv_chunk) return start_chunk(op);
     if (LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind)) {
         queue(op);
         return false;
@@ -344,7 +347,7 @@ bool uring_engine::take_from_backlog(std::uint64_t data, cqe_copy& out) noexcept
     return false;
 }
 
-void uring_engine::dispatch(const cqe_copy& c) noexcept {
+LWT_INLINE void uring_engine::dispatch(const cqe_copy& c) noexcept {
     if (c.data == 0 || c.data == LIBURING_UDATA_TIMEOUT) return;
     if ((c.data & 7) == receiver_tag) {
         on_receiver_cqe(*reinterpret_cast<receiver*>(c.data & ~std::uint64_t{7}), c);

@@ -255,8 +255,8 @@ protected:
     virtual void cancel_all() noexcept = 0;
 
     // Runs a completion as an outermost resolution (what it defers is drained before the
-    // next completion).
-    void finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags = 0) noexcept;
+    // next completion). Inlined: it is the path from every completion to its coroutine.
+    inline void finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags = 0) noexcept;
     // Called by wait() when its kernel call returns: the iteration's busy part starts.
     void woke(std::uint64_t submitted) noexcept {
         metrics_.submitted += submitted;
@@ -321,6 +321,33 @@ struct io_result {
     bool canceled;
     std::uint32_t flags;
 };
+
+// resume_awaiter's body: the awaiting coroutine's `awaiting` is cleared, its keys made
+// current, and it resumes (`op` may be gone after this).
+LWT_INLINE void resume_awaiting(io_op& op) noexcept {
+    coro_info* c = op.coro;
+    c->awaiting = nullptr;
+    keys_scope k(c->keys);
+    std::coroutine_handle<>::from_address(op.frame).resume();
+}
+
+// Each completion is a resolution of its own when it runs from the loop: what it defers runs
+// before the next completion. From inside cancel() it nests in the caller's resolution.
+LWT_INLINE void io_engine::finish(io_op& op, std::int32_t res, std::uint32_t cqe_flags) noexcept {
+    if (LWT_UNLIKELY(faults_ != nullptr)) faults_->settling(op);
+    op.res = res;
+    op.cqe_flags = cqe_flags;
+    op.phase = io_phase::done;
+    --live_ops_;
+    ++metrics_.completions;
+    if (LWT_UNLIKELY(watched_)) return watched_complete(op);
+    resolution_scope scope;
+    // (An awaited operation -- the common case -- resumes here, without the indirect call.)
+    if (LWT_LIKELY(op.complete == &resume_awaiter))
+        resume_awaiting(op);
+    else
+        op.complete(&op);
+}
 
 // co_await io_awaiter{...}: starts the operation, suspends until it completes, gives its
 // io_result. Inside lwt coroutines only (the operation is cancelable through the coroutine).

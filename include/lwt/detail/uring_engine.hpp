@@ -77,6 +77,7 @@ private:
     std::int32_t cancelled(io_op& op) noexcept;  // the result of one dropped unperformed
     bool take_from_backlog(std::uint64_t data, cqe_copy& out) noexcept;
     void link(io_op& op) noexcept;    // gives op a slot
+    std::uint32_t new_slot() noexcept;  // ... when none is free
     void unlink(io_op& op) noexcept;  // frees its slot
     io_op* op_at(std::uint64_t data) const noexcept {
         return reinterpret_cast<io_op*>(slots_[(data >> 3) & slot_mask]);

@@ -155,7 +155,7 @@ std::unique_ptr<io_engine> uring_engine::create(std::string& why) {
 // submit and, with DEFER_TASKRUN, to run the task work that posts completions. -errno on
 // failure. (What liburing's flush does: the SQEs queued since the last entry are published
 // with a release store of the tail; the kernel consumes them all during the call.)
-int uring_engine::enter(unsigned wait_nr) noexcept {
+LWT_INLINE int uring_engine::enter(unsigned wait_nr) noexcept {
     io_uring_sq& sq = ring_.sq;
     const unsigned tail = sq.sqe_tail;
     if (sq.sqe_head != tail) {
@@ -465,7 +465,7 @@ void uring_engine::wait(std::int64_t timeout_ns) {
 // Dispatch in order: first what a cancel() moved aside, then the ring. Each CQE is copied and
 // consumed before its dispatch, so that a completion may cancel another operation -- whose
 // cancel() then reaps the ring further, into backlog_.
-void uring_engine::dispatch_completions() noexcept {
+LWT_INLINE void uring_engine::dispatch_completions() noexcept {
     for (;;) {
         cqe_copy c;
         if (backlog_pos_ < backlog_.size()) {

@@ -120,9 +120,10 @@ using detail::io_op;
 
 // The operation is tried at once; if it would have to wait, it is in the engine before the
 // call returns. `this` is final: the operation is returned by guaranteed copy elision and
-// never moves, so the engine may keep &op_ (and the kernel the address in x_).
+// never moves, so the engine may keep &op_ (and the kernel the address in x_). Inlined into
+// each call (send, recv_chunk...), so that the request goes straight into the operation.
 template <class K>
-operation<K>::operation(const detail::op_request& r, typename K::extra x) : call_(r.call), x_(std::move(x)) {
+LWT_INLINE operation<K>::operation(const detail::op_request& r, typename K::extra x) : call_(r.call), x_(std::move(x)) {
     prepare(r);
     io_engine::current().start(op_);
 }
@@ -136,7 +137,7 @@ operation<K>::operation(const detail::op_request& r, typename K::extra x, detail
 }
 
 template <class K>
-void operation<K>::prepare(const detail::op_request& r) noexcept {
+LWT_INLINE void operation<K>::prepare(const detail::op_request& r) noexcept {
     op_.kind = r.kind;
     op_.fd = r.fd;
     op_.addr = r.addr;

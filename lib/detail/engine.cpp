@@ -190,25 +190,6 @@ void io_engine::shutdown() noexcept {
     if (LWT_UNLIKELY(faults_ != nullptr)) faults_->at_teardown(id(), live_ops_);
 }
 
-void io_engine::iterate(std::int64_t timeout_ns) {
-    ++metrics_.iterations;
-    end_iteration();
-    std::int64_t t = timeout_ns;
-    if (!timers_.empty() && t != 0) {
-        std::int64_t d = timers_[0].deadline - monotonic_ns();
-        if (d < 0) d = 0;
-        if (t < 0 || d < t) t = d;
-    }
-    wait(t);
-    if (!timers_.empty()) fire_timers();
-}
-
-bool io_engine::has_pending_work() const noexcept {
-    return live_ops_ > 0 || !timers_.empty() || external_sources.load(std::memory_order_acquire) > 0 ||
-           jobs_outstanding.load(std::memory_order_acquire) > 0 ||
-           inbox_.load(std::memory_order_acquire) != nullptr;
-}
-
 // ---------------------------------------------------------------------------------------
 // Stall detection. An iteration's busy part runs from its kernel call's return (woke) to the
 // start of the next iteration: completions, timers, pauses, what they deferred, the hooks.

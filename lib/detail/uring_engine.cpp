@@ -1069,7 +1069,7 @@ LWT_COLD void uring_engine::take_bundle(receiver& r, const cqe_copy& c) noexcept
     }
 }
 
-void uring_engine::on_receiver_cqe(receiver& r, const cqe_copy& c) noexcept {
+LWT_INLINE void uring_engine::on_receiver_cqe(receiver& r, const cqe_copy& c) noexcept {
     const bool last = !(c.flags & IORING_CQE_F_MORE);
     if (last) r.receiving = receiver::multishot::off;
     if ((c.flags & IORING_CQE_F_BUFFER) && c.res > 0) {

@@ -157,12 +157,13 @@ public:
 
     // One loop iteration's I/O: submits what is queued, waits until something completes or
     // `timeout_ns` passes (-1: no limit, 0: do not block), runs the completions and the
-    // expired timers. Returns after one wait.
-    void iterate(std::int64_t timeout_ns);
+    // expired timers. Returns after one wait. (Inline, as is has_pending_work: the loop's
+    // every turn.)
+    inline void iterate(std::int64_t timeout_ns);
 
     // Whether something could still complete: operations in flight, timers, jobs on worker
     // threads, signal handlers, notifications (rule 16).
-    bool has_pending_work() const noexcept;
+    inline bool has_pending_work() const noexcept;
 
     // ---- timers (user space: one kernel timeout per iteration) ----
     void add_timer(timer_node* t);
@@ -321,6 +322,25 @@ struct io_result {
     bool canceled;
     std::uint32_t flags;
 };
+
+LWT_INLINE void io_engine::iterate(std::int64_t timeout_ns) {
+    ++metrics_.iterations;
+    end_iteration();
+    std::int64_t t = timeout_ns;
+    if (!timers_.empty() && t != 0) {
+        std::int64_t d = timers_[0].deadline - monotonic_ns();
+        if (d < 0) d = 0;
+        if (t < 0 || d < t) t = d;
+    }
+    wait(t);
+    if (!timers_.empty()) fire_timers();
+}
+
+LWT_INLINE bool io_engine::has_pending_work() const noexcept {
+    return live_ops_ > 0 || !timers_.empty() || external_sources.load(std::memory_order_acquire) > 0 ||
+           jobs_outstanding.load(std::memory_order_acquire) > 0 ||
+           inbox_.load(std::memory_order_acquire) != nullptr;
+}
 
 // resume_awaiter's body: the awaiting coroutine's `awaiting` is cleared, its keys made
 // current, and it resumes (`op` may be gone after this).

@@ -428,6 +428,12 @@ LWT_COLD std::int32_t uring_engine::cancelled(io_op& op) noexcept {
     return -ECANCELED;
 }
 
+// The loop's one call per iteration. The path from a CQE to its coroutine -- enter,
+// dispatch_completions, dispatch, on_receiver_cqe, finish, resume_awaiting -- is inlined into
+// it (LWT_INLINE), as is the SQE's path into start: each call saved and restored the registers
+// its callee might use, and the calls were a quarter of an echoed message's instructions
+// (bench/RESULTS.md, issue 15 part 5). Rarely taken branches stay out of line (LWT_COLD), so
+// that they cost the data path no registers.
 void uring_engine::wait(std::int64_t timeout_ns) {
     if (LWT_UNLIKELY(!retired_.empty()) && free_retired()) timeout_ns = 0;  // (its waiters ran: see what they started)
     if (LWT_UNLIKELY(!retired_receivers_.empty()) && free_retired_receivers()) timeout_ns = 0;

@@ -37,7 +37,11 @@ public:
 
     const char* id() const noexcept override { return "epoll"; }
     bool wants_nonblocking() const noexcept override { return true; }
-    bool start(io_op& op) noexcept override { return try_now(op) || (submit(op), false); }
+    bool start(io_op& op) noexcept override {
+        if (try_now(op)) return true;
+        submit(op);
+        return false;
+    }
     void cancel(io_op& op) noexcept override;
     bool relocate(io_op& from, io_op& to) noexcept override;
     void forget_fd(int fd) noexcept override;

@@ -383,19 +383,11 @@ bool epoll_engine::try_now(io_op& op) noexcept {
                 r = attempt_cached(op);
                 if (r == -EAGAIN) return false;
             }
-            op.res = r;
-            op.phase = io_phase::done;
-            return true;
+            return done_at_once(op, r);
         }
-        op.res = perform(op);
-        op.phase = io_phase::done;
-        return true;
+        return done_at_once(op, perform(op));
     }
-    if (op.fd < 0) {  // a closed file_descr: what the kernel would say
-        op.res = -EBADF;
-        op.phase = io_phase::done;
-        return true;
-    }
+    if (op.fd < 0) return done_at_once(op, -EBADF);  // a closed file_descr: what the kernel would say
     std::int32_t r;
     try {
         if (op.kind == io_kind::poll) {
@@ -414,9 +406,7 @@ bool epoll_engine::try_now(io_op& op) noexcept {
         r = -ENOMEM;
     }
     if (r == -EAGAIN) return false;
-    op.res = r;
-    op.phase = io_phase::done;
-    return true;
+    return done_at_once(op, r);
 }
 
 void epoll_engine::submit(io_op& op) noexcept {

@@ -254,9 +254,7 @@ bool uring_engine::start_special(io_op& op) noexcept {
         wait_accept(op);
         return false;
     }
-    op.res = perform_now(op);
-    op.phase = io_phase::done;
-    return true;
+    return done_at_once(op, perform_now(op));
 }
 
 // A connection accepted ahead of demand completes the accept at once.
@@ -904,61 +902,37 @@ uring_engine::receiver* uring_engine::receiver_waited_on(const io_op& op) noexce
 // unless others wait before it (waiters come first); otherwise it waits for the receiver's
 // next CQE. One receiver lookup for both.
 bool uring_engine::start_chunk(io_op& op) noexcept {
-    if (op.fd < 0) {  // a closed file_descr: what the kernel would say
-        op.res = -EBADF;
-        op.phase = io_phase::done;
-        return true;
-    }
+    if (op.fd < 0) return done_at_once(op, -EBADF);  // a closed file_descr: what the kernel would say
     if (!chunk_multishot_) {
         const std::int32_t res = recv_chunk_now(op);
-        if (res != -EAGAIN && res != -ENOBUFS) {
-            op.res = res;
-            op.phase = io_phase::done;
-            return true;
-        }
-        op.phase = io_phase::pending;  // (-ENOBUFS too: the poll's retry waits for a buffer)
-        ++live_ops_;
-        link(op);
-        poll_chunk(op);
-        return false;
+        if (res != -EAGAIN && res != -ENOBUFS) return done_at_once(op, res);
+        return poll_first(op);  // (-ENOBUFS too: the poll's retry waits for a buffer)
     }
     // A test's faults::fail_next (LWT_FAULTS itself keeps to the plain path): the error, as
     // the receive's own. (EINTR and EAGAIN would only be retried.)
     if (LWT_UNLIKELY(faults_ != nullptr) && faults_->targets(op.kind)) {
         const std::int32_t res = faults_->instead_of(op, false);
-        if (res != 0 && res != -EINTR && res != -EAGAIN) {
-            op.res = res;
-            op.phase = io_phase::done;
-            return true;
-        }
+        if (res != 0 && res != -EINTR && res != -EAGAIN) return done_at_once(op, res);
     }
     receiver* r = find_receiver(op.fd);
     if (r != nullptr && r->waiters.empty()) {
         if (!r->ready.empty()) {
             const piece p = r->ready.pop();
-            op.res = p.res;
             op.cqe_flags = p.flags;
             op.off = p.off;
-            op.phase = io_phase::done;
-            return true;
+            return done_at_once(op, p.res);
         }
-        if (r->failed != 0) {
-            op.res = r->failed;
-            op.phase = io_phase::done;
-            return true;
-        }
+        if (r->failed != 0) return done_at_once(op, r->failed);
     }
-    op.phase = io_phase::pending;
-    ++live_ops_;
     if (r == nullptr) {
         try {
             r = &receiver_for(op.fd);
         } catch (...) {  // (no memory for a receiver: this one goes the plain way)
-            link(op);
-            poll_chunk(op);
-            return false;
+            return poll_first(op);
         }
     }
+    op.phase = io_phase::pending;
+    ++live_ops_;
     r->waiters.push(op);
     if (!r->armed() && !r->starved) arm(*r);
     return false;
@@ -976,6 +950,15 @@ std::int32_t uring_engine::recv_chunk_now(io_op& op) noexcept {
         if (r == 0) r = perform_now(op);
         if (r != -EINTR) return r;
     }
+}
+
+// The plain path's first wait: the op is pending (polling) from here, with a slot. False,
+// as start returns it.
+bool uring_engine::poll_first(io_op& op) noexcept {
+    ++live_ops_;
+    link(op);
+    poll_chunk(op);
+    return false;
 }
 
 void uring_engine::poll_chunk(io_op& op) noexcept {

@@ -187,6 +187,13 @@ LWT_EXPORT void resume_awaiter(io_op* op) noexcept;
 // finds the result in the io_op.
 inline void note_done(io_op*) noexcept {}
 
+// Rule 3's "true": `op` completed at its start with `res`; the engine keeps nothing of it.
+inline bool done_at_once(io_op& op, std::int32_t res) noexcept {
+    op.res = res;
+    op.phase = io_phase::done;
+    return true;
+}
+
 // Performs `op` synchronously with the plain system call (no waiting beyond what the call
 // itself does); returns the result as io_uring would (-errno on failure).
 inline std::int32_t perform_now(io_op& op) noexcept { return op.traits().perform(op); }

@@ -215,6 +215,7 @@ private:
     void adopt_pool(buffer_pool& pool) override;
     bool start_chunk(io_op& op) noexcept;
     std::int32_t recv_chunk_now(io_op& op) noexcept;  // the plain path's attempt
+    bool poll_first(io_op& op) noexcept;               // ... makes it pending, polling
     void poll_chunk(io_op& op) noexcept;               // ... waits for readiness
     void retry_chunk(io_op& op) noexcept;              // ... ready: attempt again
     receiver* find_receiver(int fd) const noexcept {
